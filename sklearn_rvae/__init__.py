@@ -1,0 +1,6 @@
+"""Rotation-invariant deep learning for electron microscopy, as scikit-learn estimators."""
+
+from ._rvae import RotationInvariantVAE
+
+__version__ = "0.1.0"
+__all__ = ["RotationInvariantVAE", "__version__"]

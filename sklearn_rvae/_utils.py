@@ -1,0 +1,132 @@
+"""Helpers shared by the estimators: devices, seeding, image shapes, skorch."""
+
+import contextlib
+import math
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+
+def resolve_device(device):
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` into a checked torch device string."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}.")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda[:N]'."
+        ) from exc
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but no CUDA GPU is available "
+                "(torch.cuda.is_available() is False); use device='cpu' or device='auto'."
+            )
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} "
+                "CUDA device(s) are visible."
+            )
+    elif parsed.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; use 'auto', 'cpu' or 'cuda[:N]'.")
+    return str(parsed)
+
+
+@contextlib.contextmanager
+def local_torch_seed(seed, device):
+    """Seed torch inside the block and restore the global RNG states afterwards.
+
+    ``torch.manual_seed`` also seeds every CUDA device, so on a CUDA run all
+    visible devices are forked, not just the one in use.
+    """
+    cuda_devices = (
+        list(range(torch.cuda.device_count()))
+        if torch.device(device).type == "cuda"
+        else []
+    )
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def resolve_image_shape(image_shape, n_features, name="image_shape"):
+    """Return (h, w) with h * w == n_features.
+
+    ``None`` infers a square image; one entry may be -1 (inferred, as in
+    ``numpy.reshape``).
+    """
+    if image_shape is None:
+        side = math.isqrt(n_features)
+        if side * side != n_features:
+            raise ValueError(
+                f"X has {n_features} features, which is not a square number of pixels; "
+                f"pass {name}=(h, w) with h * w == {n_features}."
+            )
+        return (side, side)
+    shape = tuple(image_shape)
+    if len(shape) != 2 or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape
+    ):
+        raise ValueError(f"{name} must be a pair of integers (h, w), got {image_shape!r}.")
+    h, w = (int(s) for s in shape)
+    if h == -1 and w > 0 and n_features % w == 0:
+        h = n_features // w
+    elif w == -1 and h > 0 and n_features % h == 0:
+        w = n_features // h
+    if h <= 0 or w <= 0 or h * w != n_features:
+        raise ValueError(
+            f"{name}={tuple(shape)} does not match X: X has {n_features} features per "
+            f"sample, so {name} must be (h, w) with h * w == {n_features}."
+        )
+    return (h, w)
+
+
+def seed_from(random_state):
+    """An int seed for torch drawn from a sklearn ``random_state``."""
+    from sklearn.utils import check_random_state
+
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def clone_callbacks(callbacks):
+    """Fresh copies of user skorch callbacks, so a fit never mutates the user's objects."""
+    if callbacks is None:
+        return []
+    out = []
+    for i, cb in enumerate(callbacks):
+        name = None
+        if isinstance(cb, tuple):
+            name, cb = cb
+        cb = clone(cb, safe=False)
+        out.append((name if name is not None else f"user_callback_{i}_{type(cb).__name__}", cb))
+    return out
+
+
+class ModuleLossNet(NeuralNet):
+    """A skorch net whose criterion reads the module's tuple output and the input.
+
+    Unsupervised models have no target: the criterion gets the whole tuple
+    ``y_pred`` the module returned, the batch ``X`` and the epoch number (for
+    schedules such as capacity annealing).
+    """
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        x = to_tensor(X, device=self.device)
+        return self.criterion_(y_pred, x, epoch=len(self.history))
+
+
+def history_frame(history):
+    """skorch History -> per-epoch pandas DataFrame (batch records dropped)."""
+    import pandas as pd
+
+    rows = [{k: v for k, v in row.items() if k != "batches"} for row in history]
+    return pd.DataFrame(rows)

@@ -1,0 +1,1 @@
+"""PyTorch modules behind the package's estimators."""

@@ -1,0 +1,263 @@
+"""PyTorch modules of the rotationally invariant VAE (rVAE and rrVAE).
+
+Latent layout, shared by both decoders: ``[angle, (dx, dy), z_1 ... z_n]``.
+Every latent has a standard normal prior; the angle and shift are scaled by
+their prior widths before they are applied (``angle = rotation_prior * u``),
+which is the same model as a N(0, prior**2) prior on the pose itself.
+
+Pose convention (used everywhere in the package): an image is a (h, w) array
+shown with row 0 at the top. A positive angle rotates the image
+counter-clockwise on screen about its centre, as ``scipy.ndimage.rotate``
+does; the shift ``(dx, dy)`` is in pixels, dx along columns (right) and dy
+along rows (down), applied after the rotation.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU}
+
+
+def _mlp(sizes, activation):
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), _ACTIVATIONS[activation]()]
+    return nn.Sequential(*layers)
+
+
+def pixel_grid(image_shape):
+    """Pixel-centre coordinates (x, y) relative to the image centre, shape (h*w, 2)."""
+    h, w = image_shape
+    ys = torch.arange(h, dtype=torch.float32) - (h - 1) / 2.0
+    xs = torch.arange(w, dtype=torch.float32) - (w - 1) / 2.0
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def upright_coordinates(points, angle, shift):
+    """Map output pixel positions to the upright frame: ``R(angle) (p - shift)``.
+
+    ``points`` (P, 2) in pixels, ``angle`` (B,) in radians, ``shift`` (B, 2)
+    in pixels or None. Returns (B, P, 2). With y pointing down, this matrix
+    makes the output the upright image rotated counter-clockwise on screen.
+    """
+    p = points.unsqueeze(0)
+    if shift is not None:
+        p = p - shift.unsqueeze(1)
+    cos = torch.cos(angle)[:, None]
+    sin = torch.sin(angle)[:, None]
+    x, y = p[..., 0], p[..., 1]
+    return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=-1)
+
+
+def warp_images(images, angle, shift):
+    """Rotate (about the centre) then shift a batch of images, differentiably.
+
+    ``images`` (B, C, h, w); ``angle`` (B,) radians; ``shift`` (B, 2) pixels
+    or None. Pixels that come from outside the frame are zero.
+    """
+    b, _, h, w = images.shape
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # affine_grid works in coordinates normalised by the half-sizes, so the
+    # pixel-space matrix is conjugated by diag(w/2, h/2) (keeps non-square
+    # images rotating rigidly).
+    sx, sy = w / 2.0, h / 2.0
+    a = torch.stack(
+        [
+            torch.stack([cos, -sin * (sy / sx)], dim=-1),
+            torch.stack([sin * (sx / sy), cos], dim=-1),
+        ],
+        dim=1,
+    )
+    if shift is None:
+        t = images.new_zeros(b, 2, 1)
+    else:
+        t_norm = torch.stack([shift[:, 0] / sx, shift[:, 1] / sy], dim=-1)
+        t = -(a @ t_norm.unsqueeze(-1))
+    theta = torch.cat([a, t], dim=2)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(
+        images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+
+
+class MLPEncoder(nn.Module):
+    """Amortised Gaussian posterior over ``[pose, z]`` from a flattened image."""
+
+    def __init__(self, n_pixels, n_latent, hidden_layer_sizes, activation):
+        super().__init__()
+        self.body = _mlp([n_pixels, *hidden_layer_sizes], activation)
+        self.mean = nn.Linear(hidden_layer_sizes[-1], n_latent)
+        self.log_var = nn.Linear(hidden_layer_sizes[-1], n_latent)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.mean(h), self.log_var(h)
+
+
+class SpatialDecoder(nn.Module):
+    """The reference rVAE decoder: an MLP over (rotated, shifted coordinate, z).
+
+    It evaluates the network once per pixel, so its cost grows with
+    ``h * w * hidden**2`` per sample. ``concat([coord, z]) @ W`` is computed
+    as ``coord @ W_c + z @ W_z`` so the z part is done once per image, not
+    once per pixel; the function is the same as the reference design.
+    """
+
+    def __init__(self, image_shape, n_components, hidden_layer_sizes, activation):
+        super().__init__()
+        self.register_buffer("points", pixel_grid(image_shape), persistent=False)
+        self.coord_scale = max(image_shape) / 2.0
+        first = hidden_layer_sizes[0]
+        self.coord_in = nn.Linear(2, first)
+        self.z_in = nn.Linear(n_components, first, bias=False)
+        self.act = _ACTIVATIONS[activation]()
+        self.body = nn.Sequential(
+            *_mlp(list(hidden_layer_sizes), activation),
+            nn.Linear(hidden_layer_sizes[-1], 1),
+        )
+
+    def forward(self, z, angle, shift):
+        coords = upright_coordinates(self.points, angle, shift) / self.coord_scale
+        h = self.act(self.coord_in(coords) + self.z_in(z).unsqueeze(1))
+        return self.body(h).squeeze(-1)
+
+
+class ConvDecoder(nn.Module):
+    """Fast decoder (``decoder="conv"``): draw the upright image once, then resample it.
+
+    An MLP maps z to the whole upright image and :func:`warp_images` applies
+    the pose by differentiable bilinear resampling (a spatial-transformer
+    decoder), so the network runs once per image instead of once per pixel.
+    It has no convolution layer: on a CPU, a transposed-convolution head
+    measured 1.6x slower per training step at 20x20 pixels without better
+    latents. ``output_fn`` (sigmoid for the Bernoulli likelihood) is applied
+    before the warp, so the zero fill of the resampling means zero intensity.
+    """
+
+    def __init__(self, image_shape, n_components, hidden_layer_sizes, activation):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.trunk = _mlp([n_components, *hidden_layer_sizes], activation)
+        self.out = nn.Linear(hidden_layer_sizes[-1], image_shape[0] * image_shape[1])
+
+    def upright(self, z):
+        return self.out(self.trunk(z)).view(-1, 1, *self.image_shape)
+
+    def forward(self, z, angle, shift, output_fn=None):
+        img = self.upright(z)
+        if output_fn is not None:
+            img = output_fn(img)
+        return warp_images(img, angle, shift).flatten(1)
+
+
+class RotationInvariantVAEModule(nn.Module):
+    """rVAE (rotation + translation) or rrVAE (rotation only) as one module.
+
+    ``forward(x)`` returns ``(mean, log_scale, latent_mean, latent_log_var)``:
+    the mean image under the decoded pose (probabilities for the Bernoulli
+    likelihood), the Gaussian log-scale broadcast to the batch, and the
+    posterior parameters of ``[angle, (dx, dy), z]``. In training mode the
+    latents are sampled; in eval mode their means are used.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        n_components=2,
+        translation=True,
+        decoder="conv",
+        hidden_layer_sizes=(128, 128),
+        activation="tanh",
+        likelihood="gaussian",
+        noise_scale=None,
+        rotation_prior=1.0,
+        translation_prior=2.0,
+    ):
+        super().__init__()
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.n_components = int(n_components)
+        self.translation = bool(translation)
+        self.n_pose = 3 if translation else 1
+        self.likelihood = likelihood
+        self.rotation_prior = float(rotation_prior)
+        self.translation_prior = float(translation_prior)
+        n_pixels = self.image_shape[0] * self.image_shape[1]
+        self.encoder = MLPEncoder(
+            n_pixels, self.n_pose + self.n_components, hidden_layer_sizes, activation
+        )
+        decoder_cls = {"conv": ConvDecoder, "spatial": SpatialDecoder}[decoder]
+        self.decoder = decoder_cls(
+            self.image_shape, self.n_components, hidden_layer_sizes, activation
+        )
+        learn = noise_scale is None
+        self.log_scale = nn.Parameter(
+            torch.tensor(0.0 if learn else math.log(noise_scale)), requires_grad=learn
+        )
+
+    def split_latent(self, latent):
+        """Return (angle in radians, shift in pixels or None, z)."""
+        angle = latent[:, 0] * self.rotation_prior
+        shift = latent[:, 1:3] * self.translation_prior if self.translation else None
+        return angle, shift, latent[:, self.n_pose :]
+
+    def decode(self, z, angle, shift):
+        if isinstance(self.decoder, ConvDecoder):
+            fn = torch.sigmoid if self.likelihood == "bernoulli" else None
+            return self.decoder(z, angle, shift, output_fn=fn)
+        out = self.decoder(z, angle, shift)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def forward(self, x, noise=None):
+        mean, log_var = self.encoder(x)
+        latent = mean
+        if self.training or noise is not None:
+            if noise is None:
+                noise = torch.randn_like(mean)
+            latent = mean + torch.exp(0.5 * log_var) * noise
+        angle, shift, z = self.split_latent(latent)
+        recon = self.decode(z, angle, shift)
+        return recon, self.log_scale.expand(x.shape[0]), mean, log_var
+
+
+def negative_log_likelihood(x, recon, log_scale, likelihood):
+    """Per-sample negative log-likelihood summed over pixels (nats)."""
+    if likelihood == "bernoulli":
+        p = recon.clamp(1e-6, 1.0 - 1e-6)
+        return -(x * torch.log(p) + (1.0 - x) * torch.log1p(-p)).sum(1)
+    ls = log_scale.unsqueeze(1)
+    return (0.5 * (x - recon) ** 2 * torch.exp(-2.0 * ls) + ls + 0.5 * _LOG_2PI).sum(1)
+
+
+def kl_standard_normal(mean, log_var):
+    """Per-sample, per-latent KL(N(mean, exp(log_var)) || N(0, 1)), shape (B, L)."""
+    return 0.5 * (mean**2 + torch.exp(log_var) - 1.0 - log_var)
+
+
+class NegativeELBO(nn.Module):
+    """Training criterion: mean over the batch of ``NLL + beta * KL``.
+
+    With ``capacity=(c_max, n_epochs, gamma)`` the KL term is replaced by
+    ``gamma * |KL - C|`` with C growing linearly from 0 to ``c_max`` nats over
+    ``n_epochs`` (Burgess et al., 2018), as in AtomAI's rVAE.
+    """
+
+    def __init__(self, likelihood="gaussian", beta=1.0, capacity=None):
+        super().__init__()
+        self.likelihood = likelihood
+        self.beta = beta
+        self.capacity = capacity
+
+    def forward(self, outputs, x, epoch=1):
+        recon, log_scale, mean, log_var = outputs
+        nll = negative_log_likelihood(x, recon, log_scale, self.likelihood)
+        kl = kl_standard_normal(mean, log_var).sum(1)
+        if self.capacity is None:
+            return (nll + self.beta * kl).mean()
+        c_max, n_epochs, gamma = self.capacity
+        c = c_max * min(1.0, max(epoch - 1, 0) / max(n_epochs, 1))
+        return nll.mean() + gamma * (kl.mean() - c).abs()

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+from sklearn.datasets import load_digits
+
+from sklearn_rvae.datasets import make_rotated_digits
+from sklearn_rvae.metrics import circular_correlation
+
+
+def test_make_rotated_digits_shapes_range_and_angles():
+    X, y, angle = make_rotated_digits(size=16, max_angle=30, random_state=3)
+    assert X.shape == (1797, 256) and y.shape == angle.shape == (1797,)
+    assert X.min() >= 0 and X.max() <= 1
+    assert np.abs(angle).max() <= 30 and np.abs(angle).max() > 25
+    np.testing.assert_array_equal(y, load_digits().target)
+    # each image is its upsampled digit rotated by the reported angle
+    up = ndimage.zoom(load_digits().images[7] / 16.0, 2.0, order=1)
+    np.testing.assert_allclose(
+        X[7].reshape(16, 16), np.clip(ndimage.rotate(up, angle[7], reshape=False, order=1), 0, 1)
+    )
+    X2, _, angle2 = make_rotated_digits(size=16, max_angle=30, random_state=3)
+    np.testing.assert_array_equal(X, X2)
+    assert not np.allclose(angle, make_rotated_digits(size=16, max_angle=30, random_state=4)[2])
+
+
+def test_make_rotated_digits_validates():
+    with pytest.raises(ValueError, match="max_angle"):
+        make_rotated_digits(max_angle=200)
+    with pytest.raises(ValueError, match="size"):
+        make_rotated_digits(size=4)
+
+
+def test_circular_correlation():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-60, 60, 500)
+    assert circular_correlation(a, a + 40) == pytest.approx(1.0)
+    assert circular_correlation(a, -a) == pytest.approx(-1.0)
+    assert abs(circular_correlation(a, rng.uniform(-180, 180, 500))) < 0.15
+    # wrap-around: angles near +-180 are close, not far apart
+    b = np.array([179.0, -179.0, 178.0, -178.0, 0.0])
+    assert circular_correlation(b, b + 1.0) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="same length"):
+        circular_correlation([1, 2, 3], [1, 2])
