@@ -17,6 +17,7 @@ from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
 from ._utils import (
+    BatchIndexLoader,
     ModuleLossNet,
     clone_callbacks,
     history_frame,
@@ -81,8 +82,15 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Capacity annealing (Burgess et al. 2018): the loss is
         ``NLL + gamma * |KL - C|`` with C rising linearly from 0 to ``c_max``
         nats over ``n_epochs`` epochs.
-    rotation_prior : float, default=1.0
-        Standard deviation of the normal prior on the angle, in radians.
+    rotation_prior : float, default=0.3
+        Standard deviation of the normal prior on the angle, in radians. A
+        prior narrower than the spread of the angles pins each learned
+        template to the mean orientation of its class: on rotated digits
+        (+-60 degrees) 0.3 recovers the angle better than 0.5-1.0 (circular
+        correlation 0.983-0.987 against 0.962-0.979 over three seeds). With
+        orientations over the whole circle some images are matched to a
+        template turned by 180 degrees whatever the prior (see
+        benchmarks/RESULTS.md).
     translation_prior : float, default=2.0
         Standard deviation of the normal prior on each shift component, in
         pixels.
@@ -191,7 +199,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         noise_scale=None,
         beta=1.0,
         capacity=None,
-        rotation_prior=1.0,
+        rotation_prior=0.3,
         translation_prior=2.0,
         lr=1e-3,
         batch_size=100,
@@ -325,7 +333,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             max_epochs=self.max_epochs,
             train_split=train_split,
             callbacks=callbacks or None,
+            iterator_train=BatchIndexLoader,
             iterator_train__shuffle=True,
+            iterator_valid=BatchIndexLoader,
             device=device,
             verbose=self.verbose,
         )
@@ -410,10 +420,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         with torch.no_grad():
             module.eval()
             zt = torch.as_tensor(z, dtype=torch.float64, device=dev)
-            at = torch.as_tensor(angle_rad, dtype=torch.float64, device=dev)
+            at = torch.tensor(angle_rad, dtype=torch.float64, device=dev)
             st = None
             if module.translation:
-                st = torch.as_tensor(shift, dtype=torch.float64, device=dev)
+                st = torch.tensor(shift, dtype=torch.float64, device=dev)
             out = module.decode(zt, at, st)
         return out.cpu().numpy() * self.data_scale_
 
@@ -477,17 +487,19 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def score_samples(self, X, n_draws=4):
         """Evidence lower bound (ELBO) of each sample, in nats.
 
-        A Monte Carlo estimate over ``n_draws`` posterior draws with a fixed
-        seed, so repeated calls agree. For the Gaussian likelihood it is the
-        log density of X in its own units (the ``data_scale_`` Jacobian is
-        included); KL weight 1 whatever ``beta``.
+        A Monte Carlo estimate over ``n_draws`` posterior draws. The standard
+        normal draws are fixed (seeded, in antithetic pairs) and the same for
+        every sample, so a sample's score depends on that sample alone, not
+        on its position in X, and repeated calls agree. For the Gaussian
+        likelihood it is the log density of X in its own units (the
+        ``data_scale_`` Jacobian is included); KL weight 1 whatever ``beta``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, h * w)
             Flattened images.
         n_draws : int, default=4
-            Posterior draws per sample.
+            Posterior draws per sample (rounded up to an even number).
 
         Returns
         -------
@@ -496,7 +508,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         Xt = self._validated(X)
         module = self.net_.module_
-        gen = torch.Generator().manual_seed(0)
+        n_lat = module.n_pose + module.n_components
+        half = torch.randn(
+            max(1, -(-n_draws // 2)), n_lat,
+            generator=torch.Generator().manual_seed(0), dtype=torch.float64,
+        )
+        draws = torch.cat([half, -half]).to(self.device_)
         out = np.empty(Xt.shape[0])
         bs = self.batch_size
         with torch.no_grad():
@@ -504,16 +521,13 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             for start in range(0, Xt.shape[0], bs):
                 xb = torch.as_tensor(Xt[start : start + bs], device=self.device_)
                 total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
-                for _ in range(n_draws):
-                    n_lat = module.n_pose + module.n_components
-                    noise = torch.randn(
-                        xb.shape[0], n_lat, generator=gen, dtype=torch.float64
-                    ).to(xb.device)
+                for eps in draws:
+                    noise = eps.expand(xb.shape[0], n_lat)
                     recon, log_scale, mean, log_var = module(xb, noise=noise)
                     nll = negative_log_likelihood(xb, recon, log_scale, module.likelihood)
                     kl = kl_standard_normal(mean, log_var).sum(1)
-                    total += (-(nll + kl)).double()
-                out[start : start + bs] = (total / n_draws).cpu().numpy()
+                    total -= nll + kl
+                out[start : start + bs] = (total / len(draws)).cpu().numpy()
         if self.likelihood == "gaussian":
             out -= Xt.shape[1] * np.log(self.data_scale_)
         return out

@@ -119,6 +119,12 @@ class ModuleLossNet(NeuralNet):
     schedules such as capacity annealing).
     """
 
+    def _set_training(self, training=True):
+        # skorch calls this before every batch and module.train() walks the
+        # whole module tree; skip it when the mode is already right.
+        if self.module_.training != training or self.criterion_.training != training:
+            super()._set_training(training)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         x = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, x, epoch=len(self.history))
@@ -130,3 +136,43 @@ def history_frame(history):
 
     rows = [{k: v for k, v in row.items() if k != "batches"} for row in history]
     return pd.DataFrame(rows)
+
+
+class BatchIndexLoader:
+    """Mini-batch iterator that takes each batch with one fancy index.
+
+    A drop-in for skorch's ``iterator_train`` / ``iterator_valid`` over
+    in-memory arrays: torch's DataLoader fetches samples one by one and
+    collates them, which cost about 30% of an epoch of the fast rVAE on a
+    CPU. Accepts skorch's ``Dataset`` and the ``Subset`` its ``ValidSplit``
+    returns. Shuffling draws from torch's RNG (seeded per fit by the
+    estimators). Yields ``(X_batch, y_batch)`` tensors; y is a placeholder
+    when the net has no target.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        from torch.utils.data import Subset
+
+        indices = None
+        if isinstance(dataset, Subset):
+            dataset, indices = dataset.dataset, np.asarray(dataset.indices)
+        X, y = dataset.X, dataset.y
+        if indices is not None:
+            X = X[indices]
+            y = None if y is None else y[indices]
+        self.X = torch.as_tensor(X)
+        self.y = None if y is None else torch.as_tensor(y)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+
+    def __len__(self):
+        return -(-len(self.X) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.X)
+        order = torch.randperm(n) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            idx = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
+            Xb = self.X[idx]
+            yb = torch.zeros(len(Xb)) if self.y is None else self.y[idx]
+            yield Xb, yb
