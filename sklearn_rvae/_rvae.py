@@ -129,7 +129,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         The Gaussian model works on ``X / data_scale_`` (the standard
         deviation of the training pixels); 1.0 for Bernoulli.
     device_ : str
-        Torch device the model was trained on.
+        Torch device the model was trained on (inference runs on
+        ``net_.device``, which skorch sets to CPU when a CUDA-trained model
+        is unpickled on a machine without a GPU).
     net_ : skorch.NeuralNet
         The trained skorch net; ``net_.module_`` is the PyTorch module.
     history_ : pandas.DataFrame
@@ -416,7 +418,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _decode(self, z, angle_rad, shift):
         module = self.net_.module_
-        dev = self.device_
+        dev = self.net_.device  # skorch moves a CUDA-trained net to CPU when unpickled without a GPU
         with torch.no_grad():
             module.eval()
             zt = torch.as_tensor(z, dtype=torch.float64, device=dev)
@@ -513,13 +515,14 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             max(1, -(-n_draws // 2)), n_lat,
             generator=torch.Generator().manual_seed(0), dtype=torch.float64,
         )
-        draws = torch.cat([half, -half]).to(self.device_)
+        dev = self.net_.device
+        draws = torch.cat([half, -half]).to(dev)
         out = np.empty(Xt.shape[0])
         bs = self.batch_size
         with torch.no_grad():
             module.eval()
             for start in range(0, Xt.shape[0], bs):
-                xb = torch.as_tensor(Xt[start : start + bs], device=self.device_)
+                xb = torch.as_tensor(Xt[start : start + bs], device=dev)
                 total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
                 for eps in draws:
                     noise = eps.expand(xb.shape[0], n_lat)

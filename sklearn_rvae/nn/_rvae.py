@@ -87,20 +87,32 @@ class MLPEncoder(nn.Module):
 
 
 class SpatialDecoder(nn.Module):
-    """The reference rVAE decoder: an MLP over (rotated, shifted coordinate, z).
+    """The rVAE's spatial decoder: an MLP over (rotated, shifted coordinate, z).
 
     It evaluates the network once per pixel, so its cost grows with
-    ``h * w * hidden**2`` per sample. ``concat([coord, z]) @ W`` is computed
-    as ``coord @ W_c + z @ W_z`` so the z part is done once per image, not
-    once per pixel; the function is the same as the reference design.
+    ``h * w * hidden**2`` per sample. Two departures from the reference
+    design (AtomAI, pyroVED):
+
+    - the coordinate enters with ``n_fourier`` random Fourier features
+      (Tancik et al. 2020; fixed frequencies drawn N(0, 3**2) per unit of
+      half-width). The plain coordinate MLP is biased towards smooth images
+      and underfits: on rotated digits at 60 epochs it reached KMeans ARI
+      0.42 and 5-NN accuracy 0.60, against 0.61 and 0.73 with 16 features,
+      for 14% more time per epoch (benchmarks/RESULTS.md);
+    - ``concat([features, z]) @ W`` is computed as ``features @ W_f + z @ W_z``
+      so the z part is done once per image, not once per pixel (the same
+      function, less work).
     """
 
-    def __init__(self, image_shape, n_components, hidden_layer_sizes, activation):
+    def __init__(self, image_shape, n_components, hidden_layer_sizes, activation, n_fourier=16):
         super().__init__()
         self.register_buffer("points", pixel_grid(image_shape), persistent=False)
         self.coord_scale = max(image_shape) / 2.0
+        # Fixed, not learned; seeded so every fit uses the same frequencies.
+        freqs = torch.randn(2, n_fourier, generator=torch.Generator().manual_seed(0)) * 3.0
+        self.register_buffer("freqs", freqs)
         first = hidden_layer_sizes[0]
-        self.coord_in = nn.Linear(2, first)
+        self.coord_in = nn.Linear(2 + 2 * n_fourier, first)
         self.z_in = nn.Linear(n_components, first, bias=False)
         self.act = _ACTIVATIONS[activation]()
         self.body = nn.Sequential(
@@ -110,7 +122,9 @@ class SpatialDecoder(nn.Module):
 
     def forward(self, z, angle, shift):
         coords = upright_coordinates(self.points, angle, shift) / self.coord_scale
-        h = self.act(self.coord_in(coords) + self.z_in(z).unsqueeze(1))
+        proj = coords @ self.freqs
+        features = torch.cat([coords, torch.sin(proj), torch.cos(proj)], dim=-1)
+        h = self.act(self.coord_in(features) + self.z_in(z).unsqueeze(1))
         return self.body(h).squeeze(-1)
 
 
