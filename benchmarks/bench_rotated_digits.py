@@ -80,8 +80,9 @@ def run_ours(decoder, X, y, angle, epochs, seed):
     return row, Z
 
 
-def run_peer(which, X, epochs, seed, tmp):
-    x_path = Path(tmp) / "X.npy"
+def run_peer(which, X, epochs, seed, tmp, data_tag):
+    # One file per data set: the peers must see the same images as our rows.
+    x_path = Path(tmp) / f"X_{data_tag}.npy"
     if not x_path.exists():
         np.save(x_path, X.reshape(-1, 20, 20).astype(np.float32))
     out = Path(tmp) / f"{which}_{epochs}_{time.monotonic_ns()}.npz"
@@ -142,7 +143,7 @@ def main(argv=None):
                 print(pd.DataFrame([rows[-1]]).to_string(index=False, header=len(rows) == 3), flush=True)
             if args.peers:
                 for which, label in [("atomai", "AtomAI rVAE"), ("pyroved", "pyroVED iVAE (r)")]:
-                    res = run_peer(which, X, args.epochs, args.seed, tmp)
+                    res = run_peer(which, X, args.epochs, args.seed, tmp, f"angle{max_angle:g}")
                     rows.append({**base, "method": label, **scores(res["z"], y, res["angle"], angle),
                                  "s/epoch": float(res["sec_per_epoch"])})
                     print(pd.DataFrame([rows[-1]]).to_string(index=False, header=False), flush=True)
@@ -162,10 +163,10 @@ def main(argv=None):
             if args.peers:
                 timings.append(alternate(
                     "rVAE spatial", ours("spatial"), "AtomAI rVAE",
-                    lambda: float(run_peer("atomai", X, E, args.seed, tmp)["sec_per_epoch"]), args.timing_rounds))
+                    lambda: float(run_peer("atomai", X, E, args.seed, tmp, "timing")["sec_per_epoch"]), args.timing_rounds))
                 timings.append(alternate(
                     "rVAE conv", ours("conv"), "pyroVED iVAE",
-                    lambda: float(run_peer("pyroved", X, E, args.seed, tmp)["sec_per_epoch"]), args.timing_rounds))
+                    lambda: float(run_peer("pyroved", X, E, args.seed, tmp, "timing")["sec_per_epoch"]), args.timing_rounds))
 
     table = pd.DataFrame(rows)
     print("\n## Latent quality (n_components=2)\n")

@@ -368,10 +368,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._check_X_range(X)
         return np.asarray(X, dtype=np.float64) / self.data_scale_
 
-    def _posterior(self, X):
-        """Posterior means and log-variances of ``[pose, z]`` for validated X."""
-        _, _, mean, log_var = self.net_.forward(X, training=False)
-        return mean.numpy(), log_var.numpy()
+    def _posterior_mean(self, X):
+        """Posterior means of ``[pose, z]`` for validated X."""
+        _, _, mean, _ = self.net_.forward(X, training=False)
+        return mean.numpy()
 
     def transform(self, X):
         """Content latents (posterior means of z), with the pose removed.
@@ -386,7 +386,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Z : ndarray of shape (n_samples, n_components)
             Posterior means of z.
         """
-        mean, _ = self._posterior(self._validated(X))
+        mean = self._posterior_mean(self._validated(X))
         return mean[:, self.net_.module_.n_pose :]
 
     def transform_pose(self, X):
@@ -406,7 +406,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             ``(dx, dy)`` in pixels (dx right, dy down); None when
             ``translation=False``.
         """
-        mean, _ = self._posterior(self._validated(X))
+        mean = self._posterior_mean(self._validated(X))
         return self._pose_from_latent(mean)
 
     def _pose_from_latent(self, latent):
