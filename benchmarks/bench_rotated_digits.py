@@ -176,6 +176,7 @@ def main(argv=None):
         print("\n## Speed, alternated side by side (median s/epoch; B/A = how many times slower B is)\n")
         print(pd.DataFrame(timings).to_markdown(index=False, floatfmt=".3f"))
         pd.DataFrame(timings).to_csv(args.out / "rotated_digits_speed.csv", index=False)
+    np.savez(args.out / "rotated_digits_codes.npz", **{f"{m}|{a:g}": Z for (a, m), Z in codes.items()})
     fig_path = plot(codes, args.max_angles, args.seed, args.out / "rotated_digits_latents.png")
     if fig_path:
         print(f"\nfigure: {fig_path}")
@@ -199,7 +200,8 @@ def plot(codes, max_angles, seed, path):
             ax = axes[i, j]
             Z = codes[(max_angle, m)]
             sc = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
-            ax.set_title(f"{m if m != 'rVAE conv' else 'RotationInvariantVAE'}, max_angle={int(max_angle)}")
+            label = "RotationInvariantVAE" if m == "rVAE conv" else m
+            ax.set_title(f"{label}\nmax_angle={int(max_angle)}", fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])
     fig.colorbar(sc, ax=axes, ticks=range(10), label="digit")
