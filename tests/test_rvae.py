@@ -328,3 +328,34 @@ def test_inverse_transform_checks_z(small_digits):
     rvae = _quick().fit(X)
     with pytest.raises(ValueError, match="n_components=2"):
         rvae.inverse_transform(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("decoder", ["conv", "spatial"])
+@pytest.mark.parametrize("translation", [True, False])
+@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_every_model_variant_fits_and_decodes(small_digits, decoder, translation, likelihood):
+    X = small_digits[0][:100]
+    rvae = _quick(
+        decoder=decoder, translation=translation, likelihood=likelihood,
+        max_epochs=2, hidden_layer_sizes=(32, 32),
+    ).fit(X)
+    Z = rvae.transform(X)
+    assert Z.shape == (100, 2) and np.isfinite(Z).all()
+    angle, shift = rvae.transform_pose(X)
+    assert np.isfinite(angle).all() and (shift is None) == (not translation)
+    rec = rvae.reconstruct(X)
+    assert rec.shape == X.shape and np.isfinite(rec).all()
+    if likelihood == "bernoulli":
+        assert rec.min() >= 0 and rec.max() <= 1
+    assert np.isfinite(rvae.score(X))
+
+
+def test_fixed_noise_scale_is_kept_in_data_units(small_digits):
+    X, _, _ = small_digits
+    rvae = _quick(noise_scale=0.05, max_epochs=3).fit(X)
+    log_scale = rvae.net_.module_.log_scale
+    assert not log_scale.requires_grad
+    # the model works on X / data_scale_, so its scale is 0.05 / data_scale_
+    assert float(log_scale) == pytest.approx(np.log(0.05 / rvae.data_scale_))
+    learned = _quick(max_epochs=3).fit(X).net_.module_.log_scale
+    assert learned.requires_grad and float(learned) != 0.0
