@@ -358,4 +358,4 @@ def test_fixed_noise_scale_is_kept_in_data_units(small_digits):
     # the model works on X / data_scale_, so its scale is 0.05 / data_scale_
     assert float(log_scale) == pytest.approx(np.log(0.05 / rvae.data_scale_))
     learned = _quick(max_epochs=3).fit(X).net_.module_.log_scale
-    assert learned.requires_grad and float(learned) != 0.0
+    assert learned.requires_grad and learned.item() != 0.0
