@@ -51,9 +51,10 @@ def main():
     print(f"ELBO per image: {rvae.score(X):.1f} nats; {rvae.n_iter_} epochs, "
           f"{rvae.history_['dur'].sum():.1f} s")
 
-    fig = plt.figure(figsize=(15, 9))
+    fig = plt.figure(figsize=(15, 7.5))
+    gs = fig.add_gridspec(3, 12)
     for k, (codes, title) in enumerate([(Z_pca, "PCA(2)"), (Z, "RotationInvariantVAE z")]):
-        ax = fig.add_subplot(2, 3, k + 1)
+        ax = fig.add_subplot(gs[0:2, 4 * k : 4 * k + 4])
         sc = ax.scatter(codes[:, 0], codes[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
         ax.set_title(title)
     fig.colorbar(sc, ax=fig.axes[:2], ticks=range(10), label="digit")
@@ -64,7 +65,7 @@ def main():
     g1 = np.linspace(*np.percentile(Z[:, 1], [2, 98]), n)
     grid = np.array([[a, b] for b in g1[::-1] for a in g0])
     tiles = rvae.inverse_transform(grid).reshape(n, n, 20, 20).transpose(0, 2, 1, 3).reshape(n * 20, n * 20)
-    ax = fig.add_subplot(2, 3, 3)
+    ax = fig.add_subplot(gs[0:2, 8:12])
     ax.imshow(tiles, cmap="gray")
     ax.set_title("decoded upright templates over z")
     ax.axis("off")
@@ -73,10 +74,10 @@ def main():
     idx = np.random.default_rng(0).choice(len(X), 6, replace=False)
     upright = rvae.inverse_transform(Z[idx])
     for j, i in enumerate(idx):
-        # third row of a 4 x 12 grid: (input, upright) pairs side by side
+        # bottom row: (input, upright) pairs side by side
         pairs = [(X[i], f"true {angle[i]:+.0f}\nfound {pred_angle[i]:+.0f}"), (upright[j], "upright")]
         for col, (img, label) in enumerate(pairs):
-            ax = fig.add_subplot(4, 12, 25 + 2 * j + col)
+            ax = fig.add_subplot(gs[2, 2 * j + col])
             ax.imshow(img.reshape(20, 20), cmap="gray")
             ax.set_title(label, fontsize=7)
             ax.axis("off")
