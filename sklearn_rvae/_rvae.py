@@ -26,12 +26,7 @@ from ._utils import (
     resolve_image_shape,
     seed_from,
 )
-from .nn._rvae import (
-    NegativeELBO,
-    RotationInvariantVAEModule,
-    kl_standard_normal,
-    negative_log_likelihood,
-)
+from .nn._rvae import NegativeELBO, RotationInvariantVAEModule, elbo_terms
 
 
 class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -526,9 +521,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
                 for eps in draws:
                     noise = eps.expand(xb.shape[0], n_lat)
-                    recon, log_scale, mean, log_var = module(xb, noise=noise)
-                    nll = negative_log_likelihood(xb, recon, log_scale, module.likelihood)
-                    kl = kl_standard_normal(mean, log_var).sum(1)
+                    nll, kl = elbo_terms(module(xb, noise=noise), xb, module.likelihood)
                     total -= nll + kl
                 out[start : start + bs] = (total / len(draws)).cpu().numpy()
         if self.likelihood == "gaussian":

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.utils import check_random_state
 from skorch import NeuralNet
 from skorch.utils import to_tensor
 
@@ -92,8 +93,6 @@ def resolve_image_shape(image_shape, n_features, name="image_shape"):
 
 def seed_from(random_state):
     """An int seed for torch drawn from a sklearn ``random_state``."""
-    from sklearn.utils import check_random_state
-
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 

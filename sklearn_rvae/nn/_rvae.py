@@ -240,6 +240,13 @@ def kl_standard_normal(mean, log_var):
     return 0.5 * (mean**2 + torch.exp(log_var) - 1.0 - log_var)
 
 
+def elbo_terms(outputs, x, likelihood):
+    """Per-sample (negative log-likelihood, KL) from the module's output tuple."""
+    recon, log_scale, mean, log_var = outputs
+    nll = negative_log_likelihood(x, recon, log_scale, likelihood)
+    return nll, kl_standard_normal(mean, log_var).sum(1)
+
+
 class NegativeELBO(nn.Module):
     """Training criterion: mean over the batch of ``NLL + beta * KL``.
 
@@ -255,9 +262,7 @@ class NegativeELBO(nn.Module):
         self.capacity = capacity
 
     def forward(self, outputs, x, epoch=1):
-        recon, log_scale, mean, log_var = outputs
-        nll = negative_log_likelihood(x, recon, log_scale, self.likelihood)
-        kl = kl_standard_normal(mean, log_var).sum(1)
+        nll, kl = elbo_terms(outputs, x, self.likelihood)
         if self.capacity is None:
             return (nll + self.beta * kl).mean()
         c_max, n_epochs, gamma = self.capacity
