@@ -82,7 +82,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         prior narrower than the spread of the angles pins each learned
         template to the mean orientation of its class: on rotated digits
         (+-60 degrees) 0.3 recovers the angle better than 0.5-1.0 (circular
-        correlation 0.983-0.987 against 0.962-0.979 over three seeds). With
+        correlation 0.983-0.985 against 0.962-0.979 over three seeds). With
         orientations over the whole circle some images are matched to a
         template turned by 180 degrees whatever the prior (see
         benchmarks/RESULTS.md).

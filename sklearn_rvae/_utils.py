@@ -10,6 +10,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 from skorch import NeuralNet
 from skorch.utils import to_tensor
+from torch.utils.data import Subset
 
 
 def resolve_device(device):
@@ -150,8 +151,6 @@ class BatchIndexLoader:
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False):
-        from torch.utils.data import Subset
-
         indices = None
         if isinstance(dataset, Subset):
             dataset, indices = dataset.dataset, np.asarray(dataset.indices)
