@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rvae import RotationInvariantVAE
+from sklearn_rvae import COMTransformer, RotationInvariantVAE
 
 
 def _estimators():
@@ -14,6 +14,10 @@ def _estimators():
     return [
         RotationInvariantVAE(**quick),
         RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **quick),
+        # The same one-row reading of X as a detector; no scan_shape, because
+        # the checks vary n_samples, so fit learns the centre only.
+        COMTransformer(detector_shape=(1, -1), device="cpu"),
+        COMTransformer(detector_shape=(1, -1), threshold=0.0, device="cpu"),
     ]
 
 

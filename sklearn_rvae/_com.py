@@ -1,0 +1,670 @@
+"""COMTransformer: centre-of-mass / DPC analysis of 4D-STEM data."""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+
+from . import dpc
+from ._frames import LAZY_CHUNK_BYTES, frame_source
+from ._utils import resolve_device
+from .nn._com import DetectorMomentsModule
+
+
+class EmptyFrameWarning(UserWarning):
+    """Some frames had no (masked) intensity, so they have no centre of mass."""
+
+
+class _MomentsNet(NeuralNet):
+    """The skorch net that owns the moments module and its device.
+
+    Nothing is trained: the net gives COMTransformer the same composition as
+    the other estimators (module, device placement, CUDA-to-CPU unpickling).
+    The streaming loop calls ``module_`` directly, chunk by chunk, because
+    skorch's DataLoader iteration would copy every frame through a collate
+    step and cannot read HDF5 / zarr / dask sources.
+    """
+
+    def initialize_optimizer(self, *args, **kwargs):
+        # A fixed linear map: no parameters, so no optimizer.
+        self.optimizer_ = None
+        return self
+
+
+def _radial_distance(detector_shape, center):
+    ky, kx = detector_shape
+    yy, xx = np.mgrid[:ky, :kx]
+    return np.hypot(yy - center[0], xx - center[1])
+
+
+class COMTransformer(TransformerMixin, BaseEstimator):
+    """Centre-of-mass (COM) / differential phase contrast analysis of 4D-STEM data.
+
+    For every scan position the transformer returns the shift of the centre
+    of mass of the diffraction pattern from a reference centre, in detector
+    pixels, normalised by the frame's (masked) intensity and corrected for
+    descan, scan rotation and flip, so that the result is a vector field in
+    the scan frame: the beam deflection, which points towards atomic columns.
+    ``fit`` learns that calibration from the data; the methods
+    :meth:`field`, :meth:`charge_density`, :meth:`curl`, :meth:`phase` and
+    :meth:`virtual_images` turn it into maps.
+
+    Axes and signs. Frames are ``(ky, kx)`` arrays with row 0 at the top of
+    the screen; COM vectors are ``(x, y)`` = (along kx, along ky) on the
+    detector. Scan maps are ``(sy, sx)`` with ``sy`` the slow axis (rows,
+    down) and ``sx`` the fast one (columns, right); the output columns
+    ``com_x``, ``com_y`` are the components along scan columns and scan rows.
+    The correction maps a detector vector ``v`` to ``R(rotation_deg) F v``:
+    ``F`` mirrors the detector y component when ``flip`` is true, and
+    ``R(t)`` sends ``(x, y)`` to ``(x cos t - y sin t, x sin t + y cos t)``,
+    so with y down a positive angle turns vectors *clockwise on screen*. This
+    is LiberTEM's ``scan_rotation`` / ``flip_y`` convention (calibrations
+    carry over); ``examples/plot_com_calibration.py`` draws it.
+
+    Parameters
+    ----------
+    detector_shape : tuple (ky, kx) or None, default=None
+        Frame shape for 2-D X of shape (n_positions, ky * kx). ``None`` infers
+        a square detector; one entry may be -1. 3-D and 4-D inputs carry it.
+    scan_shape : tuple (sy, sx) or None, default=None
+        Scan shape for 2-D X (raster order, rows first). Needed by ``fit`` to
+        learn descan and rotation and by the map methods; a 4-D X carries it.
+        Without it ``fit`` learns only the centre.
+    mask : None, float, (float, float) or array of shape (ky, kx), default=None
+        Detector pixels that count. ``None``: the whole detector. A number
+        ``r``: a disk of radius r pixels about the centre. A pair
+        ``(r_inner, r_outer)``: an annulus. An array: per-pixel weights
+        (boolean or non-negative). Radial masks are centred on ``center``
+        when given, else on the fitted centre (``fit`` refines it once).
+        Detector rows the mask leaves out entirely are never read, which
+        makes a disk mask faster than no mask; a NaN or inf pixel anywhere
+        in the rows that are read raises a ``ValueError``.
+    threshold : float or None, default=None
+        Pixels with intensity below it count as zero (detector noise floor).
+    center : (float, float) or None, default=None
+        Reference centre ``(cy, cx)`` in detector pixels. ``None``: the mean
+        COM over the scan (the undeflected beam for a thin sample).
+    rotation_deg : float or None, default=None
+        Scan rotation in degrees; ``None`` fits it (needs ``scan_shape``).
+    flip : bool or None, default=None
+        Detector flip; ``None`` fits it (needs ``scan_shape``).
+    descan : bool, default=True
+        Fit and remove a plane of shift across the scan (descan: the beam
+        walks on the detector as it scans). It also removes any real
+        uniform or linearly varying field, so switch it off for mesoscale
+        fields.
+    mrad_per_px : float or None, default=None
+        Detector calibration, for physical units in the map methods.
+    scan_step : float or None, default=None
+        Scan step in Angstrom, for physical units in the map methods.
+    energy : float or None, default=None
+        Beam energy in eV, for the field, charge and phase in physical units.
+    chunk_size : int or "auto", default="auto"
+        Frames per chunk. ``"auto"`` keeps chunks of in-memory integer data in
+        cache while they are converted, and chunks read from files near
+        16 MiB.
+    device : str, default="auto"
+        ``"auto"`` (a CUDA GPU when present), ``"cpu"`` or ``"cuda[:N]"``.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    center_ : ndarray of shape (2,)
+        Reference centre ``(cy, cx)`` in detector pixels.
+    rotation_deg_ : float
+    flip_ : bool
+    descan_coef_ : ndarray of shape (2, 3)
+        Descan plane in the scan frame (after rotation): for output component
+        ``i`` the removed shift is ``descan_coef_[i] @ [1, row, col]``.
+        Zero when ``descan=False`` or no scan shape is known.
+    curl_fraction_ : float or None
+        Squared curl over squared curl plus divergence of the corrected
+        training field: near 0 when the calibration is right. ``None``
+        without a scan shape.
+    scan_shape_ : tuple or None
+    detector_shape_ : tuple
+    mean_pattern_ : ndarray of shape (ky, kx)
+        Mean diffraction pattern of the training data.
+    bright_field_radius_ : float
+        Radius in pixels of the bright-field disk in ``mean_pattern_`` (half
+        maximum), the default scale of :meth:`virtual_images`.
+    empty_frames_ : ndarray of int
+        Positions of the training frames with no masked intensity.
+    net_ : skorch NeuralNet
+        Holds the moments module on ``device``.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when X had string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rvae import COMTransformer
+    >>> frames = np.zeros((6, 9, 9))
+    >>> frames[:, 4, 4] = 1.0
+    >>> frames[2, 4, 6] = 3.0  # one frame with extra intensity to the right
+    >>> com = COMTransformer(center=(4, 4), descan=False).fit(frames)
+    >>> com.transform(frames)[[0, 2]].round(3)
+    array([[0. , 0. ],
+           [1.5, 0. ]])
+    """
+
+    _parameter_constraints: dict = {
+        "detector_shape": ["array-like", None],
+        "scan_shape": ["array-like", None],
+        "mask": [Interval(numbers.Real, 0, None, closed="neither"), "array-like", None],
+        "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "center": ["array-like", None],
+        "rotation_deg": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "flip": ["boolean", None],
+        "descan": ["boolean"],
+        "mrad_per_px": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "scan_step": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "energy": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        detector_shape=None,
+        scan_shape=None,
+        mask=None,
+        threshold=None,
+        center=None,
+        rotation_deg=None,
+        flip=None,
+        descan=True,
+        mrad_per_px=None,
+        scan_step=None,
+        energy=None,
+        chunk_size="auto",
+        device="auto",
+        verbose=0,
+    ):
+        self.detector_shape = detector_shape
+        self.scan_shape = scan_shape
+        self.mask = mask
+        self.threshold = threshold
+        self.center = center
+        self.rotation_deg = rotation_deg
+        self.flip = flip
+        self.descan = descan
+        self.mrad_per_px = mrad_per_px
+        self.scan_step = scan_step
+        self.energy = energy
+        self.chunk_size = chunk_size
+        self.device = device
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the reference centre, descan plane, scan rotation and flip.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_positions, ky * kx), (n_positions, ky, kx) or (sy, sx, ky, kx)
+            Frames as an ndarray, ``numpy.memmap``, h5py / zarr dataset or
+            dask array; read in chunks. Integer counts stay integers until a
+            chunk is summed. At least 2 positions; descan and rotation need
+            at least 2 x 2.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : COMTransformer
+        """
+        source = frame_source(
+            self, X, detector_shape=self.detector_shape, scan_shape=self.scan_shape, reset=True,
+            ensure_min_samples=2,
+        )
+        self.detector_shape_ = source.detector_shape
+        self.scan_shape_ = source.scan_shape
+        mask_image = self._mask_image(source.detector_shape)
+        center_param = self._check_center()
+        self._build_net(mask_image, center_param if center_param is not None else self._geometric_center())
+
+        moments, pattern_sum = self._moments(source, with_pattern=True, name="X")
+        com_abs, empty = self._absolute_com(moments)
+        if center_param is None:
+            center = self._mean_center(com_abs, empty)
+            if self._radial_mask():
+                # The disk / annulus was drawn about the detector centre; draw
+                # it about the beam and measure again.
+                self._build_net(mask_image, center)
+                moments, _ = self._moments(source, name="X")
+                com_abs, empty = self._absolute_com(moments)
+                center = self._mean_center(com_abs, empty)
+        else:
+            center = np.asarray(center_param, dtype=np.float64)
+            self._build_net(mask_image, center)
+        self.center_ = center
+        self.empty_frames_ = np.flatnonzero(empty)
+        self._warn_empty(empty, "fit")
+
+        n = len(com_abs)
+        self.mean_pattern_ = (pattern_sum / n).reshape(source.detector_shape)
+        self.bright_field_radius_ = _bright_field_radius(self.mean_pattern_)
+
+        shift = self._shift(com_abs, empty)  # detector frame, (x, y)
+        detector_plane = np.zeros((2, 3))
+        self.curl_fraction_ = None
+        rotation = 0.0 if self.rotation_deg is None else float(self.rotation_deg)
+        flip = False if self.flip is None else bool(self.flip)
+        scan = self.scan_shape_
+        if scan is not None and scan[0] >= 2 and scan[1] >= 2:
+            field = shift.reshape(scan[0], scan[1], 2)
+            valid = ~empty.reshape(scan)
+            if self.descan:
+                detector_plane = dpc.fit_plane(field, mask=valid)
+                field = field - dpc.evaluate_plane(detector_plane, scan)
+            field = np.where(valid[..., None], field, 0.0)
+            rotation, flip, self.curl_fraction_ = dpc.fit_rotation(
+                field, rotation_deg=self.rotation_deg, flip=self.flip
+            )
+        self.rotation_deg_ = float(rotation)
+        self.flip_ = bool(flip)
+        # Rotation is linear, so the plane fitted in the detector frame,
+        # rotated, is the least-squares plane of the rotated field.
+        self.descan_coef_ = dpc.rotation_matrix(self.rotation_deg_, self.flip_) @ detector_plane
+        return self
+
+    # ------------------------------------------------------------ transform
+    def transform(self, X):
+        """Calibrated COM shift per scan position.
+
+        Parameters
+        ----------
+        X : array-like or dataset, frames as in :meth:`fit`
+            With descan on and a fitted scan shape, X must hold that whole
+            scan (the plane is a function of the scan position).
+
+        Returns
+        -------
+        com : ndarray of shape (n_positions, 2)
+            ``[com_x, com_y]`` in detector pixels, in the scan frame (see the
+            class docstring). Frames with no masked intensity give ``0`` and
+            an :class:`EmptyFrameWarning`.
+        """
+        check_is_fitted(self)
+        source = self._source(X)
+        moments, _ = self._moments(source, name="X")
+        com_abs, empty = self._absolute_com(moments)
+        self._warn_empty(empty, "transform")
+        return self._calibrate(self._shift(com_abs, empty), empty, source)
+
+    def get_feature_names_out(self, input_features=None):
+        """``["com_x", "com_y"]``."""
+        check_is_fitted(self, "n_features_in_")
+        return np.asarray(["com_x", "com_y"], dtype=object)
+
+    # ----------------------------------------------------------------- maps
+    def com_map(self, X):
+        """:meth:`transform` reshaped to the scan: (sy, sx, 2), last axis (x, y)."""
+        check_is_fitted(self)
+        source = self._source(X)
+        scan = self._map_scan_shape(source)
+        moments, _ = self._moments(source, name="X")
+        com_abs, empty = self._absolute_com(moments)
+        self._warn_empty(empty, "com_map")
+        return self._calibrate(self._shift(com_abs, empty), empty, source).reshape(scan[0], scan[1], 2)
+
+    def field(self, X, thickness=None):
+        """Transverse electric field, ``(sy, sx, 2)`` with ``(E_x, E_y)``.
+
+        The field points opposite to the deflection (away from nuclei).
+        Units: with ``mrad_per_px`` and ``energy`` set, the projected field
+        ``E t`` in volts, or ``E`` in V/Angstrom when ``thickness``
+        (Angstrom) is given; with ``mrad_per_px`` only, the negative
+        deflection in mrad; with neither, the negative COM shift in pixels.
+        """
+        deflection = self._deflection(self.com_map(X))
+        if self.mrad_per_px is not None and self.energy is not None:
+            field = -deflection * 1e-3 * dpc.interaction_voltage(self.energy)
+            if thickness is not None:
+                field = field / _positive(thickness, "thickness")
+            return field
+        if thickness is not None:
+            raise ValueError("thickness needs mrad_per_px and energy (the physical conversion) to be set.")
+        return -deflection
+
+    def charge_density(self, X, thickness=None):
+        """Projected charge density ``eps0 div E``, (sy, sx); positive on nuclei.
+
+        With ``mrad_per_px``, ``energy`` and ``scan_step`` set: electrons per
+        Angstrom^2 (``e`` the elementary charge, so nuclei positive), or per
+        Angstrom^3 when ``thickness`` is given. Otherwise minus the
+        divergence of the calibrated COM map, in pixels per scan step.
+        """
+        com = self.com_map(X)
+        if self._physical():
+            projected_field = -self._deflection(com) * 1e-3 * dpc.interaction_voltage(self.energy)  # V
+            div = dpc.divergence(projected_field, spacing=self.scan_step * 1e-10)  # V / m
+            rho = dpc.VACUUM_PERMITTIVITY * div / dpc.ELEMENTARY_CHARGE * 1e-20  # e / Angstrom^2
+            return rho if thickness is None else rho / _positive(thickness, "thickness")
+        if thickness is not None:
+            raise ValueError("thickness needs mrad_per_px, energy and scan_step to be set.")
+        return -dpc.divergence(com)
+
+    def curl(self, X):
+        """Curl of the calibrated COM map, (sy, sx), pixels per scan step.
+
+        The calibration check: a thin sample's deflection is a gradient, so
+        this is noise when rotation and flip are right.
+        """
+        return dpc.curl(self.com_map(X))
+
+    def phase(self, X, padding="mirror", highpass=0.0):
+        """Integrated DPC phase (iCOM), (sy, sx), mean zero, peaks on atoms.
+
+        In radians when ``mrad_per_px``, ``energy`` and ``scan_step`` are set
+        (``grad phi = 2 pi theta / lambda``); otherwise the integral of the
+        COM map in pixels x scan steps. ``padding`` and ``highpass`` (cycles
+        per Angstrom, or per scan step without ``scan_step``) as in
+        :func:`sklearn_rvae.dpc.integrate_gradient`.
+        """
+        com = self.com_map(X)
+        if self._physical():
+            gradient = 2 * math.pi * self._deflection(com) * 1e-3 / dpc.electron_wavelength(self.energy)
+            return dpc.integrate_gradient(gradient, spacing=self.scan_step, padding=padding, highpass=highpass)
+        return dpc.integrate_gradient(com, padding=padding, highpass=highpass)
+
+    def virtual_images(self, X, detectors=None):
+        """Virtual detector images from annuli about the fitted centre.
+
+        Parameters
+        ----------
+        X : frames, as in :meth:`transform`
+        detectors : dict of name -> (r_inner, r_outer) or None
+            Radii in detector pixels (``r_outer`` may be ``inf``). ``None``
+            gives BF ``(0, r)``, ABF ``(r / 2, r)`` and ADF ``(1.25 r, inf)``
+            with ``r = bright_field_radius_``.
+
+        Returns
+        -------
+        dict of name -> ndarray of shape (sy, sx), or (n_positions,) when no
+        scan shape is known: the summed intensity in each annulus.
+        """
+        check_is_fitted(self)
+        if detectors is None:
+            r = self.bright_field_radius_
+            detectors = {"BF": (0.0, r), "ABF": (r / 2, r), "ADF": (1.25 * r, math.inf)}
+        if not isinstance(detectors, dict) or not detectors:
+            raise TypeError("detectors must be a non-empty dict of name -> (r_inner, r_outer).")
+        source = self._source(X)
+        distance = _radial_distance(self.detector_shape_, self.center_)
+        weights = []
+        for name, radii in detectors.items():
+            inner, outer = _check_radii(radii, f"detectors[{name!r}]")
+            weights.append(((distance >= inner) & (distance < outer)).astype(np.float64))
+        module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights))
+        sums, _ = self._moments(source, module=module, name="X")
+        shape = (-1,) if source.scan_shape is None and self.scan_shape_ is None else self._map_scan_shape(source)
+        return {name: sums[:, i].reshape(shape) for i, name in enumerate(detectors)}
+
+    # ------------------------------------------------------------ internals
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def _source(self, X):
+        return frame_source(
+            self, X, detector_shape=self.detector_shape_, scan_shape=None, reset=False,
+        )
+
+    def _map_scan_shape(self, source):
+        scan = source.scan_shape or self.scan_shape_
+        if scan is None:
+            raise ValueError("Maps need the scan shape: pass a 4-D X or set scan_shape before fit.")
+        if math.prod(scan) != source.n_frames:
+            raise ValueError(
+                f"scan_shape={tuple(scan)} does not match n_positions={source.n_frames}."
+            )
+        return tuple(scan)
+
+    def _geometric_center(self):
+        ky, kx = self.detector_shape_
+        return np.array([(ky - 1) / 2.0, (kx - 1) / 2.0])
+
+    def _check_center(self):
+        if self.center is None:
+            return None
+        center = np.asarray(self.center, dtype=np.float64)
+        if center.shape != (2,) or not np.all(np.isfinite(center)):
+            raise ValueError(f"center must be a pair of finite numbers (cy, cx), got {self.center!r}.")
+        return center
+
+    def _radial_mask(self):
+        return self.mask is not None and np.ndim(self.mask) <= 1
+
+    def _mask_image(self, detector_shape):
+        """The mask parameter as (kind, data): None, ("radial", (ri, ro)) or ("array", image)."""
+        mask = self.mask
+        if mask is None:
+            return None
+        if np.ndim(mask) == 0:
+            return ("radial", (0.0, _positive(mask, "mask (disk radius)")))
+        if np.ndim(mask) == 1:
+            return ("radial", _check_radii(mask, "mask"))
+        image = np.asarray(mask)
+        if image.shape != tuple(detector_shape):
+            raise ValueError(
+                f"mask has shape {image.shape}, but the detector is {tuple(detector_shape)}; pass a "
+                "radius, (r_inner, r_outer) or an array of the detector's shape."
+            )
+        if image.dtype.kind not in "biuf":
+            raise TypeError(f"mask must be boolean or numeric, got dtype {image.dtype}.")
+        image = image.astype(np.float64)
+        if not np.all(np.isfinite(image)) or np.any(image < 0):
+            raise ValueError("mask weights must be finite and non-negative.")
+        if not np.any(image > 0):
+            raise ValueError("mask selects no detector pixel.")
+        return ("array", image)
+
+    def _build_net(self, mask_image, center):
+        device = resolve_device(self.device)
+        ky, kx = self.detector_shape_
+        if mask_image is None:
+            weight = np.ones((ky, kx))
+        elif mask_image[0] == "radial":
+            inner, outer = mask_image[1]
+            d = _radial_distance((ky, kx), center)
+            weight = ((d >= inner) & (d <= outer)).astype(np.float64)
+            if not np.any(weight):
+                raise ValueError(f"mask={self.mask!r} selects no detector pixel about the centre {tuple(center)}.")
+        else:
+            weight = mask_image[1]
+        yy, xx = np.mgrid[:ky, :kx]
+        # First moments about the centre, not pixel 0: the sums stay small
+        # and float32 keeps its precision.
+        weights = np.stack([weight, weight * (xx - center[1]), weight * (yy - center[0])])
+        self.net_ = _MomentsNet(
+            module=DetectorMomentsModule,
+            module__detector_shape=(ky, kx),
+            module__weights=weights,
+            module__threshold=self.threshold,
+            criterion=torch.nn.MSELoss,  # required by skorch; never used
+            device=device,
+        ).initialize()
+        self._origin = np.asarray(center, dtype=np.float64)
+
+    def _chunk_frames(self, source):
+        if self.chunk_size != "auto":
+            return int(self.chunk_size)
+        per_frame = source.n_features * 4
+        if source.kind == "memory":
+            # Views cost nothing: big chunks for floats; integers are
+            # converted in a buffer that should stay in cache.
+            target = 256 * 2**20 if source.dtype.kind == "f" else 8 * 2**20
+            if self.net_.device != "cpu":
+                target = 256 * 2**20
+        else:
+            target = LAZY_CHUNK_BYTES
+        return max(1, target // per_frame)
+
+    def _moments(self, source, module=None, with_pattern=False, name="X"):
+        """Stream the source through the moments module: float64 (n, n_out)."""
+        module = self.net_.module_ if module is None else module.to(self.net_.device)
+        device = torch.device(self.net_.device)
+        n_out = module.n_outputs
+        if source.kind == "dask":
+            out, pattern = _dask_moments(source, module.cpu(), with_pattern)
+            module.to(device)
+        else:
+            out = np.empty((source.n_frames, n_out))
+            pattern = np.zeros(source.n_features) if with_pattern else None
+            step = self._chunk_frames(source)
+            buffer = None
+            with torch.inference_mode(), warnings.catch_warnings():
+                # Read-only sources (memmaps, files) give read-only arrays;
+                # the tensors over them are only read.
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                for start, chunk in source.chunks(step):
+                    frames = torch.from_numpy(chunk)
+                    if device.type == "cpu":
+                        if frames.dtype not in (torch.float32, torch.float64):
+                            # Convert one cached chunk at a time, never the cube.
+                            if buffer is None or buffer.shape[0] < len(chunk):
+                                buffer = torch.empty((len(chunk), source.n_features), dtype=torch.float32)
+                            frames = buffer[: len(chunk)].copy_(frames)
+                    else:
+                        frames = frames.to(device, non_blocking=False)
+                        if frames.dtype not in (torch.float32, torch.float64):
+                            frames = frames.to(torch.float32)
+                    result = module(frames)
+                    out[start : start + len(chunk)] = result.cpu().numpy()
+                    if with_pattern:
+                        pattern += frames.sum(0).double().cpu().numpy()
+        bad = ~np.all(np.isfinite(out), axis=1)
+        if np.any(bad):
+            where = np.flatnonzero(bad)
+            raise ValueError(
+                f"{name} contains NaN or infinity in {len(where)} frame(s), first at positions "
+                f"{where[:10].tolist()}; COM needs finite detector values."
+            )
+        return out, pattern
+
+    def _absolute_com(self, moments):
+        """COM in detector pixels (cy, cx) -> returned as (x, y) absolute, and the empty mask."""
+        total = moments[:, 0]
+        empty = ~(total > 0)
+        safe = np.where(empty, 1.0, total)
+        com_x = moments[:, 1] / safe + self._origin[1]
+        com_y = moments[:, 2] / safe + self._origin[0]
+        com = np.stack([com_x, com_y], 1)
+        com[empty] = np.nan
+        return com, empty
+
+    def _mean_center(self, com_abs, empty):
+        if np.all(empty):
+            raise ValueError("Every frame of X has zero (masked) intensity: no centre of mass to fit.")
+        mean_x, mean_y = np.mean(com_abs[~empty], axis=0)
+        return np.array([mean_y, mean_x])
+
+    def _shift(self, com_abs, empty):
+        shift = com_abs - np.array([self.center_[1], self.center_[0]])
+        shift[empty] = 0.0
+        return shift
+
+    def _calibrate(self, shift, empty, source):
+        out = dpc.apply_rotation(shift, self.rotation_deg_, self.flip_)
+        if np.any(self.descan_coef_):
+            scan = source.scan_shape or self.scan_shape_
+            if scan is None or math.prod(scan) != source.n_frames:
+                raise ValueError(
+                    f"scan_shape={self.scan_shape_} does not match n_positions={source.n_frames}: "
+                    "the descan correction depends on the scan position, so X must hold the whole "
+                    "scan (or fit with descan=False)."
+                )
+            out = out - dpc.evaluate_plane(self.descan_coef_, scan).reshape(-1, 2)
+        out[empty] = 0.0
+        return out
+
+    def _warn_empty(self, empty, where):
+        if np.any(empty):
+            idx = np.flatnonzero(empty)
+            warnings.warn(
+                f"{len(idx)} frame(s) have zero or negative total (masked) intensity in {where}, first at positions "
+                f"{idx[:10].tolist()}; their COM shift is set to 0.",
+                EmptyFrameWarning,
+                stacklevel=3,
+            )
+
+    def _physical(self):
+        return self.mrad_per_px is not None and self.energy is not None and self.scan_step is not None
+
+    def _deflection(self, com):
+        return com * self.mrad_per_px if self.mrad_per_px is not None else com
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    return float(value)
+
+
+def _check_radii(radii, name):
+    try:
+        inner, outer = (float(r) for r in radii)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (r_inner, r_outer) of radii in pixels, got {radii!r}.") from None
+    if not (inner >= 0 and outer > inner) or math.isnan(outer):
+        raise ValueError(f"{name} must satisfy 0 <= r_inner < r_outer, got {radii!r}.")
+    return inner, outer
+
+
+def _bright_field_radius(pattern):
+    """Radius of the region above half the maximum of a mean pattern, in pixels."""
+    peak = float(np.max(pattern))
+    if not peak > 0:
+        return 0.0
+    return float(np.sqrt(np.count_nonzero(pattern >= 0.5 * peak) / np.pi))
+
+
+def _dask_moments(source, module, with_pattern):
+    """Moments of a dask array, one task per block (runs on any dask scheduler)."""
+    import dask.array as da
+
+    data = source.data
+    n_features = source.n_features
+    n_out = module.n_outputs
+    n_detector_axes = 1 if source.layout == "flat" else 2
+    lead = data.ndim - n_detector_axes
+    # Whole frames in every block; the scan axes keep the user's chunking.
+    data = data.rechunk({axis: -1 for axis in range(lead, data.ndim)})
+    moments = data.map_blocks(
+        _block_moments, module, n_detector_axes,
+        drop_axis=list(range(lead, data.ndim)), new_axis=lead,
+        chunks=data.chunks[:lead] + ((n_out,),), dtype=np.float64,
+    )
+    if with_pattern:
+        pattern = data.sum(axis=tuple(range(lead)), dtype=np.float64).reshape(n_features)
+        out, pattern = da.compute(moments, pattern)
+    else:
+        (out,), pattern = da.compute(moments), None
+    return np.asarray(out).reshape(-1, n_out), pattern
+
+
+def _block_moments(block, module, n_detector_axes):
+    frames = np.asarray(block)
+    lead = frames.shape[: frames.ndim - n_detector_axes]
+    flat = frames.reshape(-1, math.prod(frames.shape[frames.ndim - n_detector_axes :]))
+    if not flat.dtype.isnative:
+        flat = flat.astype(flat.dtype.newbyteorder("="))
+    with torch.inference_mode():
+        t = torch.from_numpy(np.ascontiguousarray(flat))
+        if t.dtype not in (torch.float32, torch.float64):
+            t = t.to(torch.float32)
+        out = module(t).double().numpy()
+    return out.reshape(*lead, module.n_outputs)
