@@ -3,7 +3,7 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rvae import COMTransformer, RotationInvariantVAE
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
 
 
 def _estimators():
@@ -19,6 +19,7 @@ def _estimators():
         # the checks vary n_samples, so fit learns the centre only.
         COMTransformer(detector_shape=(1, -1), device="cpu"),
         COMTransformer(detector_shape=(1, -1), threshold=0.0, device="cpu"),
+        DiffractionPreprocessor(detector_shape=(1, -1)),
     ]
 
 

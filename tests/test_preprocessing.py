@@ -1,0 +1,88 @@
+"""DiffractionPreprocessor: centring, crop, binning, scaling, pipelines."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import NMF, PCA
+from sklearn.pipeline import make_pipeline
+
+from sklearn_rvae import DiffractionPreprocessor, RotationInvariantVAE
+
+
+def disk_patterns(centers, size=33, radius=4.0):
+    yy, xx = np.mgrid[:size, :size]
+    return np.stack([
+        (np.hypot(yy - cy, xx - cx) <= radius).astype(float) * 100 + 1 for cy, cx in centers
+    ]).reshape(len(centers), -1)
+
+
+def test_mean_centring_moves_the_beam_to_the_centre():
+    X = disk_patterns([(12.0, 19.0)] * 4)
+    pre = DiffractionPreprocessor(scaling="none", normalize="none").fit(X)
+    np.testing.assert_allclose(pre.center_, [12.0, 19.0], atol=1e-9)
+    out = pre.transform(X).reshape(4, 33, 33)
+    yy, xx = np.mgrid[:33, :33]
+    disk = out[0] > 50
+    assert abs(yy[disk].mean() - 16) < 1e-9 and abs(xx[disk].mean() - 16) < 1e-9
+
+
+def test_each_centring_removes_per_pattern_shifts_and_mean_keeps_them():
+    X = disk_patterns([(16.0, 16.0), (14.0, 18.0), (17.0, 13.0)])
+    each = DiffractionPreprocessor(center="each", scaling="none", normalize="none").fit(X).transform(X)
+    # Compare away from the edges, where the shift pulls in zeros.
+    inner = (slice(None), slice(6, 27), slice(6, 27))
+    each = each.reshape(3, 33, 33)[inner]
+    np.testing.assert_allclose(each[1], each[0], atol=1e-9)
+    np.testing.assert_allclose(each[2], each[0], atol=1e-9)
+    mean = DiffractionPreprocessor(center="mean", scaling="none", normalize="none").fit(X).transform(X)
+    assert np.abs(mean[1] - mean[0]).max() > 50
+
+
+def test_crop_and_binning_sum_blocks():
+    rng = np.random.default_rng(0)
+    X = rng.poisson(3.0, size=(5, 32 * 32)).astype(float)
+    pre = DiffractionPreprocessor(center="none", crop=16, binning=4, scaling="none", normalize="none").fit(X)
+    out = pre.transform(X)
+    assert pre.output_shape_ == (4, 4) and out.shape == (5, 16)
+    expected = X.reshape(5, 32, 32)[:, 8:24, 8:24].reshape(5, 4, 4, 4, 4).sum((2, 4)).reshape(5, -1)
+    np.testing.assert_allclose(out, expected)
+
+
+def test_scalings_and_normalisations():
+    X = disk_patterns([(16.0, 16.0)] * 2)
+    log = DiffractionPreprocessor(center="none", normalize="none").fit(X)
+    np.testing.assert_allclose(log.transform(X), np.log1p(X / log.reference_intensity_))
+    power = DiffractionPreprocessor(center="none", scaling="power", power=0.5, normalize="max").fit(X)
+    np.testing.assert_allclose(power.transform(X).max(1), 1.0)
+    total = DiffractionPreprocessor(center="none", scaling="none", normalize="sum").fit(X)
+    np.testing.assert_allclose(total.transform(X).sum(1), 1.0)
+    zero = np.zeros((2, 33 * 33))
+    assert np.all(np.isfinite(DiffractionPreprocessor(center="none").fit(X).transform(zero)))
+
+
+def test_pipelines_with_pca_nmf_and_rrvae():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([disk_patterns([(16, 16)] * 20), disk_patterns([(15, 17)] * 20)])
+    X = rng.poisson(X).astype(float)
+    for model in (PCA(2), NMF(2, max_iter=500, init="nndsvda", random_state=0)):
+        Z = make_pipeline(DiffractionPreprocessor(crop=24, binning=2), model).fit_transform(X)
+        assert Z.shape == (40, 2)
+    rrvae = make_pipeline(
+        DiffractionPreprocessor(crop=24, binning=2),
+        RotationInvariantVAE(translation=False, max_epochs=2, device="cpu", random_state=0),
+    )
+    assert rrvae.fit_transform(X).shape == (40, 2)
+
+
+@pytest.mark.parametrize(
+    "params, X, match",
+    [
+        ({}, -np.ones((3, 16)), "Negative values"),
+        ({"crop": 40}, np.ones((3, 32 * 32)), "crop=40"),
+        ({"binning": 8, "crop": 4}, np.ones((3, 16 * 16)), "binning=8"),
+        ({}, np.ones((3, 15)), "detector_shape"),
+        ({"center": "middle"}, np.ones((3, 16)), "center"),
+    ],
+)
+def test_bad_parameters(params, X, match):
+    with pytest.raises(ValueError, match=match):
+        DiffractionPreprocessor(**params).fit(X)
