@@ -1,5 +1,7 @@
 """Metrics for rotation-aware models."""
 
+import warnings
+
 import numpy as np
 
 
@@ -42,3 +44,115 @@ def circular_correlation(angle_a, angle_b, degrees=True):
     sa = np.sin(a - np.angle(np.exp(1j * a).mean()))
     sb = np.sin(b - np.angle(np.exp(1j * b).mean()))
     return float((sa * sb).sum() / np.sqrt((sa**2).sum() * (sb**2).sum()))
+
+
+def symmetry_equivalence_spread(codes, orbit):
+    """Spread of codes within symmetry orbits relative to their spread overall.
+
+    For groups of samples that are symmetry-equivalent (for example scan
+    positions related by the point-group rotation of the lattice about an
+    atom column), the mean within-group variance of their codes divided by
+    the variance of all the codes, summed over code dimensions. 0: every
+    group shares one code; about 1: the codes ignore the symmetry.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_components)
+    orbit : array-like of shape (n_samples,)
+        Group label of each sample; every group needs at least 2 members.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> orbit = np.repeat(np.arange(4), 3)
+    >>> symmetry_equivalence_spread(np.repeat(np.arange(4.0), 3)[:, None], orbit)
+    0.0
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    orbit = np.asarray(orbit)
+    if codes.ndim != 2 or len(codes) != len(orbit):
+        raise ValueError(f"codes must be (n_samples, n_components) matching orbit of length {len(orbit)}, got {codes.shape}.")
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("codes contain NaN or infinity.")
+    labels, counts = np.unique(orbit, return_counts=True)
+    if len(labels) < 2 or np.any(counts < 2):
+        raise ValueError("orbit needs at least 2 groups of at least 2 samples each.")
+    total = codes.var(0).sum()
+    if total == 0:
+        return 0.0
+    within = np.mean([codes[orbit == k].var(0).sum() for k in labels])
+    return float(within / total)
+
+
+def orbit_angle_error(angle_deg, orbit, rotation_deg):
+    """How far predicted rotations within orbits are from the symmetry rotations.
+
+    For every pair of members of an orbit, the difference of the predicted
+    angles is compared with the difference of their known rotations (modulo
+    360 degrees), for both senses of rotation; the sense that fits best is
+    kept (image and probe rotations may run in opposite senses).
+
+    Returns
+    -------
+    mean_abs_error_deg : float
+    sense : +1 or -1
+    """
+    angle = np.asarray(angle_deg, dtype=np.float64)
+    orbit = np.asarray(orbit)
+    rotation = np.asarray(rotation_deg, dtype=np.float64)
+    errors = {1: [], -1: []}
+    for k in np.unique(orbit):
+        idx = np.flatnonzero(orbit == k)
+        for i in range(len(idx)):
+            for j in range(i + 1, len(idx)):
+                da = angle[idx[j]] - angle[idx[i]]
+                dr = rotation[idx[j]] - rotation[idx[i]]
+                for sense in (1, -1):
+                    errors[sense].append(abs((da - sense * dr + 180.0) % 360.0 - 180.0))
+    best = min(errors, key=lambda s: np.mean(errors[s]))
+    return float(np.mean(errors[best])), best
+
+
+def mahalanobis_outlier_score(codes, robust=True, random_state=0):
+    """Mahalanobis distance of every code from the bulk of the codes.
+
+    The bulk is estimated from the codes themselves (Minimum Covariance
+    Determinant when ``robust``, which ignores the minority of outliers a
+    defect produces), so no labels are needed.
+    """
+    from sklearn.covariance import MinCovDet
+
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if robust:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "not full rank": handled below
+                model = MinCovDet(random_state=random_state).fit(codes)
+            return np.sqrt(model.mahalanobis(codes))
+        except ValueError:
+            # The bulk's codes are (nearly) identical, so its covariance is
+            # singular; fall back to all codes with a small ridge.
+            pass
+    center = codes.mean(0)
+    cov = np.atleast_2d(np.cov(codes, rowvar=False))
+    cov = cov + np.eye(len(cov)) * max(1e-12, 1e-9 * np.trace(cov))
+    diff = codes - center
+    return np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
+
+
+def defect_detection_auc(scores, distance, radius=2.0):
+    """ROC AUC of ``scores`` for telling positions within ``radius`` of a defect from the rest."""
+    from sklearn.metrics import roc_auc_score
+
+    near = np.asarray(distance).ravel() <= radius
+    if near.all() or not near.any():
+        raise ValueError(f"distance must put some positions within radius={radius} and some outside it.")
+    return float(roc_auc_score(near, np.asarray(scores, dtype=np.float64).ravel()))

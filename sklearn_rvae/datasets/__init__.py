@@ -1,5 +1,6 @@
-"""Data sets: rotated digits (and, with the ``sim`` extra, simulated microscopy)."""
+"""Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
+from ._stem4d import graphene_supercell, make_graphene_4dstem, make_graphene_orbits
 
-__all__ = ["make_rotated_digits"]
+__all__ = ["graphene_supercell", "make_graphene_4dstem", "make_graphene_orbits", "make_rotated_digits"]

@@ -1,0 +1,320 @@
+"""Simulated 4D-STEM of graphene (multislice, abTEM), with defects and ground truth.
+
+abTEM and ASE are the ``sim`` extra (``pip install sklearn_rvae[sim]``),
+imported only when a simulation runs. Simulations are cached on disk in
+chunks of probe positions: an interrupted run resumes where it stopped,
+without losing or repeating a position, and a finished one is read back.
+"""
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+GRAPHENE_A = 2.46  # lattice constant, Angstrom
+_DOPANTS = {"Si", "N", "B"}
+_CHUNK_POSITIONS = 64
+
+
+def _require_sim():
+    try:
+        import abtem
+        import ase
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        raise ImportError(
+            "Simulating 4D-STEM data needs the optional packages abtem and ase: "
+            "pip install 'sklearn_rvae[sim]'."
+        ) from exc
+    return abtem, ase
+
+
+def electron_wavelength(energy):
+    from ..dpc import electron_wavelength as wavelength
+
+    return wavelength(energy)
+
+
+def graphene_supercell(repeats=(4, 2), defect=None, defect_site=None):
+    """Orthogonal graphene supercell (ASE Atoms) with an optional point defect.
+
+    Parameters
+    ----------
+    repeats : (int, int)
+        Orthogonal unit cells (2.46 x 4.26 Angstrom, 4 atoms) along x and y.
+    defect : None, "vacancy", "Si", "N" or "B"
+    defect_site : int or None
+        Index of the atom replaced or removed; ``None`` takes the atom nearest
+        the centre of the supercell.
+
+    Returns
+    -------
+    atoms : ase.Atoms
+    defect_xy : ndarray of shape (2,) or None
+        Position of the defect in Angstrom.
+    sublattice : ndarray of int
+        0 (A) or 1 (B) per remaining atom.
+    """
+    _, ase = _require_sim()
+    if defect is not None and defect != "vacancy" and defect not in _DOPANTS:
+        raise ValueError(f"defect must be None, 'vacancy' or a dopant in {sorted(_DOPANTS)}, got {defect!r}.")
+    nx, ny = (int(r) for r in repeats)
+    if nx < 1 or ny < 1:
+        raise ValueError(f"repeats must be positive, got {repeats!r}.")
+    a = GRAPHENE_A
+    b = a * math.sqrt(3)
+    # Orthogonal cell: A at (0, 0), B at (0, a / sqrt 3), A at (a/2, b/2), B at (a/2, b/2 + a / sqrt 3).
+    basis = np.array([[0.0, 0.0], [0.0, a / math.sqrt(3)], [a / 2, b / 2], [a / 2, b / 2 + a / math.sqrt(3)]])
+    sub = np.array([0, 1, 0, 1])
+    xy, sublattice = [], []
+    for i in range(nx):
+        for j in range(ny):
+            xy.append(basis + [i * a, j * b])
+            sublattice.append(sub)
+    xy = np.concatenate(xy) + [a / 4, a / (4 * math.sqrt(3))]  # keep atoms off the cell edges
+    sublattice = np.concatenate(sublattice)
+    cell = (nx * a, ny * b, 4.0)
+    positions = np.column_stack([xy, np.full(len(xy), 2.0)])
+    atoms = ase.Atoms("C" * len(xy), positions=positions, cell=cell, pbc=True)
+    defect_xy = None
+    if defect is not None:
+        if defect_site is None:
+            defect_site = int(np.argmin(np.hypot(*(xy - np.array(cell[:2]) / 2).T)))
+        if not 0 <= defect_site < len(atoms):
+            raise ValueError(f"defect_site must index one of the {len(atoms)} atoms, got {defect_site}.")
+        defect_xy = xy[defect_site].copy()
+        if defect == "vacancy":
+            del atoms[defect_site]
+            sublattice = np.delete(sublattice, defect_site)
+        else:
+            atoms[defect_site].symbol = defect
+    return atoms, defect_xy, sublattice
+
+
+def _cache_key(params, atoms):
+    payload = json.dumps(params, sort_keys=True, default=str).encode()
+    payload += np.round(atoms.positions, 6).tobytes() + atoms.numbers.tobytes() + np.round(atoms.cell.array, 6).tobytes()
+    return hashlib.sha1(payload).hexdigest()[:16]
+
+
+def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache_dir, key, verbose, n_jobs=1):
+    """Diffraction patterns (n, ky, kx) at the given probe positions (Angstrom, (x, y))."""
+    abtem, _ = _require_sim()
+    n = len(positions)
+    chunks = [(s, min(s + _CHUNK_POSITIONS, n)) for s in range(0, n, _CHUNK_POSITIONS)]
+    folder = None
+    if cache_dir is not None:
+        folder = Path(cache_dir) / key
+        folder.mkdir(parents=True, exist_ok=True)
+    abtem.config.set({"device": "cpu", "fft": "fftw", "diagnostics.progress_bar": False})
+    potential = abtem.Potential(atoms, sampling=sampling, slice_thickness=atoms.cell[2, 2], projection="infinite")
+    probe = abtem.Probe(energy=energy, semiangle_cutoff=semiangle)
+    probe.grid.match(potential)
+    detector = abtem.PixelatedDetector(max_angle=max_angle, resample="uniform")
+    parts = []
+    for k, (start, stop) in enumerate(chunks):
+        path = None if folder is None else folder / f"positions_{start:07d}_{stop:07d}.npy"
+        if path is not None and path.exists():
+            parts.append(np.load(path))
+            continue
+        measurement = probe.scan(potential, scan=abtem.CustomScan(positions[start:stop]), detectors=detector)
+        patterns = np.asarray(measurement.compute(scheduler="threads", num_workers=n_jobs, progress_bar=False).array, dtype=np.float32)
+        # abTEM indexes (kx, ky); the package's frames are (ky, kx), rows = y.
+        patterns = np.swapaxes(patterns.reshape(stop - start, *patterns.shape[-2:]), 1, 2)
+        if path is not None:
+            # Write then rename, so an interrupted write never leaves a half chunk.
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, patterns)
+            os.replace(tmp, path)
+        parts.append(patterns)
+        if verbose:
+            print(f"simulated {stop}/{n} probe positions", flush=True)
+    patterns = np.concatenate(parts)
+    side = min(patterns.shape[1:])
+    y0 = (patterns.shape[1] - side) // 2
+    x0 = (patterns.shape[2] - side) // 2
+    # resample="uniform" takes the coarser of the two reciprocal samplings.
+    mrad_per_px = electron_wavelength(energy) / min(atoms.cell[0, 0], atoms.cell[1, 1]) * 1e3
+    return patterns[:, y0 : y0 + side, x0 : x0 + side], mrad_per_px
+
+
+def _finish(patterns, *, binning, dose, scan_step, rng):
+    if binning > 1:
+        n, h, w = patterns.shape
+        h, w = h // binning * binning, w // binning * binning
+        patterns = patterns[:, :h, :w].reshape(n, h // binning, binning, w // binning, binning).sum((2, 4))
+    if dose is not None:
+        electrons = dose * scan_step**2
+        patterns = rng.poisson(patterns.astype(np.float64) * electrons).astype(np.float32)
+    return patterns
+
+
+def _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling):
+    for name, value in [("energy", energy), ("semiangle", semiangle), ("max_angle", max_angle),
+                        ("scan_step", scan_step), ("sampling", sampling)]:
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    if dose is not None and not (math.isfinite(dose) and dose > 0):
+        raise ValueError(f"dose must be None (no noise) or electrons per square Angstrom > 0, got {dose!r}.")
+    if not (isinstance(binning, int) and binning >= 1):
+        raise ValueError(f"binning must be an integer >= 1, got {binning!r}.")
+
+
+def _nearest(xy, points, cell):
+    """Distance from each xy to the nearest of ``points`` with periodic images, and its index."""
+    d = xy[:, None, :] - points[None, :, :]
+    d -= np.round(d / cell) * cell
+    dist = np.hypot(d[..., 0], d[..., 1])
+    return dist.min(1), dist.argmin(1)
+
+
+def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, energy=80e3, semiangle=25.0,
+                         max_angle=40.0, scan_step=0.2, scan_extent=None, binning=1, dose=None, sampling=0.04,
+                         cache_dir=None, random_state=0, verbose=False):
+    """4D-STEM scan of monolayer graphene with an optional point defect (abTEM multislice).
+
+    The scan covers the whole periodic supercell; the probe is a round,
+    aberration-free probe; the detector is resampled to equal angular
+    sampling along both axes and cropped square.
+
+    Parameters
+    ----------
+    repeats : (int, int), default=(4, 2)
+        Orthogonal cells (2.46 x 4.26 Angstrom) along x and y; the defect's
+        periodic images are one supercell apart.
+    defect : None, "vacancy", "Si", "N" or "B", default="vacancy"
+    defect_site : int or None
+        Atom index of the defect; ``None``: the atom nearest the centre.
+    energy : float, default=80e3
+        Beam energy, eV.
+    semiangle : float, default=25.0
+        Probe convergence semi-angle, mrad.
+    max_angle : float, default=40.0
+        Detector outer angle, mrad.
+    scan_step : float, default=0.2
+        Probe step, Angstrom (must be smaller than the cell).
+    scan_extent : (float, float) or None, default=None
+        Width and height in Angstrom of the scanned window, centred on the
+        defect (on the supercell centre without one); ``None`` scans the
+        whole supercell. A bigger supercell gives finer detector sampling
+        (``lambda / cell`` per pixel) at the cost of bigger FFTs; a window
+        keeps the number of positions down.
+    binning : int, default=1
+        Detector binning.
+    dose : float or None, default=None
+        Electrons per square Angstrom; ``None`` gives noise-free patterns
+        (fraction of the beam per pixel), else Poisson counts.
+    sampling : float, default=0.04
+        Real-space sampling of the potential and wave, Angstrom.
+    cache_dir : str, Path or None
+        Cache and resume folder; ``None`` keeps nothing on disk.
+    random_state : int, RandomState or None, default=0
+        Seeds the Poisson noise.
+    verbose : bool, default=False
+        Print progress per chunk of 64 positions.
+
+    Returns
+    -------
+    Bunch with
+        data : ndarray (sy, sx, ky, kx) float32
+        positions : ndarray (sy, sx, 2), probe (x, y) in Angstrom
+        distance : ndarray (sy, sx), Angstrom to the nearest defect image (inf without defect)
+        site_class : ndarray (sy, sx) int, index into ``class_names``: the
+            sublattice (A, B) of the nearest atom, or hollow when it is more
+            than 1 Angstrom away
+        class_names : ["A", "B", "hollow"]
+        atoms : ase.Atoms
+        defect_xy : (2,) or None
+        metadata : dict (energy_eV, semiangle_mrad, max_angle_mrad, mrad_per_px,
+            scan_step_A, sampling_A, binning, dose, repeats, defect)
+    """
+    _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
+    atoms, defect_xy, sublattice = graphene_supercell(repeats, defect, defect_site)
+    cell = np.array(atoms.cell.lengths()[:2])
+    if scan_step >= cell.min():
+        raise ValueError(f"scan_step={scan_step} must be smaller than the supercell {tuple(np.round(cell, 2))} Angstrom.")
+    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
+    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
+        raise ValueError(f"scan_extent must be (width, height) within the supercell {tuple(np.round(cell, 2))}, got {scan_extent!r}.")
+    nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
+    middle = cell / 2 if defect_xy is None else defect_xy
+    origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
+    xs, ys = origin[0] + np.arange(nx) * scan_step, origin[1] + np.arange(ny) * scan_step
+    grid = np.stack(np.meshgrid(xs, ys), -1)  # (sy, sx, 2) with (x, y)
+    params = dict(kind="graphene", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+                  positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
+    key = _cache_key(params, atoms)
+    patterns, mrad_per_px = _simulate(
+        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+        cache_dir=cache_dir, key=key, verbose=verbose,
+    )
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
+    flat = grid.reshape(-1, 2)
+    if defect_xy is None:
+        distance = np.full(len(flat), np.inf)
+    else:
+        distance, _ = _nearest(flat, defect_xy[None], cell)
+    atom_distance, nearest = _nearest(flat, atoms.positions[:, :2], cell)
+    site = np.where(atom_distance > 1.0, 2, sublattice[nearest])
+    sy, sx = ny, nx
+    return Bunch(
+        data=patterns.reshape(sy, sx, *patterns.shape[1:]),
+        positions=grid,
+        distance=distance.reshape(sy, sx),
+        site_class=site.reshape(sy, sx),
+        class_names=["A", "B", "hollow"],
+        atoms=atoms,
+        defect_xy=defect_xy,
+        metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
+                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=sampling,
+                      binning=binning, dose=dose, repeats=tuple(repeats), defect=defect),
+    )
+
+
+def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4, 2), energy=80e3, semiangle=25.0,
+                         max_angle=40.0, binning=1, dose=None, sampling=0.04, cache_dir=None, random_state=0,
+                         verbose=False):
+    """Probe positions related by the 3-fold rotation about a graphene atom column.
+
+    Each orbit is a random position within ``radius`` of the atom nearest the
+    centre of a pristine supercell and its images rotated by 120 and 240
+    degrees about that atom. The lattice maps onto itself under that
+    rotation, so the diffraction patterns of one orbit are the same pattern
+    rotated: a rotation-invariant representation should give them one code.
+
+    Returns
+    -------
+    Bunch with data (n_orbits * order, ky, kx), orbit (labels), rotation_deg
+    (the rotation of each position about the atom), positions (Angstrom),
+    center (the atom), metadata.
+    """
+    _check_common(energy, semiangle, max_angle, 1.0, dose, binning, sampling)
+    atoms, _, _ = graphene_supercell(repeats, None)
+    cell = np.array(atoms.cell.lengths()[:2])
+    center = atoms.positions[np.argmin(np.hypot(*(atoms.positions[:, :2] - cell / 2).T)), :2]
+    rng = check_random_state(random_state)
+    r = np.sqrt(rng.uniform(radius[0] ** 2, radius[1] ** 2, n_orbits))
+    phi = rng.uniform(0, 2 * np.pi, n_orbits)
+    turns = np.arange(order) * 360.0 / order
+    positions, orbit, rotation = [], [], []
+    for k in range(n_orbits):
+        for t in turns:
+            a = phi[k] + math.radians(t)
+            positions.append(center + r[k] * np.array([math.cos(a), math.sin(a)]))
+            orbit.append(k)
+            rotation.append(t)
+    positions = np.array(positions)
+    params = dict(kind="graphene-orbits", energy=energy, semiangle=semiangle, max_angle=max_angle,
+                  sampling=sampling, positions=np.round(positions, 6).tolist())
+    patterns, mrad_per_px = _simulate(
+        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose,
+    )
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=1.0, rng=rng)
+    return Bunch(data=patterns, orbit=np.array(orbit), rotation_deg=np.array(rotation), positions=positions,
+                 center=center, atoms=atoms,
+                 metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
+                               mrad_per_px=mrad_per_px * binning, sampling_A=sampling, binning=binning, dose=dose))

@@ -1,0 +1,146 @@
+"""Simulated graphene 4D-STEM (abTEM, small and fast) and the symmetry / defect metrics."""
+
+import numpy as np
+import pytest
+
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor
+from sklearn_rvae.metrics import (
+    defect_detection_auc,
+    mahalanobis_outlier_score,
+    orbit_angle_error,
+    symmetry_equivalence_spread,
+)
+
+pytest.importorskip("abtem")
+from sklearn_rvae.datasets import graphene_supercell, make_graphene_4dstem, make_graphene_orbits  # noqa: E402
+
+FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, sampling=0.08)
+
+
+@pytest.fixture(scope="module")
+def vacancy(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("sim")
+    return make_graphene_4dstem(defect="vacancy", scan_step=0.6, cache_dir=cache, **FAST), cache
+
+
+def test_supercell_structure_and_defects():
+    atoms, xy, sub = graphene_supercell((4, 2))
+    assert len(atoms) == 32 and xy is None and set(sub) == {0, 1}
+    d = atoms.get_all_distances(mic=True)
+    np.fill_diagonal(d, np.inf)
+    # Every carbon has three neighbours at 1.42 A.
+    assert np.allclose(np.sort(d, 1)[:, :3], 2.46 / np.sqrt(3), atol=1e-6)
+    vac, vxy, _ = graphene_supercell((4, 2), "vacancy")
+    assert len(vac) == 31 and np.allclose(np.sort(np.hypot(*(vac.positions[:, :2] - vxy).T))[:3], 1.42, atol=0.01)
+    si, sxy, _ = graphene_supercell((4, 2), "Si", defect_site=5)
+    assert si.get_chemical_symbols().count("Si") == 1 and np.allclose(si.positions[5, :2], sxy)
+
+
+def test_scan_shapes_metadata_and_ground_truth(vacancy):
+    g, _ = vacancy
+    sy, sx, ky, kx = g.data.shape
+    assert (sy, sx) == g.distance.shape == g.site_class.shape and ky == kx
+    assert g.data.dtype == np.float32 and np.all(g.data >= 0)
+    # Noise-free patterns hold the fraction of the beam inside the detector.
+    assert np.all(g.data.sum((2, 3)) <= 1.0 + 1e-3) and g.data.sum((2, 3)).min() > 0.5
+    m = g.metadata
+    assert m["energy_eV"] == 80e3 and m["scan_step_A"] == 0.6 and m["defect"] == "vacancy"
+    assert m["mrad_per_px"] == pytest.approx(0.0418 / min(g.atoms.cell.lengths()[:2]) * 1e3, rel=0.01)
+    # Ground truth agrees with the structure: distance to the removed atom, classes by nearest atom.
+    expected = np.hypot(*(g.positions.reshape(-1, 2) - g.defect_xy).T).reshape(sy, sx)
+    cell = g.atoms.cell.lengths()[:2]
+    near = expected < min(cell) / 2
+    np.testing.assert_allclose(g.distance[near], expected[near], atol=1e-9)
+    assert set(np.unique(g.site_class)) <= {0, 1, 2}
+    assert g.site_class.ravel()[np.argmin(g.distance)] == 2  # the vacant site has no atom within 1 A
+
+
+def test_cache_resumes_without_losing_or_repeating(vacancy, tmp_path):
+    g, cache = vacancy
+    chunks = sorted(p for p in cache.rglob("positions_*.npy"))
+    assert chunks, "the simulation left no chunk on disk"
+    # Delete one chunk: the next call recomputes only it and gives the same data.
+    chunks[-1].unlink()
+    again = make_graphene_4dstem(defect="vacancy", scan_step=0.6, cache_dir=cache, **FAST)
+    np.testing.assert_allclose(again.data, g.data, rtol=1e-5, atol=1e-7)
+    assert len(sorted(cache.rglob("positions_*.npy"))) == len(chunks)
+
+
+def test_dose_gives_poisson_counts(vacancy):
+    g, cache = vacancy
+    noisy = make_graphene_4dstem(defect="vacancy", scan_step=0.6, cache_dir=cache, dose=1e5, binning=2, **FAST)
+    assert np.allclose(noisy.data, np.round(noisy.data)) and noisy.data.shape[2] == g.data.shape[2] // 2
+    assert noisy.metadata["mrad_per_px"] == pytest.approx(2 * g.metadata["mrad_per_px"])
+
+
+def test_orbits_are_rotations_of_one_pattern(tmp_path):
+    o = make_graphene_orbits(n_orbits=3, cache_dir=tmp_path, **FAST)
+    assert o.data.shape[0] == 9 and list(o.orbit) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    r = np.hypot(*(o.positions - o.center).T)
+    np.testing.assert_allclose(r.reshape(3, 3), r.reshape(3, 3)[:, :1].repeat(3, 1))
+    # The 3-fold symmetry: total intensity is the same across an orbit.
+    totals = o.data.sum((1, 2)).reshape(3, 3)
+    np.testing.assert_allclose(totals, totals[:, :1].repeat(3, 1), rtol=2e-3)
+
+
+def test_pipelines_run_on_the_small_scan(vacancy):
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_rvae import RotationInvariantVAE
+
+    g, _ = vacancy
+    X = g.data.reshape(-1, g.data.shape[2] * g.data.shape[3]).astype(np.float64)
+    assert make_pipeline(DiffractionPreprocessor(), PCA(2)).fit_transform(X).shape == (len(X), 2)
+    rr = make_pipeline(DiffractionPreprocessor(), RotationInvariantVAE(translation=False, max_epochs=2, device="cpu"))
+    assert rr.fit_transform(X).shape == (len(X), 2)
+    com = COMTransformer(mrad_per_px=g.metadata["mrad_per_px"], descan=False).fit(g.data)
+    assert com.charge_density(g.data).shape == g.distance.shape
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"dose": -1.0}, "dose"),
+        ({"scan_step": 20.0}, "scan_step"),
+        ({"defect": "Xe"}, "defect"),
+        ({"energy": 0.0}, "energy"),
+        ({"binning": 0}, "binning"),
+        ({"scan_extent": (100.0, 2.0)}, "scan_extent"),
+    ],
+)
+def test_bad_simulation_parameters(params, match):
+    kwargs = dict(FAST, **params)
+    with pytest.raises(ValueError, match=match):
+        make_graphene_4dstem(**kwargs)
+
+
+def test_equivalence_metric_zero_when_symmetric_and_large_when_not():
+    rng = np.random.default_rng(0)
+    orbit = np.repeat(np.arange(20), 3)
+    symmetric = rng.normal(size=(20, 2))[orbit]
+    assert symmetry_equivalence_spread(symmetric, orbit) < 1e-20
+    asymmetric = symmetric + rng.normal(scale=3.0, size=symmetric.shape)
+    assert symmetry_equivalence_spread(asymmetric, orbit) > 0.5
+    with pytest.raises(ValueError, match="orbit"):
+        symmetry_equivalence_spread(symmetric[:3], orbit[:3])
+
+
+def test_orbit_angle_error_finds_the_sense():
+    orbit = np.repeat(np.arange(5), 3)
+    rotation = np.tile([0.0, 120.0, 240.0], 5)
+    base = np.repeat(np.linspace(-50, 50, 5), 3)
+    assert orbit_angle_error(base - rotation, orbit, rotation) == (0.0, -1)
+    error, _ = orbit_angle_error(base, orbit, rotation)
+    assert error == pytest.approx(120.0)
+
+
+def test_mahalanobis_auc_finds_outliers_and_survives_collapsed_codes():
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(200, 2))
+    codes[:10] += 8.0
+    distance = np.r_[np.zeros(10), np.full(190, 5.0)]
+    assert defect_detection_auc(mahalanobis_outlier_score(codes), distance) > 0.99
+    collapsed = np.zeros((200, 2))
+    collapsed[:10] = 1.0
+    assert defect_detection_auc(mahalanobis_outlier_score(collapsed), distance) > 0.99
