@@ -144,3 +144,49 @@ def test_mahalanobis_auc_finds_outliers_and_survives_collapsed_codes():
     collapsed = np.zeros((200, 2))
     collapsed[:10] = 1.0
     assert defect_detection_auc(mahalanobis_outlier_score(collapsed), distance) > 0.99
+
+
+def test_com_calibration_of_the_simulation_is_the_identity(vacancy):
+    # The simulator's detector axes are aligned with the scan, so the fitted
+    # rotation must be ~0 without flip: checks the simulator's axis order
+    # and the COM sign convention (deflection towards the columns) end to end.
+    g, _ = vacancy
+    com = COMTransformer(descan=False).fit(g.data)
+    assert com.flip_ is False
+    assert abs(com.rotation_deg_) < 5.0
+    assert com.curl_fraction_ < 0.2
+
+
+def test_zincblende_structure_polarity_and_antisite():
+    from sklearn_rvae.datasets import zincblende_110
+
+    atoms, defect, columns, species = zincblende_110("GaAs")
+    d = atoms.get_all_distances(mic=True)
+    np.fill_diagonal(d, np.inf)
+    assert np.allclose(d.min(1), 5.653 * np.sqrt(3) / 4, atol=1e-6)  # Ga-As bond
+    assert defect is None and sorted(np.bincount(species)) == [4, 4]
+    # Each cation column has its anion partner a/4 away along y: the dumbbell.
+    lengths = atoms.cell.lengths()[:2]
+    for c in columns[species == 0]:
+        d = columns[species == 1] - c
+        d -= np.round(d / lengths) * lengths  # periodic images
+        partner = np.hypot(*d.T).min()
+        assert partner == pytest.approx(5.653 / 4, abs=1e-3)
+    swapped, defect, _, _ = zincblende_110("GaAs", antisite=True)
+    changed = np.array(swapped.get_chemical_symbols()) != np.array(atoms.get_chemical_symbols())
+    # The whole column swaps: 2 atoms per 8 A period, 2 periods.
+    assert changed.sum() == 4 and np.allclose(swapped.positions[changed, :2] % swapped.cell.lengths()[:2], defect)
+    strained, *_ = zincblende_110("GaAs", strain=0.02)
+    assert strained.cell.lengths()[0] == pytest.approx(1.02 * atoms.cell.lengths()[0])
+    with pytest.raises(ValueError, match="material"):
+        zincblende_110("GaN")
+
+
+def test_zincblende_scan_ground_truth(tmp_path):
+    from sklearn_rvae.datasets import make_zincblende_4dstem
+
+    z = make_zincblende_4dstem(scan_step=0.5, antisite=True, sampling=0.08, max_angle=30.0, periods=1, cache_dir=tmp_path)
+    sy, sx = z.distance.shape
+    assert z.data.shape[:2] == (sy, sx) and z.class_names == ["Ga", "As", "between"]
+    assert {0, 1, 2} == set(np.unique(z.site_class))
+    assert z.distance.min() < 0.5 and z.metadata["thickness_A"] == pytest.approx(8.0, abs=0.01)

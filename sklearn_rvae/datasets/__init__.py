@@ -1,6 +1,19 @@
 """Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
-from ._stem4d import graphene_supercell, make_graphene_4dstem, make_graphene_orbits
+from ._stem4d import (
+    graphene_supercell,
+    make_graphene_4dstem,
+    make_graphene_orbits,
+    make_zincblende_4dstem,
+    zincblende_110,
+)
 
-__all__ = ["graphene_supercell", "make_graphene_4dstem", "make_graphene_orbits", "make_rotated_digits"]
+__all__ = [
+    "graphene_supercell",
+    "make_graphene_4dstem",
+    "make_graphene_orbits",
+    "make_rotated_digits",
+    "make_zincblende_4dstem",
+    "zincblende_110",
+]

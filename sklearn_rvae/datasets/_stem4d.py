@@ -100,7 +100,8 @@ def _cache_key(params, atoms):
     return hashlib.sha1(payload).hexdigest()[:16]
 
 
-def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache_dir, key, verbose, n_jobs=1):
+def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache_dir, key, verbose, n_jobs=1,
+              slice_thickness=None):
     """Diffraction patterns (n, ky, kx) at the given probe positions (Angstrom, (x, y))."""
     abtem, _ = _require_sim()
     n = len(positions)
@@ -110,7 +111,9 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
         folder = Path(cache_dir) / key
         folder.mkdir(parents=True, exist_ok=True)
     abtem.config.set({"device": "cpu", "fft": "fftw", "diagnostics.progress_bar": False})
-    potential = abtem.Potential(atoms, sampling=sampling, slice_thickness=atoms.cell[2, 2], projection="infinite")
+    # A monolayer is one slice; a crystal is cut into slices of slice_thickness.
+    thickness = atoms.cell[2, 2] if slice_thickness is None else slice_thickness
+    potential = abtem.Potential(atoms, sampling=sampling, slice_thickness=thickness, projection="infinite")
     probe = abtem.Probe(energy=energy, semiangle_cutoff=semiangle)
     probe.grid.match(potential)
     detector = abtem.PixelatedDetector(max_angle=max_angle, resample="uniform")
@@ -318,3 +321,140 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
                  center=center, atoms=atoms,
                  metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
                                mrad_per_px=mrad_per_px * binning, sampling_A=sampling, binning=binning, dose=dose))
+
+
+# Lattice constants (Angstrom) of zincblende compounds: (cation, anion, a).
+ZINCBLENDE = {"GaAs": ("Ga", "As", 5.653), "GaP": ("Ga", "P", 5.451), "InAs": ("In", "As", 6.058),
+              "InP": ("In", "P", 5.869), "ZnS": ("Zn", "S", 5.409)}
+
+
+def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False):
+    """Zincblende crystal viewed along [110] (ASE Atoms), with optional strain and antisite column.
+
+    x runs along [1-10] (a / sqrt 2), y along [001] (a), z along the beam
+    [110]; each in-plane cell holds two cation-anion dumbbells, separated by
+    a / 4 along y: the polarity that breaks inversion symmetry.
+
+    Parameters
+    ----------
+    material : str, one of ZINCBLENDE
+    repeats : (int, int)
+        In-plane repeats of the 2 a / sqrt 2 x a orthogonal cell.
+    periods : int
+        Thickness in units of 2 a / sqrt 2 (8.0 A for GaAs).
+    strain : float
+        Uniaxial in-plane strain along x (0.01 = 1 percent tension).
+    antisite : bool
+        Swap cation and anion in the atomic column nearest the centre.
+
+    Returns
+    -------
+    atoms, defect_xy (or None), columns (k, 2) projected column positions,
+    column_species (k,) 0 = cation, 1 = anion
+    """
+    _, ase = _require_sim()
+    from ase.build import bulk, surface
+
+    if material not in ZINCBLENDE:
+        raise ValueError(f"material must be one of {sorted(ZINCBLENDE)}, got {material!r}.")
+    if not (math.isfinite(strain) and -0.2 < strain < 0.2):
+        raise ValueError(f"strain must be a fraction between -0.2 and 0.2, got {strain!r}.")
+    cation, anion, a = ZINCBLENDE[material]
+    with np.errstate(all="ignore"):
+        cubic = bulk(f"{cation}{anion}", "zincblende", a=a, cubic=True)
+    cell = surface(cubic, (1, 1, 0), layers=2, vacuum=None, periodic=True)
+    atoms = cell * (int(repeats[0]), int(repeats[1]), int(periods))
+    if strain:
+        atoms.set_cell(atoms.cell.array * np.diag([1 + strain, 1, 1]), scale_atoms=True)
+    xy = atoms.positions[:, :2]
+    lengths = atoms.cell.lengths()[:2]
+    keys = np.round(np.mod(xy, lengths), 3)
+    _, column_of = np.unique(keys, axis=0, return_inverse=True)
+    column_of = column_of.ravel()
+    # Exact positions (the rounded keys only group the atoms).
+    columns = np.array([np.mod(xy[column_of == k][0], lengths) for k in range(column_of.max() + 1)])
+    symbols = np.array(atoms.get_chemical_symbols())
+    column_species = np.array([0 if symbols[column_of == k][0] == cation else 1 for k in range(len(columns))])
+    defect_xy = None
+    if antisite:
+        k = int(np.argmin(np.hypot(*(columns - lengths / 2).T)))
+        members = np.flatnonzero(column_of == k)
+        swapped = anion if column_species[k] == 0 else cation
+        for i in members:
+            atoms[i].symbol = swapped
+        defect_xy = columns[k].copy()
+    return atoms, defect_xy, columns, column_species
+
+
+def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False, energy=200e3,
+                           semiangle=20.0, max_angle=40.0, scan_step=0.2, scan_extent=None, slice_thickness=2.0,
+                           binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False):
+    """4D-STEM scan of a zincblende crystal along [110] (abTEM multislice).
+
+    The two sublattices (cation and anion columns of each dumbbell) make the
+    projected structure polar: patterns at the cation and at the anion of a
+    dumbbell differ, which a model that is blind to the inversion cannot
+    tell apart. Parameters are those of :func:`make_graphene_4dstem`, plus:
+
+    Parameters
+    ----------
+    material : {"GaAs", "GaP", "InAs", "InP", "ZnS"}, default="GaAs"
+    repeats : (int, int), default=(1, 1)
+        In-plane repeats of the 8.0 x 5.65 A (GaAs) cell.
+    periods : int, default=2
+        Thickness in units of the 8.0 A (GaAs) period along [110].
+    strain : float, default=0.0
+        Uniaxial strain along x.
+    antisite : bool, default=False
+        Swap the species of the column nearest the centre.
+    slice_thickness : float, default=2.0
+        Multislice slice thickness, Angstrom.
+
+    Returns
+    -------
+    Bunch with data (sy, sx, ky, kx), positions, distance (to the antisite
+    column; inf without), site_class (0 cation column, 1 anion column, 2
+    between columns: more than 0.7 A from any), class_names, atoms,
+    columns, column_species, defect_xy, metadata.
+    """
+    _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
+    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
+        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+    atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite)
+    cell = np.array(atoms.cell.lengths()[:2])
+    if scan_step >= cell.min():
+        raise ValueError(f"scan_step={scan_step} must be smaller than the cell {tuple(np.round(cell, 2))} Angstrom.")
+    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
+    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
+        raise ValueError(f"scan_extent must be (width, height) within the cell {tuple(np.round(cell, 2))}, got {scan_extent!r}.")
+    nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
+    middle = cell / 2 if defect_xy is None else defect_xy
+    origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
+    grid = np.stack(np.meshgrid(origin[0] + np.arange(nx) * scan_step, origin[1] + np.arange(ny) * scan_step), -1)
+    params = dict(kind="zincblende", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+                  slice_thickness=slice_thickness, positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
+    patterns, mrad_per_px = _simulate(
+        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
+    )
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
+    flat = grid.reshape(-1, 2)
+    distance = np.full(len(flat), np.inf) if defect_xy is None else _nearest(flat, defect_xy[None], cell)[0]
+    column_distance, nearest = _nearest(flat, columns, cell)
+    site = np.where(column_distance > 0.7, 2, species[nearest])
+    cation, anion, _ = ZINCBLENDE[material]
+    return Bunch(
+        data=patterns.reshape(ny, nx, *patterns.shape[1:]),
+        positions=grid,
+        distance=distance.reshape(ny, nx),
+        site_class=site.reshape(ny, nx),
+        class_names=[cation, anion, "between"],
+        atoms=atoms,
+        columns=columns,
+        column_species=species,
+        defect_xy=defect_xy,
+        metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
+                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=sampling,
+                      binning=binning, dose=dose, material=material, repeats=tuple(repeats),
+                      thickness_A=float(atoms.cell[2, 2]), strain=strain, antisite=antisite),
+    )
