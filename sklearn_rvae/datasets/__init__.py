@@ -1,6 +1,7 @@
 """Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
+from ._perovskite import PEROVSKITES, perovskite_supercell
 from ._stem4d import (
     graphene_supercell,
     make_graphene_4dstem,
@@ -10,6 +11,8 @@ from ._stem4d import (
 )
 
 __all__ = [
+    "PEROVSKITES",
+    "perovskite_supercell",
     "graphene_supercell",
     "make_graphene_4dstem",
     "make_graphene_orbits",
