@@ -3,6 +3,7 @@
 from ._com import COMTransformer, EmptyFrameWarning
 from ._preprocessing import DiffractionPreprocessor
 from ._rvae import RotationInvariantVAE
+from ._tilt import TiltRegressor
 
 __version__ = "0.1.0"
 __all__ = [
@@ -10,5 +11,6 @@ __all__ = [
     "DiffractionPreprocessor",
     "EmptyFrameWarning",
     "RotationInvariantVAE",
+    "TiltRegressor",
     "__version__",
 ]

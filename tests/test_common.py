@@ -3,7 +3,7 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, TiltRegressor
 
 
 def _estimators():
@@ -20,12 +20,26 @@ def _estimators():
         COMTransformer(detector_shape=(1, -1), device="cpu"),
         COMTransformer(detector_shape=(1, -1), threshold=0.0, device="cpu"),
         DiffractionPreprocessor(detector_shape=(1, -1)),
+        # One target, so that the checks' 1-D y is the right shape; a small CNN.
+        TiltRegressor(image_shape=(1, -1), n_targets=1, conv_channels=(4, 4), pool_after=(1,), fc_units=8,
+                      max_epochs=3, batch_size=16, augment=False, device="cpu", random_state=0),
     ]
 
 
 # The checks feed random data with negative values, so many "frames" have a
 # negative total and COMTransformer warns about each one, as it should.
 @pytest.mark.filterwarnings("ignore::sklearn_rvae.EmptyFrameWarning")
-@parametrize_with_checks(_estimators())
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, TiltRegressor):
+        return {
+            "check_regressors_train": (
+                "asks for R^2 > 0.5 on training data after the quick 3-epoch fit of a CNN on 1-row "
+                "'images' of tabular data; learning is tested on synthetic tilt patches in test_tilt.py"
+            ),
+        }
+    return {}
+
+
+@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

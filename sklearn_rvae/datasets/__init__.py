@@ -1,7 +1,7 @@
 """Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
-from ._perovskite import PEROVSKITES, perovskite_supercell
+from ._perovskite import PEROVSKITES, make_synthetic_tilt_patches, perovskite_supercell
 from ._stem4d import (
     graphene_supercell,
     make_graphene_4dstem,
@@ -14,6 +14,7 @@ __all__ = [
     "PEROVSKITES",
     "perovskite_supercell",
     "graphene_supercell",
+    "make_synthetic_tilt_patches",
     "make_graphene_4dstem",
     "make_graphene_orbits",
     "make_rotated_digits",

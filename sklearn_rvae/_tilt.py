@@ -1,0 +1,319 @@
+"""TiltRegressor: octahedral tilt angles from ABF-STEM patches with a deep CNN."""
+
+import numbers
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d, validate_data
+from skorch import NeuralNetRegressor
+from skorch.callbacks import Callback, EarlyStopping
+from skorch.dataset import ValidSplit
+
+from ._utils import (
+    BatchIndexLoader,
+    clone_callbacks,
+    history_frame,
+    local_torch_seed,
+    resolve_device,
+    resolve_image_shape,
+    seed_from,
+)
+from .nn._tilt import AUGMENTATIONS, TiltCNN
+
+
+class _HuberDeltaDecay(Callback):
+    """Shrink the Huber delta every epoch: robust early, close to L2-free L1 late."""
+
+    def __init__(self, start, decay, minimum):
+        self.start, self.decay, self.minimum = start, decay, minimum
+
+    def on_epoch_begin(self, net, **kwargs):
+        epoch = len(net.history) - 1
+        net.criterion_.delta = max(self.minimum, self.start * self.decay**epoch)
+
+
+class _TiltNet(NeuralNetRegressor):
+    """Private skorch regressor; TiltRegressor composes it."""
+
+
+class TiltRegressor(RegressorMixin, BaseEstimator):
+    """Octahedral tilt angles (alpha, beta, gamma) from ABF-STEM image patches.
+
+    A deep CNN after Laanait, He and Borisevich (stemdl) trained on
+    simulated patches (``sklearn_rvae.datasets.make_perovskite_abf``), with
+    augmentations that model experimental conditions, as a scikit-learn
+    regressor: it fits, predicts, scores (R^2), clones, pickles and goes in
+    pipelines and grid searches.
+
+    Parameters
+    ----------
+    image_shape : tuple (h, w) or None, default=None
+        Patch shape; X holds patches flattened row-major. ``None`` infers a
+        square patch; one entry may be -1.
+    n_targets : int, default=3
+        Outputs per patch (alpha, beta, gamma). y must be ``(n, n_targets)``
+        (1-D when ``n_targets=1``).
+    conv_channels : tuple of int or None, default=None
+        Channels of the convolutions; ``None`` is the paper's ten layers,
+        ``(64,) * 7 + (128,) * 3``.
+    kernel_size : int, default=4
+    pool_after : tuple of int, default=(5, 10)
+        2x2 average pooling after these convolution layers (1-based).
+    fc_units : int, default=512
+        Width of the tanh fully connected layer.
+    huber_delta : float, default=1.0
+        Initial Huber delta, in standard deviations of the targets.
+    delta_decay : float, default=0.9
+        Factor per epoch on the delta, down to ``min_delta``.
+    min_delta : float, default=0.05
+    augment : bool or tuple of str, default=True
+        Training augmentations: ``True`` for all of ``"affine"`` (scale,
+        rotation, shear), ``"noise"`` (blending with uniform noise),
+        ``"poisson"`` (shot noise at a random dose), ``"blur"``,
+        ``"scan_distortion"`` (row jitter) and ``"crop"`` (random shift);
+        a tuple picks some; ``False`` none.
+    lr : float, default=1e-3
+        Adam learning rate.
+    weight_decay : float, default=0.0
+    batch_size : int, default=64
+    max_epochs : int, default=30
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` and stop when the validation loss
+        stops improving for ``n_iter_no_change`` epochs (best weights kept).
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+    device : str, default="auto"
+    callbacks : list of skorch callbacks or None
+        Cloned before use.
+    random_state : int, RandomState or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    net_ : skorch NeuralNetRegressor
+    image_shape_ : tuple
+    target_mean_, target_scale_ : ndarray of shape (n_targets,)
+        Standardisation of y used in training (predictions are in y's units).
+    history_ : pandas.DataFrame
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_rvae import TiltRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.random((40, 8 * 8)), rng.normal(size=(40, 3))
+    >>> reg = TiltRegressor(conv_channels=(4, 4), pool_after=(2,), fc_units=8, max_epochs=2,
+    ...                     augment=False, device="cpu", random_state=0).fit(X, y)
+    >>> reg.predict(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "image_shape": ["array-like", None],
+        "n_targets": [Interval(numbers.Integral, 1, None, closed="left")],
+        "conv_channels": ["array-like", None],
+        "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pool_after": ["array-like"],
+        "fc_units": [Interval(numbers.Integral, 1, None, closed="left")],
+        "huber_delta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "delta_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "min_delta": [Interval(numbers.Real, 0, None, closed="neither")],
+        "augment": ["boolean", tuple, list],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
+                 fc_units=512, huber_delta=1.0, delta_decay=0.9, min_delta=0.05, augment=True, lr=1e-3,
+                 weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=10, device="auto", callbacks=None, random_state=None, verbose=0):
+        self.image_shape = image_shape
+        self.n_targets = n_targets
+        self.conv_channels = conv_channels
+        self.kernel_size = kernel_size
+        self.pool_after = pool_after
+        self.fc_units = fc_units
+        self.huber_delta = huber_delta
+        self.delta_decay = delta_decay
+        self.min_delta = min_delta
+        self.augment = augment
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_y(self, y, n_samples):
+        y = np.asarray(y, dtype=np.float64)
+        if self.n_targets == 1 and y.ndim <= 2 and y.size == n_samples:
+            # sklearn's convention: a column vector works, with a DataConversionWarning.
+            y = column_or_1d(y, warn=True)[:, None]
+        if y.ndim != 2 or y.shape != (n_samples, self.n_targets):
+            raise ValueError(
+                f"y must have shape (n_samples, {self.n_targets}) = ({n_samples}, {self.n_targets}): one row of "
+                f"angles in degrees (alpha, beta, gamma) per patch; got {y.shape}."
+            )
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or infinity.")
+        return y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the CNN on patches X and angles y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w)
+            Non-negative ABF intensities, patches flattened row-major.
+        y : array-like of shape (n_samples, n_targets)
+            Angles in degrees.
+
+        Returns
+        -------
+        self : TiltRegressor
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, multi_output=True,
+                             y_numeric=True)
+        y = self._check_y(y, len(X))
+        self._check_X(X)
+        image_shape = resolve_image_shape(self.image_shape, X.shape[1])
+        channels = (64,) * 7 + (128,) * 3 if self.conv_channels is None else tuple(int(c) for c in self.conv_channels)
+        if not channels or any(c < 1 for c in channels):
+            raise ValueError(f"conv_channels must be positive integers, got {self.conv_channels!r}.")
+        pool_after = tuple(int(p) for p in self.pool_after)
+        if any(p < 1 or p > len(channels) for p in pool_after):
+            raise ValueError(f"pool_after must name convolution layers 1..{len(channels)}, got {self.pool_after!r}.")
+        if self.augment is True:
+            augment = AUGMENTATIONS
+        elif self.augment is False:
+            augment = ()
+        else:
+            augment = tuple(self.augment)
+            unknown = set(augment) - set(AUGMENTATIONS)
+            if unknown:
+                raise ValueError(f"augment names unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}.")
+        device = resolve_device(self.device)
+        seed = seed_from(self.random_state)
+        self.target_mean_ = y.mean(0)
+        scale = y.std(0)
+        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        yt = ((y - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+        callbacks = clone_callbacks(self.callbacks)
+        callbacks.append(("huber_delta", _HuberDeltaDecay(self.huber_delta, self.delta_decay, self.min_delta)))
+        train_split = None
+        if self.early_stopping:
+            train_split = ValidSplit(self.validation_fraction, random_state=seed)
+            callbacks.append(("early_stopping", EarlyStopping(
+                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
+                sink=print if self.verbose else (lambda *a: None))))
+        net = _TiltNet(
+            module=TiltCNN,
+            module__image_shape=image_shape,
+            module__n_targets=self.n_targets,
+            module__conv_channels=channels,
+            module__kernel_size=self.kernel_size,
+            module__pool_after=pool_after,
+            module__fc_units=self.fc_units,
+            module__augment=augment,
+            criterion=torch.nn.HuberLoss,
+            criterion__delta=self.huber_delta,
+            optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.weight_decay,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            train_split=train_split,
+            callbacks=callbacks,
+            iterator_train=BatchIndexLoader,
+            iterator_train__shuffle=True,
+            iterator_valid=BatchIndexLoader,
+            device=device,
+            verbose=self.verbose,
+        )
+        with local_torch_seed(seed, device):
+            net.fit(X.astype(np.float32), yt)
+        # Inference in float64: a patch's prediction must not depend on the
+        # other patches of its batch (float32 convolutions round differently).
+        net.module_.double()
+        self.net_ = net
+        self.image_shape_ = image_shape
+        self.history_ = history_frame(net.history)
+        self.n_iter_ = len(net.history)
+        return self
+
+    def predict(self, X):
+        """Angles in degrees, float64 of shape (n_samples, n_targets) (1-D when n_targets=1)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        self._check_X(X)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(X), 256):
+                xb = torch.as_tensor(np.asarray(X[start : start + 256], dtype=np.float64), device=self.net_.device)
+                self.net_.module_.eval()
+                out.append(self.net_.module_(xb).cpu().numpy())
+        pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
+        return pred[:, 0] if self.n_targets == 1 else pred
+
+    def predict_map(self, image, stride=None):
+        """Slide over a full image and predict the angles of every patch.
+
+        Parameters
+        ----------
+        image : array-like of shape (H, W)
+            A full ABF image at the sampling of the training patches.
+        stride : int or None
+            Step between patches in pixels; ``None`` uses half the patch
+            size. Use the unit cell's size in pixels for one value per cell.
+
+        Returns
+        -------
+        maps : ndarray of shape (n_rows, n_cols, n_targets)
+            Prediction for the patch whose top-left corner is at
+            ``(row * stride, col * stride)``.
+        """
+        check_is_fitted(self)
+        image = np.asarray(image, dtype=np.float64)
+        h, w = self.image_shape_
+        if image.ndim != 2 or image.shape[0] < h or image.shape[1] < w:
+            raise ValueError(f"image must be a 2-D array of at least the patch size {self.image_shape_}, got {image.shape}.")
+        if not np.all(np.isfinite(image)):
+            raise ValueError("image contains NaN or infinity.")
+        stride = max(1, min(h, w) // 2) if stride is None else int(stride)
+        if stride < 1:
+            raise ValueError(f"stride must be a positive integer, got {stride}.")
+        windows = np.lib.stride_tricks.sliding_window_view(image, (h, w))[::stride, ::stride]
+        rows, cols = windows.shape[:2]
+        pred = self.predict(windows.reshape(rows * cols, h * w))
+        return pred.reshape(rows, cols, -1)
+
+    def _check_X(self, X):
+        # The model square-roots intensities; sklearn's wording, which its checks expect.
+        check_non_negative(X, f"{type(self).__name__} (X must hold ABF intensities)")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = self.n_targets > 1
+        tags.target_tags.single_output = self.n_targets == 1
+        tags.input_tags.positive_only = True
+        return tags

@@ -1,0 +1,98 @@
+"""TiltRegressor on a fast synthetic tilt signal: learning, API, predict_map, bad input."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from sklearn_rvae import TiltRegressor
+from sklearn_rvae.datasets import make_synthetic_tilt_patches
+
+pytest.importorskip("ase")
+
+SMALL = dict(conv_channels=(16, 16, 32, 32), pool_after=(2, 4), fc_units=64, lr=2e-3, device="cpu", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_synthetic_tilt_patches(1200, size=24, random_state=0)
+    return X[:1000], y[:1000], X[1000:], y[1000:]
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    X, y, _, _ = data
+    return TiltRegressor(max_epochs=30, augment=False, **SMALL).fit(X, y)
+
+
+def test_learns_the_synthetic_tilts_far_better_than_the_mean(data, trained):
+    _, y, Xv, yv = data
+    pred = trained.predict(Xv)
+    assert pred.dtype == np.float64 and pred.shape == (200, 3)
+    mae = np.abs(pred - yv).mean(0)
+    mean_predictor = np.abs(y.mean(0) - yv).mean(0)  # about 2.5 degrees for U(0, 10)
+    assert np.all(mae < 0.6 * mean_predictor), (mae, mean_predictor)
+    assert trained.score(Xv, yv) > 0.6
+    assert "train_loss" in trained.history_.columns and trained.n_iter_ == 30
+
+
+def test_pickle_clone_and_predict_map(data, trained):
+    X, _, Xv, _ = data
+    restored = pickle.loads(pickle.dumps(trained))
+    np.testing.assert_array_equal(restored.predict(Xv), trained.predict(Xv))
+    fresh = clone(trained)
+    assert not hasattr(fresh, "net_") and fresh.get_params() == trained.get_params()
+    patch = X[0].reshape(24, 24)
+    image = np.tile(patch, (3, 4))
+    maps = trained.predict_map(image, stride=24)
+    assert maps.shape == (3, 4, 3)
+    # Windows at multiples of the patch size are the patch itself.
+    np.testing.assert_allclose(maps, np.broadcast_to(trained.predict(X[:1])[0], (3, 4, 3)), atol=1e-9)
+    assert trained.predict_map(image).shape == (5, 7, 3)  # default stride: half a patch
+
+
+def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):
+    X, y, Xv, _ = data
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    a = TiltRegressor(max_epochs=2, augment=True, **SMALL).fit(X[:200], y[:200])
+    assert torch.equal(torch.get_rng_state(), before)
+    b = TiltRegressor(max_epochs=2, augment=True, **SMALL).fit(X[:200], y[:200])
+    np.testing.assert_array_equal(a.predict(Xv), b.predict(Xv))
+    some = TiltRegressor(max_epochs=1, augment=("poisson", "blur", "scan_distortion"), **SMALL).fit(X[:64], y[:64])
+    assert np.all(np.isfinite(some.predict(Xv)))
+
+
+@pytest.mark.parametrize(
+    "X, y, params, match",
+    [
+        (np.ones((10, 64)), np.ones((10, 2)), {}, r"y must have shape \(n_samples, 3\)"),
+        (np.ones((10, 64)), np.ones(10), {}, r"y must have shape"),
+        (np.full((10, 64), np.nan), np.ones((10, 3)), {}, "NaN"),
+        (-np.ones((10, 64)), np.ones((10, 3)), {}, "Negative values"),
+        (np.ones((10, 60)), np.ones((10, 3)), {}, "image_shape"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"augment": ("zoom",)}, "zoom"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"pool_after": (9,)}, "pool_after"),
+        (np.ones((1, 64)), np.ones((1, 3)), {}, "minimum of 2"),
+    ],
+)
+def test_bad_input_is_a_clear_error(X, y, params, match):
+    kwargs = dict(SMALL, max_epochs=1, **params)
+    with pytest.raises(ValueError, match=match):
+        TiltRegressor(**kwargs).fit(X, y)
+
+
+def test_predict_checks_the_patch_size(trained):
+    with pytest.raises(ValueError, match="features"):
+        trained.predict(np.ones((2, 25 * 25)))
+    with pytest.raises(ValueError, match="at least the patch size"):
+        trained.predict_map(np.ones((10, 10)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tests the error on machines without a GPU")
+def test_cuda_without_gpu_is_a_clear_error(data):
+    X, y, _, _ = data
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        TiltRegressor(device="cuda", max_epochs=1).fit(X[:8], y[:8])
