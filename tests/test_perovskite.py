@@ -61,3 +61,57 @@ def test_bad_parameters():
         perovskite_supercell(tilts=(45, 0, 0))
     with pytest.raises(ValueError, match="material"):
         perovskite_supercell("NaCl")
+
+
+def test_orient_110_keeps_every_atom_and_the_bonds():
+    from sklearn_rvae.datasets import orient_110
+
+    for tilts in [(0, 0, 0), (8, 5, 3)]:
+        bulk = perovskite_supercell("SrTiO3", tilts, "a-b-c-", repeats=(2, 2, 2))
+        turned = orient_110(bulk)
+        assert turned.get_chemical_formula() == "O48Sr16Ti16"  # twice the 2x2x2 cell, nothing lost
+        assert np.allclose(turned.cell.array, np.diag(turned.cell.lengths()))
+        d = turned.get_all_distances(mic=True)
+        np.fill_diagonal(d, np.inf)
+        assert d.min() == pytest.approx(3.905 / 2, rel=0.01)  # shortest = Ti-O bond
+        assert turned.info["zone_axis"] == "110"
+
+
+CHEAP = dict(thickness_periods=1, potential_sampling=0.16, sampling=0.4, patch_size=12, semiangle=20.0)
+
+
+def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    X, y = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
+    assert X.shape == (3, 144) and X.dtype == np.float32 and y.shape == (3, 3)
+    assert np.all(np.abs(y) <= 10) and len(np.unique(y[:, 0])) == 3  # no duplicated sample
+    assert np.all(X > 0) and np.all(X < 1.2)  # ABF: a fraction of the beam, dark atoms
+    files = sorted(tmp_path.rglob("sample_*.npz"))
+    assert len(files) == 3
+    files[1].unlink()  # an interrupted run: the next call recomputes only this one
+    X2, y2 = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
+    np.testing.assert_array_equal(X2, X)
+    np.testing.assert_array_equal(y2, y)
+    X4, y4 = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e5, random_state=1, n_jobs=2, **CHEAP)
+    np.testing.assert_array_equal(X4[:3], X)
+    assert len(sorted(tmp_path.rglob("sample_*.npz"))) == 4
+
+
+def test_simulate_abf_contrast_and_bad_parameters():
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf, orient_110, postprocess_abf, simulate_abf
+
+    atoms = orient_110(perovskite_supercell("SrTiO3", (0, 0, 0), "a0a0a0", repeats=(2, 2, 2)))
+    image = simulate_abf(atoms, thickness_periods=1, potential_sampling=0.16, sampling=0.4, semiangle=20.0)
+    assert image.shape == (20, 28)  # 7.81 x 11.05 A at 0.4 A/px, rows = y
+    assert 0.2 < image.mean() < 1.0 and image.std() > 0.01
+    noisy = postprocess_abf(image, sampling=0.4, dose=1e4, scan_noise=0.5, random_state=0)
+    assert noisy.shape == image.shape and abs(noisy.mean() - image.mean()) < 0.05
+    with pytest.raises(ValueError, match="detector"):
+        simulate_abf(atoms, detector=(20.0, 10.0))
+    with pytest.raises(ValueError, match="dose"):
+        postprocess_abf(image, sampling=0.4, dose=-1.0)
+    with pytest.raises(ValueError, match="n_samples"):
+        make_perovskite_abf(0)

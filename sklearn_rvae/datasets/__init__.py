@@ -1,7 +1,15 @@
 """Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
-from ._perovskite import PEROVSKITES, make_synthetic_tilt_patches, perovskite_supercell
+from ._perovskite import (
+    PEROVSKITES,
+    make_perovskite_abf,
+    make_synthetic_tilt_patches,
+    orient_110,
+    perovskite_supercell,
+    postprocess_abf,
+    simulate_abf,
+)
 from ._stem4d import (
     graphene_supercell,
     make_graphene_4dstem,
@@ -14,6 +22,10 @@ __all__ = [
     "PEROVSKITES",
     "perovskite_supercell",
     "graphene_supercell",
+    "make_perovskite_abf",
+    "orient_110",
+    "postprocess_abf",
+    "simulate_abf",
     "make_synthetic_tilt_patches",
     "make_graphene_4dstem",
     "make_graphene_orbits",
