@@ -246,8 +246,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 com_abs, empty = self._absolute_com(moments)
                 center = self._mean_center(com_abs, empty)
         else:
-            center = np.asarray(center_param, dtype=np.float64)
-            self._build_net(mask_image, center)
+            center = np.asarray(center_param, dtype=np.float64)  # the net already sits there
         self.center_ = center
         self.empty_frames_ = np.flatnonzero(empty)
         self._warn_empty(empty, "fit")
