@@ -84,6 +84,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         stops improving for ``n_iter_no_change`` epochs (best weights kept).
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
+    sampling : float or None, default=None
+        Angstrom per pixel of the training patches (0.25 for
+        ``make_perovskite_abf``'s default). Only ``predict_map`` uses it, to
+        resample images recorded at another pixel size.
     device : str, default="auto"
     callbacks : list of skorch callbacks or None
         Cloned before use.
@@ -125,6 +129,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "augment": ["boolean", tuple, list],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -139,7 +144,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, huber_delta=1.0, delta_decay=0.9, min_delta=0.05, augment=True, lr=1e-3,
                  weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, device="auto", callbacks=None, random_state=None, verbose=0):
+                 n_iter_no_change=10, sampling=None, device="auto", callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
         self.n_targets = n_targets
         self.conv_channels = conv_channels
@@ -157,6 +162,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.sampling = sampling
         self.device = device
         self.callbacks = callbacks
         self.random_state = random_state
@@ -275,30 +281,72 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
         return pred[:, 0] if self.n_targets == 1 else pred
 
-    def predict_map(self, image, stride=None):
-        """Slide over a full image and predict the angles of every patch.
+    def predict_map(self, image, sampling=None, stride=None, centers=None):
+        """Slide over a full image and predict the angles of every patch or of given columns.
+
+        The training patches (``make_perovskite_abf``) are centred on a B
+        column and their target is that column's rotation, so the natural
+        map is one value per column: pass the column positions as
+        ``centers`` (from any atom finder). Without them the patches sit on
+        a regular grid of step ``stride``.
 
         Parameters
         ----------
         image : array-like of shape (H, W)
-            A full ABF image at the sampling of the training patches.
+            A full ABF image (non-negative intensities).
+        sampling : float or None
+            Angstrom per pixel of ``image``. When it differs from the
+            estimator's ``sampling`` (that of the training patches), the
+            image (and ``centers``) is resampled to it first; ``None`` means
+            the image already has the training sampling.
         stride : int or None
-            Step between patches in pixels; ``None`` uses half the patch
-            size. Use the unit cell's size in pixels for one value per cell.
+            Step between grid patches in pixels (after resampling); ``None``
+            is half the patch size. Ignored when ``centers`` is given.
+        centers : array-like of shape (n_columns, 2) or None
+            (row, col) pixel positions in ``image`` to centre patches on; the
+            image is mirrored at its edges for columns near them.
 
         Returns
         -------
-        maps : ndarray of shape (n_rows, n_cols, n_targets)
-            Prediction for the patch whose top-left corner is at
-            ``(row * stride, col * stride)``.
+        maps : ndarray
+            With ``centers``: shape (n_columns, n_targets). Otherwise shape
+            (n_rows, n_cols, n_targets), the prediction for the patch whose
+            top-left corner is at ``(row * stride, col * stride)``.
         """
         check_is_fitted(self)
         image = np.asarray(image, dtype=np.float64)
         h, w = self.image_shape_
-        if image.ndim != 2 or image.shape[0] < h or image.shape[1] < w:
-            raise ValueError(f"image must be a 2-D array of at least the patch size {self.image_shape_}, got {image.shape}.")
+        if image.ndim != 2:
+            raise ValueError(f"image must be a 2-D array (H, W), got shape {image.shape}.")
         if not np.all(np.isfinite(image)):
             raise ValueError("image contains NaN or infinity.")
+        factor = 1.0
+        if sampling is not None:
+            if self.sampling is None:
+                raise ValueError("predict_map(sampling=...) needs the estimator's sampling (Angstrom per pixel of "
+                                 "the training patches); set TiltRegressor(sampling=...) before fit.")
+            if not (isinstance(sampling, numbers.Real) and sampling > 0):
+                raise ValueError(f"sampling must be a positive pixel size in Angstrom, got {sampling!r}.")
+            factor = float(sampling) / float(self.sampling)
+            if abs(factor - 1) > 1e-9:
+                from scipy import ndimage
+
+                image = np.clip(ndimage.zoom(image, factor, order=3, mode="reflect", grid_mode=True), 0, None)
+        if centers is not None:
+            centers = np.asarray(centers, dtype=np.float64)
+            if centers.ndim != 2 or centers.shape[1] != 2 or not np.all(np.isfinite(centers)):
+                raise ValueError(f"centers must be finite (row, col) positions of shape (n_columns, 2), got "
+                                 f"shape {centers.shape}.")
+            scaled = (centers + 0.5) * factor - 0.5  # pixel centres map onto pixel centres
+            if np.any(scaled < -0.5) or np.any(scaled > np.array(image.shape) - 0.5):
+                raise ValueError(f"centers must lie inside the image of shape {image.shape[:2]}.")
+            padded = np.pad(image, ((h, h), (w, w)), mode="reflect")
+            corner = np.round(scaled - (np.array([h, w]) - 1) / 2).astype(int) + (h, w)
+            patches = np.stack([padded[r : r + h, c : c + w] for r, c in corner]) if len(corner) else \
+                np.empty((0, h, w))
+            return np.asarray(self.predict(patches.reshape(len(patches), h * w))).reshape(len(patches), -1)
+        if image.shape[0] < h or image.shape[1] < w:
+            raise ValueError(f"image must be at least the patch size {self.image_shape_}, got {image.shape}.")
         stride = max(1, min(h, w) // 2) if stride is None else int(stride)
         if stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride}.")

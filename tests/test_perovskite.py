@@ -86,9 +86,9 @@ def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
 
     X, y = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
     assert X.shape == (3, 144) and X.dtype == np.float32 and y.shape == (3, 3)
-    assert np.all(np.abs(y) <= 10) and len(np.unique(y[:, 0])) == 3  # no duplicated sample
+    assert np.all(np.abs(y) <= 10) and len(np.unique(np.abs(y[:, 0]))) == 3  # no duplicated image
     assert np.all(X > 0) and np.all(X < 1.2)  # ABF: a fraction of the beam, dark atoms
-    files = sorted(tmp_path.rglob("sample_*.npz"))
+    files = sorted(tmp_path.rglob("image_*.npz"))
     assert len(files) == 3
     files[1].unlink()  # an interrupted run: the next call recomputes only this one
     X2, y2 = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
@@ -96,7 +96,43 @@ def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
     np.testing.assert_array_equal(y2, y)
     X4, y4 = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e5, random_state=1, n_jobs=2, **CHEAP)
     np.testing.assert_array_equal(X4[:3], X)
-    assert len(sorted(tmp_path.rglob("sample_*.npz"))) == 4
+    assert len(sorted(tmp_path.rglob("image_*.npz"))) == 4
+    # The cache holds the simulation only: more patches and another dose reuse it.
+    X8, y8 = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e4, patches_per_image=2, random_state=1, **CHEAP)
+    assert X8.shape == (8, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 4
+    # Patches of one image carry that image's angles, with the sense of their column.
+    np.testing.assert_allclose(np.abs(y8[::2]), np.abs(y4))
+    np.testing.assert_allclose(np.abs(y8[1::2]), np.abs(y4))
+
+
+def test_translation_by_one_cell_negates_anti_phase_tilts():
+    # Why a patch's target is its centre column's rotation: the a-b-c- crystal
+    # moved by one perovskite cell is the crystal with every angle negated.
+    tilts = np.array([7.0, -4.0, 3.0])
+    plus = perovskite_supercell("SrTiO3", tilts, "a-b-c-", repeats=(2, 2, 2))
+    minus = perovskite_supercell("SrTiO3", -tilts, "a-b-c-", repeats=(2, 2, 2))
+    for step in np.eye(3):
+        moved = (plus.positions + step * plus.cell.lengths() / 2) % plus.cell.lengths()
+        d = np.linalg.norm(
+            (moved[:, None] - minus.positions[None] + minus.cell.lengths() / 2) % minus.cell.lengths()
+            - minus.cell.lengths() / 2, axis=-1)
+        assert d.min(1).max() < 1e-9
+    assert not np.allclose(plus.positions, minus.positions)
+
+
+def test_b_columns_along_110_carry_one_rotation_sense():
+    from sklearn_rvae.datasets import orient_110
+    from sklearn_rvae.datasets._perovskite import _b_columns
+
+    atoms = orient_110(perovskite_supercell("SrTiO3", (6, 5, 4), "a-b-c-", repeats=(2, 2, 2)))
+    columns, signs = _b_columns(atoms, (32, 44))
+    assert columns.shape == (8, 2)  # 16 Ti in the [110] cell, two per column
+    assert np.all(np.abs(signs) == 1) and sorted(signs[:, 0]) == [-1] * 4 + [1] * 4
+    assert np.all(signs == signs[:, :1])  # a-b-c-: one sense for all three angles
+    # In-phase tilt about a: a [110] column mixes both senses, so no net rotation about a.
+    atoms = orient_110(perovskite_supercell("SrTiO3", (6, 5, 4), "a+b-c-", repeats=(2, 2, 2)))
+    _, signs = _b_columns(atoms, (32, 44))
+    assert np.all(signs[:, 0] == 0) and np.all(np.abs(signs[:, 1:]) == 1)
 
 
 def test_simulate_abf_contrast_and_bad_parameters():

@@ -51,6 +51,30 @@ def test_pickle_clone_and_predict_map(data, trained):
     # Windows at multiples of the patch size are the patch itself.
     np.testing.assert_allclose(maps, np.broadcast_to(trained.predict(X[:1])[0], (3, 4, 3)), atol=1e-9)
     assert trained.predict_map(image).shape == (5, 7, 3)  # default stride: half a patch
+    # Patches centred on given columns (rounded to the pixel; mirrored at the edges).
+    centers = np.array([[11.6, 11.6], [35.6, 59.6], [0.0, 0.0]])
+    at = trained.predict_map(image, centers=centers)
+    assert at.shape == (3, 3)
+    np.testing.assert_allclose(at[:2], np.broadcast_to(trained.predict(X[:1])[0], (2, 3)), atol=1e-9)
+    assert not np.allclose(at[2], at[0])  # a mirrored corner patch is another patch
+
+
+def test_predict_map_resamples_to_the_training_pixel_size(data, trained):
+    from scipy import ndimage
+
+    X, _, _, _ = data
+    model = pickle.loads(pickle.dumps(trained)).set_params(sampling=0.25)
+    image = np.tile(X[:1].reshape(24, 24), (3, 3))
+    np.testing.assert_array_equal(model.predict_map(image, sampling=0.25, stride=24), model.predict_map(image, stride=24))
+    fine = np.clip(ndimage.zoom(image, 2, order=3, mode="grid-wrap", grid_mode=True), 0, None)  # 0.125 A/px
+    centers = np.array([[36.0, 36.0], [60.0, 36.0]]) * 2 - 0.5  # the same columns in the finer image
+    back = model.predict_map(fine, sampling=0.125, centers=centers)
+    direct = model.predict_map(image, centers=np.array([[36.0, 36.0], [60.0, 36.0]]) - 0.5 + 0.1)
+    assert np.abs(back - direct).max() < 1.0, (back, direct)
+    with pytest.raises(ValueError, match="estimator's sampling"):
+        trained.predict_map(image, sampling=0.25)
+    with pytest.raises(ValueError, match="centers must"):
+        model.predict_map(image, centers=[[1.0, 2.0, 3.0]])
 
 
 def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):

@@ -162,6 +162,10 @@ def perovskite_supercell(material="SrTiO3", tilts=(0.0, 0.0, 0.0), glazer="a-b-c
             o_neighbours.append((len(index) + n, len(index) + m))
     cell = np.diag(np.array(repeats, dtype=np.float64) * spacing)
     atoms = ase.Atoms(symbols, positions=np.array(positions), cell=cell, pbc=True, tags=tags)
+    # Per-atom rotation senses: the label of the octahedron around each B (0 rows for A and O).
+    tilt_signs = np.zeros((len(atoms), 3))
+    tilt_signs[len(index) : 2 * len(index)] = signs
+    atoms.set_array("tilt_signs", tilt_signs)
     atoms.wrap()
     atoms.info.update(tilts=tuple(tilts), glazer="".join(glazer), a=a, o_neighbours=np.array(o_neighbours))
     return atoms
@@ -224,6 +228,7 @@ def orient_110(atoms):
     positions = (atoms.positions[None, :, :] + images[:, None, :]).reshape(-1, 3)
     symbols = np.tile(atoms.get_chemical_symbols(), len(images))
     tags = np.tile(atoms.get_tags(), len(images))
+    tilt_signs = np.tile(atoms.arrays["tilt_signs"], (len(images), 1)) if "tilt_signs" in atoms.arrays else None
     frac = positions @ np.linalg.inv(new)
     # Keep one copy of every atom: fractional coordinates in [0, 1), with a
     # tolerance so that atoms on a face are neither lost nor doubled
@@ -234,6 +239,8 @@ def orient_110(atoms):
         raise RuntimeError(f"the [110] cut holds {len(frac)} atoms, expected {2 * len(atoms)}.")
     lengths = np.linalg.norm(new, axis=1)
     square = ase.Atoms(symbols[keep], scaled_positions=frac, cell=np.diag(lengths), pbc=True, tags=tags[keep])
+    if tilt_signs is not None:
+        square.set_array("tilt_signs", tilt_signs[keep])
     square.info.update(atoms.info)
     square.info["zone_axis"] = "110"
     return square
@@ -241,7 +248,7 @@ def orient_110(atoms):
 
 def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
                  frozen_phonons=0, phonon_sigma=0.08, sampling=0.25, potential_sampling=0.08, slice_thickness=2.0,
-                 method="multislice", random_state=0):
+                 method="multislice", x_repeats=1, random_state=0):
     """ABF-STEM image of one periodic cell (abTEM), shape (ny, nx), fraction of the beam.
 
     Parameters
@@ -276,8 +283,18 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         2x2x2 SrTiO3 supercell along [110], 44 A thick: 9.1 s multislice
         against 12.1 s PRISM at 0.08 A potential sampling, but 23.9 s
         against 15.7 s at 0.06 A; the cheaper method depends on the grid.
+    x_repeats : int, default=1
+        The structure (slab included) repeats itself ``x_repeats`` times
+        across the cell width, so only the first ``1 / x_repeats`` of the
+        width is scanned and the image is tiled: exact, and that many times
+        cheaper. The caller vouches for the symmetry (for ``a-b-c-`` tilts
+        along [110], the [1-10] half-cell translation is one).
     random_state : int
         Seeds the frozen phonons.
+
+    The image has ``ceil(width / sampling)`` (rounded up to a multiple of
+    ``x_repeats``) by ``ceil(height / sampling)`` pixels, pixel ``j`` at
+    ``j * width / nx``: the sampling is ``sampling`` or a little finer.
     """
     import abtem
 
@@ -293,7 +310,13 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
     if frozen_phonons:
         crystal = abtem.FrozenPhonons(crystal, num_configs=int(frozen_phonons), sigmas=phonon_sigma, seed=random_state)
     potential = abtem.Potential(crystal, gpts=gpts, slice_thickness=slice_thickness, projection="infinite")
-    scan = abtem.GridScan(start=(0, 0), end=tuple(extent), sampling=sampling, endpoint=False)
+    x_repeats = int(x_repeats)
+    if x_repeats < 1:
+        raise ValueError(f"x_repeats must be a positive integer, got {x_repeats!r}.")
+    nx = x_repeats * int(np.ceil(extent[0] / x_repeats / sampling - 1e-9))
+    ny = int(np.ceil(extent[1] / sampling - 1e-9))
+    scan = abtem.GridScan(start=(0, 0), end=(extent[0] / x_repeats, extent[1]), gpts=(nx // x_repeats, ny),
+                          endpoint=False)
     abf = abtem.AnnularDetector(inner=inner, outer=outer)
     if method == "prism":
         probe = abtem.SMatrix(potential=potential, energy=energy, semiangle_cutoff=semiangle, interpolation=1)
@@ -307,7 +330,7 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
     if frozen_phonons:
         measurement = measurement.mean(0)
     image = np.asarray(measurement.compute(progress_bar=False).array, dtype=np.float64)
-    return image.T  # abTEM indexes (x, y); rows are y here
+    return np.tile(image.T, (1, x_repeats))  # abTEM indexes (x, y); rows are y here
 
 
 def _fft_friendly(n):
@@ -355,40 +378,69 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
 
 
 def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer="a-b-c-", patch_size=32,
-                        energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
-                        frozen_phonons=0, sampling=0.25, potential_sampling=0.08, slice_thickness=2.0,
-                        method="multislice", source_size=0.3, dose=None, scan_noise=0.0, cache_dir=None,
-                        random_state=0, n_jobs=1, verbose=False):
+                        patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
+                        thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
+                        slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
+                        cache_dir=None, random_state=0, n_jobs=1, verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
 
-    Sample ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) and
-    noise from a generator seeded by ``(random_state, i)``, so any subset of
-    the indices can be (re)computed alone: the data set caches one file per
-    sample under ``cache_dir``, resumes after an interruption without losing
-    or repeating images, grows when ``n_samples`` grows, and runs samples in
-    parallel with joblib (``n_jobs``).
+    Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
+    generator seeded by ``(random_state, i)``, so any subset of the images
+    can be (re)computed alone: the data set caches one noise-free image per
+    file under ``cache_dir``, resumes after an interruption without losing
+    or repeating images, grows when ``n_samples`` grows, and runs images in
+    parallel with joblib (``n_jobs``). The cache holds the simulation only,
+    so patch size, dose and noise can change without simulating again.
 
     Each image covers one periodic cell (2x2x2 pseudo-cubic supercell cut
-    along [110]); the patch is a ``patch_size`` square cut at a random
-    offset from that periodic image tiled, at ``sampling`` Angstrom per
-    pixel, after :func:`postprocess_abf`.
+    along [110]). A patch is a ``patch_size`` square centred, to within a
+    random half pixel, on a B-cation column, and its target is the rotation
+    of *that* column's octahedra: with anti-phase tilts the neighbouring
+    columns carry the opposite angles, so a patch cut anywhere else would
+    have no well-defined label (the crystal translated by one perovskite
+    cell is the crystal with all three angles negated). Along [110] every
+    B column holds octahedra of one sense for ``-`` tilts and for ``+``
+    tilts about c; for ``+`` about a or b a column mixes both senses, and
+    that target component is 0 (no net projected rotation).
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of simulated images.
+    patches_per_image : int, default=1
+        Patches cut from each image, at different columns (so with
+        opposite signs for anti-phase tilts) and with independent noise.
+        Rows ``i * patches_per_image`` to ``(i + 1) * patches_per_image - 1``
+        come from image ``i``: split train and test by image, not by row.
+    tilt_range, material, glazer : simulated structure, see :func:`perovskite_supercell`.
+    energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling, potential_sampling, slice_thickness, method : microscope and multislice settings, see :func:`simulate_abf`.
+    source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`.
 
     Returns
     -------
-    X : ndarray (n_samples, patch_size ** 2), float32 intensities (fraction of the beam)
-    y : ndarray (n_samples, 3), tilts (alpha, beta, gamma) in degrees
+    X : ndarray (n_samples * patches_per_image, patch_size ** 2), float32 intensities (fraction of the beam)
+    y : ndarray (n_samples * patches_per_image, 3), tilts (alpha, beta, gamma) of the centre column, degrees
     """
     import joblib
 
     if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    if not (isinstance(patches_per_image, (int, np.integer)) and patches_per_image >= 1):
+        raise ValueError(f"patches_per_image must be a positive integer, got {patches_per_image!r}.")
+    if not (isinstance(patch_size, (int, np.integer)) and patch_size >= 4):
+        raise ValueError(f"patch_size must be an integer >= 4 pixels, got {patch_size!r}.")
     if not (tilt_range >= 0 and math.isfinite(tilt_range)):
         raise ValueError(f"tilt_range must be a finite angle >= 0 in degrees, got {tilt_range!r}.")
-    params = dict(tilt_range=tilt_range, material=material, glazer=glazer, patch_size=patch_size, energy=energy,
+    if dose is not None and not dose > 0:
+        raise ValueError(f"dose must be > 0 electrons per square Angstrom, got {dose!r}.")
+    glazer = _check_glazer(glazer)
+    # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
+    # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
+    x_repeats = 1 if "+" in glazer[:2] else 2
+    params = dict(format=2, tilt_range=tilt_range, material=material, glazer="".join(glazer), energy=energy,
                   semiangle=semiangle, detector=detector, defocus=defocus, thickness_periods=thickness_periods,
                   frozen_phonons=frozen_phonons, sampling=sampling, potential_sampling=potential_sampling,
-                  slice_thickness=slice_thickness, method=method, source_size=source_size, dose=dose,
-                  scan_noise=scan_noise, random_state=random_state)
+                  slice_thickness=slice_thickness, method=method, random_state=random_state)
     folder = None
     if cache_dir is not None:
         import hashlib
@@ -399,32 +451,27 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         folder.mkdir(parents=True, exist_ok=True)
 
     def path(i):
-        return None if folder is None else folder / f"sample_{i:07d}.npz"
+        return None if folder is None else folder / f"image_{i:07d}.npz"
 
     todo = [i for i in range(n_samples) if path(i) is None or not path(i).exists()]
     done = n_samples - len(todo)
     if verbose:
-        print(f"make_perovskite_abf: {done} of {n_samples} samples cached, {len(todo)} to simulate", flush=True)
+        print(f"make_perovskite_abf: {done} of {n_samples} images cached, {len(todo)} to simulate", flush=True)
 
-    def one(i):
+    def simulate(i):
         rng = np.random.default_rng([int(random_state), int(i)])
         tilts = rng.uniform(-tilt_range, tilt_range, 3)
         atoms = orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
         image = simulate_abf(atoms, energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
                              thickness_periods=thickness_periods, frozen_phonons=frozen_phonons, sampling=sampling,
                              potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method,
-                             random_state=int(rng.integers(2**31)))
-        reps = (-(-patch_size // image.shape[0]) + 1, -(-patch_size // image.shape[1]) + 1)
-        tiled = np.tile(image, reps)
-        r0, c0 = rng.integers(image.shape[0]), rng.integers(image.shape[1])
-        patch = tiled[r0 : r0 + patch_size, c0 : c0 + patch_size]
-        patch = postprocess_abf(patch, sampling=sampling, source_size=source_size, dose=dose, scan_noise=scan_noise,
-                                random_state=int(rng.integers(2**31)))
-        result = (patch.astype(np.float32).ravel(), tilts)
+                             x_repeats=x_repeats, random_state=int(rng.integers(2**31)))
+        columns, signs = _b_columns(atoms, image.shape)
+        result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
         if path(i) is not None:
             # Write then rename: an interrupted write never leaves a half file.
             tmp = path(i).with_suffix(".tmp.npz")
-            np.savez(tmp, x=result[0], y=result[1])
+            np.savez(tmp, **result)
             os.replace(tmp, path(i))
         return result
 
@@ -432,16 +479,56 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
     batch = max(1, int(n_jobs) if n_jobs and n_jobs > 0 else 1) * 4
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        results = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(one)(i) for i in chunk)
+        results = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(simulate)(i) for i in chunk)
         computed.update(zip(chunk, results))
         if verbose:
             print(f"make_perovskite_abf: {done + start + len(chunk)} of {n_samples}", flush=True)
-    X = np.empty((n_samples, patch_size * patch_size), dtype=np.float32)
-    y = np.empty((n_samples, 3))
+
+    X = np.empty((n_samples * patches_per_image, patch_size * patch_size), dtype=np.float32)
+    y = np.empty((n_samples * patches_per_image, 3))
     for i in range(n_samples):
         if i in computed:
-            X[i], y[i] = computed[i]
+            sim = computed[i]
         else:
             with np.load(path(i)) as f:
-                X[i], y[i] = f["x"], f["y"]
+                sim = {k: f[k] for k in f.files}
+        # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
+        rng = np.random.default_rng([int(random_state), int(i), 1])
+        order = rng.permutation(len(sim["columns"]))
+        image = postprocess_abf(sim["image"], sampling=sampling, source_size=source_size)  # periodic: wrap is exact
+        for p in range(patches_per_image):
+            c = order[p % len(order)]
+            row = i * patches_per_image + p
+            X[row] = _cut_patch(image, sim["columns"][c], patch_size, sampling, dose, scan_noise, rng).ravel()
+            y[row] = sim["signs"][c] * sim["tilts"]
     return X, y
+
+
+def _b_columns(atoms, image_shape):
+    """Pixel (row, col) of each B-cation column of a [110] cell, and its octahedra's rotation senses."""
+    ny, nx = image_shape
+    width, height = atoms.cell.lengths()[:2]
+    b = atoms.get_tags() == 1
+    xy = atoms.positions[b, :2] % (width, height)
+    senses = atoms.arrays["tilt_signs"][b]
+    key = np.round(xy / 0.1).astype(int)  # atoms of one column share (x, y) to well under 0.1 A
+    key = key % np.round(np.array([width, height]) / 0.1).astype(int)
+    columns, signs = [], []
+    for k in np.unique(key, axis=0):
+        member = np.all(key == k, axis=1)
+        columns.append(xy[member][0][::-1] / (height / ny, width / nx))
+        signs.append(senses[member].mean(0))
+    return np.array(columns), np.array(signs)
+
+
+def _cut_patch(image, center, size, sampling, dose, scan_noise, rng):
+    """A size x size patch of the periodic ``image`` centred on ``center`` (row, col) to within half a pixel."""
+    margin = 4
+    jitter = rng.uniform(-0.5, 0.5, 2)
+    r0, c0 = (np.round(np.asarray(center) + jitter - (size - 1) / 2).astype(int)) - margin
+    rows = np.arange(r0, r0 + size + 2 * margin) % image.shape[0]
+    cols = np.arange(c0, c0 + size + 2 * margin) % image.shape[1]
+    patch = image[np.ix_(rows, cols)]
+    patch = postprocess_abf(patch, sampling=sampling, source_size=0, dose=dose, scan_noise=scan_noise,
+                            random_state=int(rng.integers(2**31)))
+    return patch[margin:-margin, margin:-margin].astype(np.float32)
