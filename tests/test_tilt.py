@@ -120,3 +120,14 @@ def test_cuda_without_gpu_is_a_clear_error(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="no CUDA GPU"):
         TiltRegressor(device="cuda", max_epochs=1).fit(X[:8], y[:8])
+
+
+def test_fits_the_committed_abf_fixture_in_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_rvae.datasets import load_abf_fixture
+
+    X, y = load_abf_fixture()  # real multislice patches, no abtem needed
+    model = make_pipeline(TiltRegressor(max_epochs=2, sampling=0.25, **SMALL)).fit(X[:96], y[:96])
+    pred = model.predict(X[96:])
+    assert pred.shape == (32, 3) and np.all(np.isfinite(pred))

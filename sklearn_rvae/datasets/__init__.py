@@ -3,6 +3,7 @@
 from ._digits import make_rotated_digits
 from ._perovskite import (
     PEROVSKITES,
+    load_abf_fixture,
     make_perovskite_abf,
     make_synthetic_tilt_patches,
     orient_110,
@@ -22,6 +23,7 @@ __all__ = [
     "PEROVSKITES",
     "perovskite_supercell",
     "graphene_supercell",
+    "load_abf_fixture",
     "make_perovskite_abf",
     "orient_110",
     "postprocess_abf",

@@ -532,3 +532,27 @@ def _cut_patch(image, center, size, sampling, dose, scan_noise, rng):
     patch = postprocess_abf(patch, sampling=sampling, source_size=0, dose=dose, scan_noise=scan_noise,
                             random_state=int(rng.integers(2**31)))
     return patch[margin:-margin, margin:-margin].astype(np.float32)
+
+
+#: Settings of the committed ABF fixture (``benchmarks/make_abf_fixture.py`` writes it).
+ABF_FIXTURE_SETTINGS = dict(material="SrTiO3", random_state=0, patches_per_image=2, dose=2e4, scan_noise=0.2)
+
+
+def load_abf_fixture():
+    """A small committed set of simulated SrTiO3 [110] ABF patches, for tests and examples without abtem.
+
+    Made by :func:`make_perovskite_abf` with its default microscope (300 kV,
+    25 mrad, ABF 12.5-25 mrad, 44 A, 0.25 A/px, 32 px patches) and
+    :data:`ABF_FIXTURE_SETTINGS`: the first 64 images of the benchmark's
+    training stream, two column-centred patches each, stored as float16.
+
+    Returns
+    -------
+    X : ndarray (128, 1024), float32 intensities (fraction of the beam)
+    y : ndarray (128, 3), tilts (alpha, beta, gamma) of the centre column, degrees
+    """
+    from importlib import resources
+
+    with resources.files("sklearn_rvae.datasets").joinpath("data/srtio3_abf_fixture.npz").open("rb") as f:
+        with np.load(f) as data:
+            return data["X"].astype(np.float32), data["y"].astype(np.float64)
