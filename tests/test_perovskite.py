@@ -168,3 +168,39 @@ def test_committed_abf_fixture_is_what_the_simulator_makes():
     X1, y1 = make_perovskite_abf(1, **ABF_FIXTURE_SETTINGS)
     np.testing.assert_allclose(y1, y[:2])
     np.testing.assert_allclose(X1, X[:2], rtol=2e-3, atol=1e-3)  # float16 storage
+
+
+def test_mirror_patches_110_match_the_simulated_mirror_images():
+    from sklearn_rvae.datasets import mirror_patches_110
+
+    X = np.arange(2 * 12).reshape(2, 12).astype(float)
+    y = np.array([[1.0, 2.0, 3.0], [-4.0, 5.0, -6.0]])
+    X4, y4 = mirror_patches_110(X, y, image_shape=(3, 4))
+    assert X4.shape == (8, 12) and y4.shape == (8, 3)
+    np.testing.assert_array_equal(X4[2].reshape(3, 4), X[0].reshape(3, 4)[:, ::-1])
+    np.testing.assert_array_equal(y4[[2, 4, 6]], [[-2, -1, -3], [-1, -2, 3], [2, 1, -3]])
+    with pytest.raises(ValueError, match="not square"):
+        mirror_patches_110(X, y)
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import orient_110, simulate_abf
+    from sklearn_rvae.datasets._perovskite import _b_columns
+
+    def image(t):
+        atoms = orient_110(perovskite_supercell("SrTiO3", t, "a-b-c-", repeats=(2, 2, 2)))
+        # The default 0.08 A potential sampling: at 0.16 A the 49-point grid breaks the y mirror.
+        return simulate_abf(atoms, x_repeats=2, thickness_periods=1, sampling=0.4, semiangle=20.0), atoms
+
+    tilts = np.array([5.0, -3.0, 4.0])
+    base, atoms = image(tilts)
+    (r0, c0) = _b_columns(atoms, base.shape)[0][0]
+    assert abs(r0 - round(r0)) < 1e-9 and abs(c0 - round(c0)) < 1e-9  # on the pixel grid: flip about it exactly
+    r0, c0 = round(r0), round(c0)
+    rows, cols = np.arange(base.shape[0]), np.arange(base.shape[1])
+    flipped_x = base[:, (2 * int(c0) - cols) % base.shape[1]]
+    flipped_y = base[(2 * int(r0) - rows) % base.shape[0]]
+    _, y4 = mirror_patches_110(np.zeros((1, 4)), tilts[None])
+    ylr, yud = y4[1], y4[2]
+    np.testing.assert_allclose(flipped_x, image(ylr)[0], atol=1e-4 * base.std() + 1e-6)
+    np.testing.assert_allclose(flipped_y, image(yud)[0], atol=1e-4 * base.std() + 1e-6)
+    # The mid-plane mirror (beta, alpha, -gamma) is not a symmetry of the image.
+    assert np.abs(image(np.array([-3.0, 5.0, -4.0]))[0] - base).max() > 0.02 * base.std()
