@@ -48,7 +48,7 @@ def main():
         jac = np.array(jac)
         other = image(mirror, **settings)
         label = ", ".join(f"{k}={v}" for k, v in settings.items()) or "defaults (44 A, focus at entrance)"
-        print(f"\n{label}; tilts {tuple(tilts)} vs mirror {tuple(mirror)}")
+        print(f"\n{label}; tilts {tilts.tolist()} vs mirror {mirror.tolist()}")
         for dose in doses:
             variance = base.ravel() / (dose * SAMPLING**2)
             fisher = (jac / variance) @ jac.T * per_patch
