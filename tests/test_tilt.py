@@ -131,3 +131,18 @@ def test_fits_the_committed_abf_fixture_in_a_pipeline():
     model = make_pipeline(TiltRegressor(max_epochs=2, sampling=0.25, **SMALL)).fit(X[:96], y[:96])
     pred = model.predict(X[96:])
     assert pred.shape == (32, 3) and np.all(np.isfinite(pred))
+
+
+def test_pixel_standardisation_uses_the_training_patches(data):
+    from sklearn_rvae.nn._tilt import standardize_patches
+
+    X, y, _, _ = data
+    off = TiltRegressor(max_epochs=1, pixel_standardize=False, **SMALL).fit(X[:64], y[:64])
+    assert torch.all(off.net_.module_.pixel_mean == 0) and torch.all(off.net_.module_.pixel_scale == 1)
+    on = TiltRegressor(max_epochs=1, **SMALL).fit(X[:64], y[:64])
+    z = standardize_patches(torch.as_tensor(X[:64], dtype=torch.float64).reshape(64, 1, 24, 24))
+    np.testing.assert_allclose(on.net_.module_.pixel_mean[0, 0].numpy(), z.mean(0)[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(on.net_.module_.pixel_scale[0, 0].numpy(), z.std(0, unbiased=False)[0].numpy(),
+                               rtol=1e-5)
+    restored = pickle.loads(pickle.dumps(on))
+    np.testing.assert_array_equal(restored.predict(X[64:80]), on.predict(X[64:80]))

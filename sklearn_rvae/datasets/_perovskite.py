@@ -413,7 +413,9 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         Rows ``i * patches_per_image`` to ``(i + 1) * patches_per_image - 1``
         come from image ``i``: split train and test by image, not by row.
     tilt_range, material, glazer : simulated structure, see :func:`perovskite_supercell`.
-    energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling, potential_sampling, slice_thickness, method : microscope and multislice settings, see :func:`simulate_abf`.
+    energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling : microscope settings
+        See :func:`simulate_abf`.
+    potential_sampling, slice_thickness, method : multislice settings, see :func:`simulate_abf`.
     source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`.
 
     Returns
