@@ -155,6 +155,25 @@ def _finish(patterns, *, binning, dose, scan_step, rng):
     return patterns
 
 
+def _scan_grid(atoms, scan_step, scan_extent, defect_xy, name):
+    """Probe positions: the whole cell, or a ``scan_extent`` window centred on the defect (or the cell centre).
+
+    Returns nx, ny, the origin (x, y) and the grid of shape (ny, nx, 2) holding (x, y) in Angstrom.
+    """
+    cell = np.array(atoms.cell.lengths()[:2])
+    if scan_step >= cell.min():
+        raise ValueError(f"scan_step={scan_step} must be smaller than the {name} {tuple(np.round(cell, 2))} Angstrom.")
+    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
+    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
+        raise ValueError(f"scan_extent must be (width, height) within the {name} {tuple(np.round(cell, 2))}, "
+                         f"got {scan_extent!r}.")
+    nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
+    middle = cell / 2 if defect_xy is None else defect_xy
+    origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
+    grid = np.stack(np.meshgrid(origin[0] + np.arange(nx) * scan_step, origin[1] + np.arange(ny) * scan_step), -1)
+    return nx, ny, origin, grid
+
+
 def _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling):
     for name, value in [("energy", energy), ("semiangle", semiangle), ("max_angle", max_angle),
                         ("scan_step", scan_step), ("sampling", sampling)]:
@@ -236,17 +255,8 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
     """
     _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
     atoms, defect_xy, sublattice = graphene_supercell(repeats, defect, defect_site)
+    nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "supercell")
     cell = np.array(atoms.cell.lengths()[:2])
-    if scan_step >= cell.min():
-        raise ValueError(f"scan_step={scan_step} must be smaller than the supercell {tuple(np.round(cell, 2))} Angstrom.")
-    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
-    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
-        raise ValueError(f"scan_extent must be (width, height) within the supercell {tuple(np.round(cell, 2))}, got {scan_extent!r}.")
-    nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
-    middle = cell / 2 if defect_xy is None else defect_xy
-    origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
-    xs, ys = origin[0] + np.arange(nx) * scan_step, origin[1] + np.arange(ny) * scan_step
-    grid = np.stack(np.meshgrid(xs, ys), -1)  # (sy, sx, 2) with (x, y)
     params = dict(kind="graphene", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
                   positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
     key = _cache_key(params, atoms)
@@ -421,16 +431,8 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
         raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
     atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite)
+    nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "cell")
     cell = np.array(atoms.cell.lengths()[:2])
-    if scan_step >= cell.min():
-        raise ValueError(f"scan_step={scan_step} must be smaller than the cell {tuple(np.round(cell, 2))} Angstrom.")
-    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
-    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
-        raise ValueError(f"scan_extent must be (width, height) within the cell {tuple(np.round(cell, 2))}, got {scan_extent!r}.")
-    nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
-    middle = cell / 2 if defect_xy is None else defect_xy
-    origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
-    grid = np.stack(np.meshgrid(origin[0] + np.arange(nx) * scan_step, origin[1] + np.arange(ny) * scan_step), -1)
     params = dict(kind="zincblende", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
                   slice_thickness=slice_thickness, positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
     patterns, mrad_per_px = _simulate(
