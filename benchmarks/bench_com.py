@@ -6,7 +6,8 @@ Measures, in one run and in alternation (round-robin, best of --rounds):
   float32 cube, and the same pass over the uint16 cube's bytes (viewed as
   float32, so it is the same memory read of half as many bytes);
 * ``numpy cube.sum(axis=(2, 3))``;
-* ``COMTransformer.transform`` on the float32 and on the uint16 cube;
+* ``COMTransformer.transform`` on the float32 and on the uint16 cube (with
+  the fused numba kernel, and without it: the torch buffer path);
 * LiberTEM's ``CoMUDF`` with two threads on both cubes (a persistent process
   in the peer venv, ``benchmarks/_peer_com.py``), with a cross-check that it
   computes the same shifts.
@@ -36,6 +37,8 @@ import numpy as np
 import torch
 
 from sklearn_rvae import COMTransformer
+from sklearn_rvae.nn import _com as nn_com
+from sklearn_rvae.nn import _moments_kernel
 
 ROOT = Path(__file__).resolve().parent
 PEER_PYTHON = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers")) / "bin" / "python"
@@ -107,6 +110,18 @@ def in_memory(args, out):
             ours = plain.transform(cube_f32).reshape(theirs.shape)
             print(f"LiberTEM vs ours ({name}): max |shift difference| = {np.abs(theirs - ours).max():.2e} px")
 
+    fallback = COMTransformer().fit(cube_u16)
+
+    def without_numba():
+        # The path users without numba get: float32 buffer + matmul per chunk.
+        saved = nn_com.integer_moments_kernel
+        nn_com.integer_moments_kernel = lambda: None
+        try:
+            return fallback.transform(cube_u16)
+        finally:
+            nn_com.integer_moments_kernel = saved
+
+    without_numba()  # warm up
     u16_bytes = torch.from_numpy(cube_u16.view(np.float32).reshape(-1, k // 2))
     methods = {
         "read floor (float32 cube)": (cube_f32.nbytes, lambda: torch.from_numpy(cube_f32.reshape(-1, k)).sum(1)),
@@ -114,6 +129,7 @@ def in_memory(args, out):
         "numpy sum(axis=(2, 3)) float32": (cube_f32.nbytes, lambda: cube_f32.sum(axis=(2, 3))),
         "COMTransformer float32": (cube_f32.nbytes, lambda: com["float32"].transform(cube_f32)),
         "COMTransformer uint16": (cube_u16.nbytes, lambda: com["uint16"].transform(cube_u16)),
+        "COMTransformer uint16 without numba": (cube_u16.nbytes, without_numba),
         "COMTransformer float32, disk mask": (cube_f32.nbytes, lambda: masked.transform(cube_f32)),
     }
     masked = COMTransformer(mask=k / 4).fit(cube_f32)
@@ -228,7 +244,8 @@ def main():
         child(fmt, path, int(limit), reference)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    kernel = "numba " + _moments_kernel.numba.__version__ if nn_com.integer_moments_kernel() else "none (numba missing)"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; fused integer kernel: {kernel}")
     rows, nbytes = in_memory(args, args.out)
     floor = rows["read floor (float32 cube)"]
     print(f"\nIn memory, {args.scan}x{args.scan}x{args.detector}x{args.detector} "

@@ -53,6 +53,14 @@ def scan_from_field(field, rotation_deg, flip, descan=None, detector=(16, 16)):
 
 
 # --------------------------------------------------------------- exact COM
+@pytest.fixture
+def torch_path_only(monkeypatch):
+    """Run COMTransformer as it runs without numba (the float32 buffer + matmul path)."""
+    import sklearn_rvae.nn._com as nn_com
+
+    monkeypatch.setattr(nn_com, "integer_moments_kernel", lambda: None)
+
+
 def test_single_bright_pixel_gives_its_position():
     frames = np.zeros((4, 9, 11))
     positions = [(0, 0), (8, 10), (3, 7), (4, 5)]
@@ -100,7 +108,10 @@ def test_threshold_zeroes_pixels_below_it():
     np.testing.assert_allclose(com.transform(frames), ref[:, ::-1] - 3.5, atol=1e-12)
 
 
-def test_uint16_counts_match_float64_within_float32_precision():
+@pytest.mark.parametrize("kernel", ["default", "torch"])
+def test_uint16_counts_match_float64_within_float32_precision(kernel, request):
+    if kernel == "torch":
+        request.getfixturevalue("torch_path_only")
     rng = np.random.default_rng(2)
     counts = rng.poisson(3000, size=(64, 64, 64)).astype(np.uint16)
     com16 = COMTransformer(descan=False).fit(counts)
@@ -469,3 +480,26 @@ def test_load_4dstem_formats_stream_into_the_transformer(scan_data, tmp_path):
     (tmp_path / "a.xyz").write_text("")
     with pytest.raises(ValueError, match="No reader"):
         load_4dstem(tmp_path / "a.xyz")
+
+
+# --------------------------------------------------------------- fused integer kernel
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+@pytest.mark.parametrize("params", [{}, {"mask": 5.0, "threshold": 3}, {"mask": (2.0, 6.0)}])
+def test_fused_integer_kernel_matches_torch_path(dtype, params, monkeypatch):
+    pytest.importorskip("numba")
+    import sklearn_rvae.nn._com as nn_com
+
+    rng = np.random.default_rng(7)
+    X = rng.poisson(rng.uniform(1, 60, size=(13, 1, 1)), size=(13, 16, 18)).astype(dtype)  # 13: not a multiple of 4
+    est = COMTransformer(detector_shape=(16, 18), center=(7.0, 8.5), descan=False, **params).fit(X)
+    fused = est.transform(X)
+    detectors = {"a": (0, 3), "b": (3, 5), "c": (5, 7), "d": (7, np.inf)}  # 4 weights: padded to 6
+    fused_images = est.virtual_images(X, detectors=detectors)
+    assert nn_com.integer_moments_kernel() is not None
+    monkeypatch.setattr(nn_com, "integer_moments_kernel", lambda: None)
+    np.testing.assert_allclose(fused, est.transform(X), rtol=1e-5, atol=1e-5)
+    for name, image in est.virtual_images(X, detectors=detectors).items():
+        np.testing.assert_allclose(fused_images[name], image, rtol=1e-6)
+    if not params:  # and against scipy in float64
+        ref = np.array([ndi.center_of_mass(f) for f in X.astype(np.float64)])
+        np.testing.assert_allclose(fused, ref[:, ::-1] - [8.5, 7.0], atol=1e-5)

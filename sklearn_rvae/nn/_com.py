@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._moments_kernel import integer_moments_kernel, padded_weights
+
 
 class DetectorMomentsModule(nn.Module):
     """Per-frame weighted sums of detector frames.
@@ -37,9 +39,10 @@ class DetectorMomentsModule(nn.Module):
 
     Forward
     -------
-    ``frames`` of shape (m, ky * kx), float32 or float64 (callers convert
-    integer counts chunk by chunk); returns the sums, shape (m, n_weights),
-    in the frames' dtype.
+    ``frames`` of shape (m, ky * kx), float32 or float64; returns the sums,
+    shape (m, n_weights), in the frames' dtype. Integer counts go through
+    ``integer_moments`` (one fused pass) when numba is installed; otherwise
+    callers convert them chunk by chunk.
     """
 
     def __init__(self, detector_shape, weights, threshold=None):
@@ -58,6 +61,25 @@ class DetectorMomentsModule(nn.Module):
     @property
     def n_outputs(self):
         return self.weights.shape[0]
+
+    def integer_moments(self, frames):
+        """Sums of integer frames in one fused pass (numba), or None without numba.
+
+        ``frames``: ndarray of integers, shape (m, ky * kx). Returns float32
+        (m, n_weights), the same numbers as ``forward`` on the frames
+        converted to float32 (up to the order of the float32 additions).
+        """
+        kernel = integer_moments_kernel()
+        if kernel is None or frames.dtype.kind not in "ui" or self.weights.device.type != "cpu":
+            return None
+        ky, kx = self.detector_shape
+        r0, r1 = self.rows
+        frames = np.ascontiguousarray(frames.reshape(frames.shape[0], ky * kx))
+        weights = padded_weights(self.weights.numpy())
+        out = np.empty((frames.shape[0], weights.shape[0]), dtype=np.float32)
+        threshold = -np.inf if self.threshold is None else self.threshold
+        kernel(frames, r0 * kx, r1 * kx, weights, np.float32(threshold), out)
+        return out[:, : self.n_outputs]
 
     def forward(self, frames):
         ky, kx = self.detector_shape
