@@ -59,6 +59,36 @@ def test_scalings_and_normalisations():
     assert np.all(np.isfinite(DiffractionPreprocessor(center="none").fit(X).transform(zero)))
 
 
+def test_blur_smooths_after_binning():
+    from scipy import ndimage
+
+    X = disk_patterns([(16.0, 16.0), (15.0, 17.0)])
+    plain = DiffractionPreprocessor(center="none", binning=3, scaling="none", normalize="none").fit(X)
+    blurred = DiffractionPreprocessor(center="none", binning=3, scaling="none", normalize="none", blur=1.5).fit(X)
+    expected = ndimage.gaussian_filter(plain.transform(X).reshape(2, 11, 11), (0, 1.5, 1.5), mode="nearest")
+    np.testing.assert_allclose(blurred.transform(X), expected.reshape(2, -1))
+
+
+def test_subtract_mean_gives_standardised_residuals_that_commute_with_symmetry():
+    rng = np.random.default_rng(3)
+    X = disk_patterns(rng.uniform(14, 18, size=(30, 2)))
+    pre = DiffractionPreprocessor(center="none", scaling="power", power=0.5, subtract_mean=True).fit(X)
+    R = pre.transform(X)
+    np.testing.assert_allclose(R.mean(0), 0.0, atol=1e-12)
+    assert abs(R.std() - 1.0) < 1e-12
+    plain = DiffractionPreprocessor(center="none", scaling="power", power=0.5).fit(X).transform(X)
+    np.testing.assert_allclose(R * pre.residual_scale_ + pre.mean_pattern_, plain)
+    # With a mean pattern that is symmetric under a 90-degree turn, the residual
+    # of a turned pattern is the turned residual.
+    sym = np.concatenate([np.rot90(x.reshape(33, 33), k).reshape(1, -1) for x in X for k in range(4)])
+    pre = DiffractionPreprocessor(center="none", scaling="none", normalize="none", subtract_mean=True).fit(sym)
+    turned = np.rot90(sym[0].reshape(33, 33)).reshape(1, -1)
+    np.testing.assert_allclose(pre.transform(turned), np.rot90(pre.transform(sym[:1]).reshape(33, 33)).reshape(1, -1),
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="subtract_mean=True needs at least 2"):
+        DiffractionPreprocessor(subtract_mean=True).fit(X[:1])
+
+
 def test_pipelines_with_pca_nmf_and_rrvae():
     rng = np.random.default_rng(1)
     X = np.concatenate([disk_patterns([(16, 16)] * 20), disk_patterns([(15, 17)] * 20)])
@@ -81,6 +111,7 @@ def test_pipelines_with_pca_nmf_and_rrvae():
         ({"binning": 8, "crop": 4}, np.ones((3, 16 * 16)), "binning=8"),
         ({}, np.ones((3, 15)), "detector_shape"),
         ({"center": "middle"}, np.ones((3, 16)), "center"),
+        ({"blur": -1.0}, np.ones((3, 16)), "blur"),
     ],
 )
 def test_bad_parameters(params, X, match):
