@@ -359,3 +359,19 @@ def test_fixed_noise_scale_is_kept_in_data_units(small_digits):
     assert float(log_scale) == pytest.approx(np.log(0.05 / rvae.data_scale_))
     learned = _quick(max_epochs=3).fit(X).net_.module_.log_scale
     assert learned.requires_grad and learned.item() != 0.0
+
+
+def test_n_init_keeps_the_lowest_loss_and_n_init_1_is_unchanged():
+    X, _, _ = make_rotated_digits(size=12, max_angle=60, random_state=0)
+    X = X[:200]
+    params = dict(max_epochs=3, batch_size=64, random_state=0, device="cpu")
+    one = RotationInvariantVAE(**params).fit(X)
+    three = RotationInvariantVAE(n_init=3, **params).fit(X)
+    assert three.init_losses_.shape == (3,) and one.init_losses_.shape == (1,)
+    # The first training of n_init=3 is the n_init=1 training.
+    assert three.init_losses_[0] == one.init_losses_[0]
+    kept = float(three.history_["train_loss"].iloc[-1])
+    assert kept == three.init_losses_.min()
+    if np.argmin(three.init_losses_) == 0:
+        np.testing.assert_array_equal(three.transform(X), one.transform(X))
+    assert len(set(three.init_losses_.tolist())) == 3  # different seeds

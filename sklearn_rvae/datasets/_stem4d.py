@@ -195,7 +195,7 @@ def _nearest(xy, points, cell):
 
 def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, energy=80e3, semiangle=25.0,
                          max_angle=40.0, scan_step=0.2, scan_extent=None, binning=1, dose=None, sampling=0.04,
-                         cache_dir=None, random_state=0, verbose=False):
+                         cache_dir=None, random_state=0, verbose=False, n_jobs=1):
     """4D-STEM scan of monolayer graphene with an optional point defect (abTEM multislice).
 
     The scan covers the whole periodic supercell; the probe is a round,
@@ -237,6 +237,8 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         Seeds the Poisson noise.
     verbose : bool, default=False
         Print progress per chunk of 64 positions.
+    n_jobs : int, default=1
+        Threads for the multislice (dask's threaded scheduler).
 
     Returns
     -------
@@ -262,7 +264,7 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
     key = _cache_key(params, atoms)
     patterns, mrad_per_px = _simulate(
         atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
-        cache_dir=cache_dir, key=key, verbose=verbose,
+        cache_dir=cache_dir, key=key, verbose=verbose, n_jobs=n_jobs,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
     flat = grid.reshape(-1, 2)
@@ -398,7 +400,8 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
 
 def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False, energy=200e3,
                            semiangle=20.0, max_angle=40.0, scan_step=0.2, scan_extent=None, slice_thickness=2.0,
-                           binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False):
+                           binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
+                           n_jobs=1):
     """4D-STEM scan of a zincblende crystal along [110] (abTEM multislice).
 
     The two sublattices (cation and anion columns of each dumbbell) make the
@@ -438,6 +441,7 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     patterns, mrad_per_px = _simulate(
         atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
         cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
+        n_jobs=n_jobs,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
     flat = grid.reshape(-1, 2)
