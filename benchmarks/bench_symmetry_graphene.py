@@ -29,6 +29,7 @@ subtraction, since it needs non-negative input.
 Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --batch-size 64 --out benchmarks/out/graphene_window
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --epochs 60 --n-init 1  # quick
 """
 
@@ -71,6 +72,8 @@ def main():
     parser.add_argument("--blur", type=float, default=1.5)
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--n-init", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=512,
+                        help="rrVAE mini-batch (512 aligned the angles on the supercell, 64 did not)")
     parser.add_argument("--rotation-prior", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bulk-radius", type=float, default=4.0)
@@ -97,7 +100,7 @@ def main():
     n = args.components
     models = {
         "rrVAE": (residual, RotationInvariantVAE(
-            n_components=n, translation=False, max_epochs=args.epochs, batch_size=64, n_init=args.n_init,
+            n_components=n, translation=False, max_epochs=args.epochs, batch_size=args.batch_size, n_init=args.n_init,
             rotation_prior=args.rotation_prior, device="cpu", random_state=args.seed)),
         "PCA": (residual, PCA(n)),
         "NMF": (smooth, NMF(n, init="nndsvda", max_iter=2000, random_state=args.seed)),
