@@ -190,3 +190,36 @@ def test_zincblende_scan_ground_truth(tmp_path):
     assert z.data.shape[:2] == (sy, sx) and z.class_names == ["Ga", "As", "between"]
     assert {0, 1, 2} == set(np.unique(z.site_class))
     assert z.distance.min() < 0.5 and z.metadata["thickness_A"] == pytest.approx(8.0, abs=0.01)
+
+
+def test_diamond_control_keeps_the_sublattices_and_lattice_constant_override():
+    from sklearn_rvae.datasets import zincblende_110
+
+    gaas, _, columns, species = zincblende_110("GaAs")
+    ge, _, ge_columns, ge_species = zincblende_110("Ge", lattice_constant=5.653)
+    assert set(ge.get_chemical_symbols()) == {"Ge"}
+    np.testing.assert_allclose(ge.positions, gaas.positions)
+    np.testing.assert_array_equal(ge_species, species)
+    own, *_ = zincblende_110("Ge")
+    assert own.cell.lengths()[1] == pytest.approx(5.658)
+    with pytest.raises(ValueError, match="lattice_constant"):
+        zincblende_110("Ge", lattice_constant=-1.0)
+
+
+def test_zincblende_pairs_are_180_degree_images_and_polarity_breaks_them(tmp_path):
+    from sklearn_rvae.datasets import make_zincblende_pairs
+
+    # Detector sampling from a 2 x 2 cell: coarser ones resample too roughly for the exact-turn check.
+    fast = dict(n_pairs=3, repeats=(2, 2), periods=1, lattice_constant=5.653, cache_dir=tmp_path)
+    residual = {}
+    for material in ("Ge", "GaAs"):
+        pairs = make_zincblende_pairs(material=material, **fast)
+        assert pairs.data.shape[0] == 6 and pairs.data.shape[1] % 2 == 1  # odd: rot90 twice is exact
+        np.testing.assert_allclose(pairs.positions[0::2] + pairs.positions[1::2], np.tile(2 * pairs.center, (3, 1)), atol=1e-9)
+        np.testing.assert_array_equal(pairs.orbit, [0, 0, 1, 1, 2, 2])
+        P = pairs.data.astype(np.float64)
+        residual[material] = [np.linalg.norm(np.rot90(a, 2) - b) / np.linalg.norm(b - a) for a, b in zip(P[0::2], P[1::2])]
+    # The 180-degree turn explains most of each pair's difference in both
+    # crystals; what it leaves is larger with the polar (Ga, As) dumbbell.
+    assert max(residual["Ge"] + residual["GaAs"]) < 0.5
+    assert np.all(np.array(residual["GaAs"]) > np.array(residual["Ge"]))

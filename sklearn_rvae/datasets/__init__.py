@@ -17,6 +17,7 @@ from ._stem4d import (
     make_graphene_4dstem,
     make_graphene_orbits,
     make_zincblende_4dstem,
+    make_zincblende_pairs,
     zincblende_110,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "make_graphene_orbits",
     "make_rotated_digits",
     "make_zincblende_4dstem",
+    "make_zincblende_pairs",
     "zincblende_110",
 ]

@@ -337,10 +337,12 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
 
 # Lattice constants (Angstrom) of zincblende compounds: (cation, anion, a).
 ZINCBLENDE = {"GaAs": ("Ga", "As", 5.653), "GaP": ("Ga", "P", 5.451), "InAs": ("In", "As", 6.058),
-              "InP": ("In", "P", 5.869), "ZnS": ("Zn", "S", 5.409)}
+              "InP": ("In", "P", 5.869), "ZnS": ("Zn", "S", 5.409),
+              # Diamond structure, one species: the non-polar controls.
+              "Ge": ("Ge", "Ge", 5.658), "Si": ("Si", "Si", 5.431)}
 
 
-def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False):
+def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False, lattice_constant=None):
     """Zincblende crystal viewed along [110] (ASE Atoms), with optional strain and antisite column.
 
     x runs along [1-10] (a / sqrt 2), y along [001] (a), z along the beam
@@ -358,6 +360,10 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
         Uniaxial in-plane strain along x (0.01 = 1 percent tension).
     antisite : bool
         Swap cation and anion in the atomic column nearest the centre.
+    lattice_constant : float or None
+        Cubic lattice constant in Angstrom; ``None`` takes the material's
+        (for example a Ge control at GaAs's 5.653 A, so that both share one
+        detector sampling).
 
     Returns
     -------
@@ -372,8 +378,15 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     if not (math.isfinite(strain) and -0.2 < strain < 0.2):
         raise ValueError(f"strain must be a fraction between -0.2 and 0.2, got {strain!r}.")
     cation, anion, a = ZINCBLENDE[material]
+    if lattice_constant is not None:
+        if not (math.isfinite(lattice_constant) and 2.0 < lattice_constant < 10.0):
+            raise ValueError(f"lattice_constant must be in Angstrom, between 2 and 10, got {lattice_constant!r}.")
+        a = float(lattice_constant)
+    # Elemental (diamond) crystals are built as a two-species placeholder so
+    # that the two sublattices stay labelled, then given one species.
+    first, second = (cation, anion) if cation != anion else ("Zn", "S")
     with np.errstate(all="ignore"):
-        cubic = bulk(f"{cation}{anion}", "zincblende", a=a, cubic=True)
+        cubic = bulk(f"{first}{second}", "zincblende", a=a, cubic=True)
     cell = surface(cubic, (1, 1, 0), layers=2, vacuum=None, periodic=True)
     atoms = cell * (int(repeats[0]), int(repeats[1]), int(periods))
     if strain:
@@ -386,7 +399,9 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     # Exact positions (the rounded keys only group the atoms).
     columns = np.array([np.mod(xy[column_of == k][0], lengths) for k in range(column_of.max() + 1)])
     symbols = np.array(atoms.get_chemical_symbols())
-    column_species = np.array([0 if symbols[column_of == k][0] == cation else 1 for k in range(len(columns))])
+    column_species = np.array([0 if symbols[column_of == k][0] == first else 1 for k in range(len(columns))])
+    if cation == anion:
+        atoms.set_chemical_symbols([cation] * len(atoms))
     defect_xy = None
     if antisite:
         k = int(np.argmin(np.hypot(*(columns - lengths / 2).T)))
@@ -398,7 +413,8 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     return atoms, defect_xy, columns, column_species
 
 
-def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False, energy=200e3,
+def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False,
+                           lattice_constant=None, energy=200e3,
                            semiangle=20.0, max_angle=40.0, scan_step=0.2, scan_extent=None, slice_thickness=2.0,
                            binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
                            n_jobs=1):
@@ -420,6 +436,8 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
         Uniaxial strain along x.
     antisite : bool, default=False
         Swap the species of the column nearest the centre.
+    lattice_constant : float or None, default=None
+        Overrides the material's cubic lattice constant (Angstrom).
     slice_thickness : float, default=2.0
         Multislice slice thickness, Angstrom.
 
@@ -433,7 +451,8 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
     if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
         raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
-    atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite)
+    atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite,
+                                                        lattice_constant)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "cell")
     cell = np.array(atoms.cell.lengths()[:2])
     params = dict(kind="zincblende", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
@@ -464,3 +483,51 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
                       binning=binning, dose=dose, material=material, repeats=tuple(repeats),
                       thickness_A=float(atoms.cell[2, 2]), strain=strain, antisite=antisite),
     )
+
+
+def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), repeats=(1, 1), periods=2,
+                          lattice_constant=None, energy=200e3, semiangle=20.0, max_angle=40.0, slice_thickness=2.0, binning=1, dose=None,
+                          sampling=0.05, cache_dir=None, random_state=0, verbose=False, n_jobs=1):
+    """Probe positions related by the 180-degree rotation about a [110] dumbbell centre.
+
+    Each pair is a random position within ``radius`` of the centre of the
+    dumbbell nearest the middle of the cell and its image turned by 180
+    degrees about that centre, which swaps the dumbbell's two columns. In a
+    diamond crystal (``"Ge"``, ``"Si"``) that rotation about the beam axis is
+    a symmetry of the 3-D crystal, so the two patterns of a pair are the same
+    pattern turned by 180 degrees; in a zincblende crystal (``"GaAs"``...) it
+    swaps cation and anion, and what differs between the two is the
+    polarity. Other parameters as :func:`make_zincblende_4dstem`.
+
+    Returns
+    -------
+    Bunch with data (2 * n_pairs, ky, kx), orbit (pair labels), rotation_deg
+    (0 or 180), positions (Angstrom), center (the dumbbell centre), atoms,
+    metadata.
+    """
+    _check_common(energy, semiangle, max_angle, 1.0, dose, binning, sampling)
+    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
+        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+    atoms, _, columns, species = zincblende_110(material, repeats, periods, lattice_constant=lattice_constant)
+    cell = np.array(atoms.cell.lengths()[:2])
+    k = int(np.argmin(np.where(species == 0, np.hypot(*(columns - cell / 2).T), np.inf)))
+    partner = int(np.argmin(np.where(species == 1, np.hypot(*(columns - columns[k]).T), np.inf)))
+    center = (columns[k] + columns[partner]) / 2
+    rng = check_random_state(random_state)
+    r = np.sqrt(rng.uniform(radius[0] ** 2, radius[1] ** 2, n_pairs))
+    phi = rng.uniform(0, 2 * np.pi, n_pairs)
+    offsets = np.stack([r * np.cos(phi), r * np.sin(phi)], 1)
+    positions = np.stack([center + offsets, center - offsets], 1).reshape(-1, 2)
+    params = dict(kind="zincblende-pairs", energy=energy, semiangle=semiangle, max_angle=max_angle,
+                  sampling=sampling, slice_thickness=slice_thickness, positions=np.round(positions, 6).tolist())
+    patterns, mrad_per_px = _simulate(
+        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
+        n_jobs=n_jobs,
+    )
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=1.0, rng=rng)
+    return Bunch(data=patterns, orbit=np.repeat(np.arange(n_pairs), 2), rotation_deg=np.tile([0.0, 180.0], n_pairs),
+                 positions=positions, center=center, atoms=atoms,
+                 metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
+                               mrad_per_px=mrad_per_px * binning, sampling_A=sampling, binning=binning, dose=dose,
+                               material=material, thickness_A=float(atoms.cell[2, 2])))
