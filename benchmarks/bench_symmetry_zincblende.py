@@ -98,7 +98,7 @@ def main():
           f"{'PCA spread':>11s} {'NMF spread':>11s}")
     for r in rows:
         print(f"{r['material']:8s} {r['rot180_residual']:20.3f} {r['rrVAE_spread']:13.3f} "
-              f"{r['rrVAE_angle_error_deg']:14.1f} d {r['PCA_spread']:11.3f} {r['NMF_spread']:11.3f}")
+              f"{r['rrVAE_angle_error_deg']:12.1f} deg {r['PCA_spread']:11.3f} {r['NMF_spread']:11.3f}")
     ge, gaas = rows
     print(f"polarity contrast GaAs / Ge: pattern level {gaas['rot180_residual'] / ge['rot180_residual']:.2f}x, "
           f"rrVAE spread {gaas['rrVAE_spread'] / max(ge['rrVAE_spread'], 1e-12):.2f}x, "
