@@ -13,7 +13,8 @@ and reports
   by the latent Mahalanobis distance from the bulk (robust covariance), and
   by the COM magnitude and |divergence| for COMTransformer; also against
   the bulk proper (positions at least --bulk-radius from the vacancy);
-* the same AUC scored by each model's misfit (rrVAE: negative ELBO; PCA,
+* the same AUC scored by the mean distance of the codes to their 5 nearest
+  neighbours (metrics.knn_outlier_score), and by each model's misfit (rrVAE: negative ELBO; PCA,
   NMF: squared reconstruction error);
 * a figure: latent maps over the scan next to the PCA / NMF component maps
   and the COM vector field (colour wheel).
@@ -46,6 +47,7 @@ from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvari
 from sklearn_rvae.datasets import make_graphene_4dstem, make_graphene_orbits
 from sklearn_rvae.metrics import (
     defect_detection_auc,
+    knn_outlier_score,
     mahalanobis_outlier_score,
     orbit_angle_error,
     symmetry_equivalence_spread,
@@ -123,7 +125,8 @@ def main():
         row = dict(method=name, spread=symmetry_equivalence_spread(model.transform(Po), orbits.orbit),
                    auc=defect_detection_auc(score, scan.distance),
                    auc_bulk=bulk_auc(score, scan.distance, 2.0, args.bulk_radius),
-                   auc_misfit=defect_detection_auc(misfit, scan.distance), seconds=seconds)
+                   auc_misfit=defect_detection_auc(misfit, scan.distance),
+                   auc_knn=defect_detection_auc(knn_outlier_score(codes), scan.distance), seconds=seconds)
         if name == "rrVAE":
             error, sense = orbit_angle_error(model.transform_pose(Po)[0], orbits.orbit, orbits.rotation_deg)
             row.update(angle_error_deg=error, angle_sense=sense, init_losses=model.init_losses_.round(2).tolist())
@@ -142,17 +145,18 @@ def main():
     print("AUC: latent Mahalanobis distance (COM: |shift|, |divergence|), within 2 A against the rest and "
           f"against positions >= {args.bulk_radius:g} A away; and the model's misfit (-ELBO, reconstruction error)")
     print(f"{'method':12s} {'equiv. spread':>13s} {'AUC <=2A vs rest':>17s} {f'vs >={args.bulk_radius:g}A':>9s} "
-          f"{'AUC misfit':>10s}  notes")
+          f"{'AUC misfit':>10s} {'AUC kNN':>8s}  notes")
     for r in rows:
         spread = "" if r["spread"] is None else f"{r['spread']:.3f}"
         misfit = f"{r['auc_misfit']:.3f}" if "auc_misfit" in r else ""
+        knn = f"{r['auc_knn']:.3f}" if "auc_knn" in r else ""
         notes = ""
         if "angle_error_deg" in r:
             notes = (f"angle error in orbits {r['angle_error_deg']:.1f} deg (sense {r['angle_sense']:+d}); "
                      f"final losses of the {len(r['init_losses'])} inits {r['init_losses']}")
         if "seconds" in r:
             notes += f" fit {r['seconds']:.0f} s"
-        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {misfit:>10s}  {notes}")
+        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {misfit:>10s} {knn:>8s}  {notes}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()},
                                                            rows=rows), indent=2))

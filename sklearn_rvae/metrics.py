@@ -1,5 +1,6 @@
 """Metrics for rotation-aware models."""
 
+import numbers
 import warnings
 
 import numpy as np
@@ -146,6 +147,45 @@ def mahalanobis_outlier_score(codes, robust=True, random_state=0):
     cov = cov + np.eye(len(cov)) * max(1e-12, 1e-9 * np.trace(cov))
     diff = codes - center
     return np.sqrt(np.einsum("ij,jk,ik->i", diff, np.linalg.inv(cov), diff))
+
+
+def knn_outlier_score(codes, n_neighbors=5):
+    """Mean distance of every code to its nearest neighbours among the others.
+
+    A distance from the bulk that needs no Gaussian shape: the codes of a
+    periodic lattice fill a curved, many-times-visited set, and a defect's
+    codes can sit inside its Gaussian ellipse yet away from every bulk code.
+    Each dimension is first scaled to unit standard deviation.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_components)
+    n_neighbors : int, default=5
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes = np.r_[np.zeros((20, 2)) + np.arange(20)[:, None] * 0.01, [[5.0, 5.0]]]
+    >>> int(np.argmax(knn_outlier_score(codes, n_neighbors=3)))
+    20
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if not (isinstance(n_neighbors, numbers.Integral) and 1 <= n_neighbors < len(codes)):
+        raise ValueError(f"n_neighbors must be an integer in [1, n_samples - 1 = {len(codes) - 1}], got {n_neighbors!r}.")
+    if not np.all(np.isfinite(codes)):
+        raise ValueError("codes contain NaN or infinity.")
+    scale = codes.std(0)
+    scaled = (codes - codes.mean(0)) / np.where(scale > 0, scale, 1.0)
+    distances, _ = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(scaled).kneighbors(scaled)
+    return distances[:, 1:].mean(1)  # column 0 is the code itself
 
 
 def defect_detection_auc(scores, distance, radius=2.0):
