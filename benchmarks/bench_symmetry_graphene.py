@@ -43,7 +43,7 @@ import numpy as np
 from sklearn.decomposition import NMF, PCA
 from sklearn.metrics import roc_auc_score
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, dpc
 from sklearn_rvae.datasets import make_graphene_4dstem, make_graphene_orbits
 from sklearn_rvae.metrics import (
     defect_detection_auc,
@@ -170,7 +170,6 @@ def figure(scan, maps, shift, n, path):
         print("matplotlib missing (pip install sklearn_rvae[plot]): no figure")
         return
     matplotlib.use("Agg")
-    import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
     sy, sx = scan.distance.shape
@@ -185,14 +184,11 @@ def figure(scan, maps, shift, n, path):
         shown = ax.imshow(values.reshape(sy, sx), extent=extent, cmap="twilight" if "angle" in title else "viridis")
         ax.set_title(title, fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.7)
-    hue = (np.arctan2(shift[..., 1], shift[..., 0]) / (2 * np.pi)) % 1
-    mag = np.hypot(shift[..., 0], shift[..., 1])
-    axes[1, n].imshow(mcolors.hsv_to_rgb(np.stack([hue, np.ones_like(hue), mag / mag.max()], -1)), extent=extent)
+    axes[1, n].imshow(dpc.direction_colors(shift), extent=extent)
     axes[1, n].set_title("COM field (hue = direction)", fontsize=9)
     # Colour wheel legend for the COM panel.
     yy, xx = np.mgrid[-1:1:101j, -1:1:101j]
-    wheel = mcolors.hsv_to_rgb(np.stack([(np.arctan2(yy, xx) / (2 * np.pi)) % 1, np.ones_like(xx),
-                                         np.clip(np.hypot(xx, yy), 0, 1)], -1))
+    wheel = dpc.direction_colors(np.stack([xx, yy], -1), max_magnitude=1.0)
     wheel[np.hypot(xx, yy) > 1] = 1.0
     axes[2, n].imshow(wheel, origin="lower", extent=[-1, 1, -1, 1])
     axes[2, n].set_title("COM colour wheel", fontsize=9)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import NMF, PCA
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, dpc
 from sklearn_rvae.datasets import make_graphene_4dstem
 from sklearn_rvae.metrics import defect_detection_auc, mahalanobis_outlier_score
 
@@ -65,7 +65,6 @@ def main():
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, 4, figsize=(13, 6.6), layout="constrained")
@@ -76,9 +75,7 @@ def main():
         shown = ax.imshow(image, extent=extent, cmap="twilight" if "angle" in title else "viridis")
         ax.set_title(title, fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.75)
-    hue = (np.arctan2(com[..., 1], com[..., 0]) / (2 * np.pi)) % 1
-    mag = np.hypot(com[..., 0], com[..., 1])
-    axes[1, 3].imshow(mcolors.hsv_to_rgb(np.stack([hue, np.ones_like(hue), mag / mag.max()], -1)), extent=extent)
+    axes[1, 3].imshow(dpc.direction_colors(com), extent=extent)
     axes[1, 3].set_title("COM field (colour = direction)", fontsize=9)
     for ax in axes.ravel():
         ax.plot(*scan.defect_xy, "w+", ms=10, mew=2)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from sklearn_rvae import COMTransformer
+from sklearn_rvae import COMTransformer, dpc
 from sklearn_rvae.dpc import apply_rotation, rotation_matrix
 
 
@@ -56,13 +56,6 @@ def simulate(scan, detector, rotation_deg, flip, seed=0):
     return frames, deflection, phi
 
 
-def color_wheel(field):
-    import matplotlib.colors as mcolors
-
-    angle = (np.arctan2(field[..., 1], field[..., 0]) / (2 * np.pi)) % 1.0
-    magnitude = np.hypot(field[..., 0], field[..., 1])
-    hsv = np.stack([angle, np.ones_like(angle), magnitude / magnitude.max()], -1)
-    return mcolors.hsv_to_rgb(hsv)
 
 
 def draw_convention(ax):
@@ -115,9 +108,9 @@ def main():
     raw = COMTransformer(rotation_deg=0.0, flip=False, descan=False).fit(X)
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.4), layout="constrained")
     draw_convention(axes[0, 0])
-    axes[0, 1].imshow(color_wheel(raw.com_map(X)))
+    axes[0, 1].imshow(dpc.direction_colors(raw.com_map(X)))
     axes[0, 1].set_title("raw COM (detector frame)\ncolour = direction", fontsize=9)
-    axes[0, 2].imshow(color_wheel(field))
+    axes[0, 2].imshow(dpc.direction_colors(field))
     axes[0, 2].set_title(f"calibrated COM: {com.rotation_deg_:.1f} deg, flip={com.flip_}", fontsize=9)
     for ax, image, title in [
         (axes[1, 0], com.charge_density(X), "charge density (-div COM)"),

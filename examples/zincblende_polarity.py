@@ -38,7 +38,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, dpc
 from sklearn_rvae.datasets import make_zincblende_4dstem
 from sklearn_rvae.metrics import defect_detection_auc, mahalanobis_outlier_score
 
@@ -116,7 +116,6 @@ def figure(scan, maps, angle, com, divergence, n, path):
         print("matplotlib missing (pip install sklearn_rvae[plot]): no figure")
         return
     matplotlib.use("Agg")
-    import matplotlib.colors as mcolors
     import matplotlib.pyplot as plt
 
     sy, sx = scan.distance.shape
@@ -131,9 +130,7 @@ def figure(scan, maps, angle, com, divergence, n, path):
         ax.set_title(title, fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.7)
     ax = axes.ravel()[len(panels)]
-    hue = (np.arctan2(com[..., 1], com[..., 0]) / (2 * np.pi)) % 1
-    mag = np.hypot(com[..., 0], com[..., 1])
-    ax.imshow(mcolors.hsv_to_rgb(np.stack([hue, np.ones_like(hue), mag / mag.max()], -1)), extent=extent)
+    ax.imshow(dpc.direction_colors(com), extent=extent)
     ax.set_title("COM field (hue = direction)", fontsize=9)
     for ax in axes.ravel()[: len(panels) + 1]:
         for (x, y), species in zip(scan.columns, scan.column_species):

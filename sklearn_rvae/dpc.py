@@ -41,6 +41,7 @@ ELEMENTARY_CHARGE = 1.602176634e-19  # C
 __all__ = [
     "apply_rotation",
     "curl",
+    "direction_colors",
     "divergence",
     "electron_wavelength",
     "fit_plane",
@@ -293,3 +294,51 @@ def interaction_voltage(energy):
         raise ValueError(f"energy must be a beam energy in eV > 0, got {energy!r}.")
     total = energy + ELECTRON_REST_ENERGY_EV
     return (total**2 - ELECTRON_REST_ENERGY_EV**2) / total
+
+
+def direction_colors(field, max_magnitude=None):
+    """RGB image of a vector field: hue = direction, brightness = magnitude (the DPC colour wheel).
+
+    Hue runs with ``arctan2(field_y, field_x)``: red along +x, yellow-green
+    along +y, cyan along -x, violet along -y (with row 0 at the top, +y
+    points down on screen). Full saturation; black where the field is zero.
+
+    Parameters
+    ----------
+    field : array-like of shape (..., 2)
+        Vectors (x, y), for example a COM map from ``COMTransformer.com_map``.
+    max_magnitude : float or None, default=None
+        Magnitude shown at full brightness (larger ones are clipped); ``None``
+        takes the largest in the field.
+
+    Returns
+    -------
+    ndarray of shape (..., 3), float64 in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> direction_colors(np.array([[1.0, 0.0], [0.0, 0.0]])).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
+    field = np.asarray(field, dtype=np.float64)
+    if field.ndim < 1 or field.shape[-1] != 2:
+        raise ValueError(f"field must have shape (..., 2) with (x, y) components, got {field.shape}.")
+    if not np.all(np.isfinite(field)):
+        raise ValueError("field contains NaN or infinity.")
+    magnitude = np.hypot(field[..., 0], field[..., 1])
+    top = float(magnitude.max()) if max_magnitude is None else float(max_magnitude)
+    value = np.clip(magnitude / top, 0.0, 1.0) if top > 0 else np.zeros_like(magnitude)
+    hue6 = (np.arctan2(field[..., 1], field[..., 0]) / (2 * np.pi)) % 1.0 * 6.0
+    sector = np.floor(hue6).astype(int) % 6
+    f = hue6 - np.floor(hue6)
+    v, q, t, zero = value, value * (1 - f), value * f, np.zeros_like(value)
+    # HSV -> RGB at full saturation, one sector of the wheel at a time.
+    channels = [
+        (v, t, zero), (q, v, zero), (zero, v, t), (zero, q, v), (t, zero, v), (v, zero, q),
+    ]
+    rgb = np.zeros(value.shape + (3,))
+    for k, (r, g, b) in enumerate(channels):
+        here = sector == k
+        rgb[here] = np.stack([r[here], g[here], b[here]], -1)
+    return rgb

@@ -503,3 +503,16 @@ def test_fused_integer_kernel_matches_torch_path(dtype, params, monkeypatch):
     if not params:  # and against scipy in float64
         ref = np.array([ndi.center_of_mass(f) for f in X.astype(np.float64)])
         np.testing.assert_allclose(fused, ref[:, ::-1] - [8.5, 7.0], atol=1e-5)
+
+
+def test_direction_colors_is_the_hsv_colour_wheel():
+    rgb = dpc.direction_colors(np.array([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(rgb, [[1, 0, 0], [0.25, 0.5, 0], [0, 0.5, 0.5], [0, 0, 0]])
+    mcolors = pytest.importorskip("matplotlib.colors")
+    field = np.random.default_rng(0).normal(size=(7, 5, 2))
+    mag = np.hypot(field[..., 0], field[..., 1])
+    hsv = np.stack([(np.arctan2(field[..., 1], field[..., 0]) / (2 * np.pi)) % 1, np.ones_like(mag), mag / mag.max()], -1)
+    np.testing.assert_allclose(dpc.direction_colors(field), mcolors.hsv_to_rgb(hsv), atol=1e-12)
+    np.testing.assert_allclose(dpc.direction_colors(field, max_magnitude=mag.max() / 2).max(), 1.0)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
+        dpc.direction_colors(np.zeros((3, 3)))
