@@ -4,7 +4,12 @@ from scipy import ndimage
 from sklearn.datasets import load_digits
 
 from sklearn_rvae.datasets import make_rotated_digits
-from sklearn_rvae.metrics import circular_correlation
+from sklearn_rvae.metrics import (
+    circular_correlation,
+    defect_detection_auc,
+    knn_outlier_score,
+    mahalanobis_outlier_score,
+)
 
 
 def test_make_rotated_digits_shapes_range_and_angles():
@@ -41,3 +46,15 @@ def test_circular_correlation():
     assert circular_correlation(b, b + 1.0) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="same length"):
         circular_correlation([1, 2, 3], [1, 2])
+
+
+def test_knn_outlier_score_flags_codes_away_from_a_curved_bulk():
+    # Bulk codes on a ring; the outliers sit at its centre, inside the
+    # Gaussian ellipse (where a Mahalanobis distance is smallest).
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    codes = np.r_[np.c_[np.cos(t), np.sin(t)], np.zeros((5, 2)) + 0.01 * np.arange(5)[:, None]]
+    distance = np.r_[np.full(200, 10.0), np.zeros(5)]
+    assert defect_detection_auc(knn_outlier_score(codes), distance) == 1.0
+    assert defect_detection_auc(mahalanobis_outlier_score(codes, robust=False), distance) < 0.1
+    with pytest.raises(ValueError, match="n_neighbors"):
+        knn_outlier_score(codes, n_neighbors=0)

@@ -224,16 +224,3 @@ def test_zincblende_pairs_are_180_degree_images_and_polarity_breaks_them(tmp_pat
     assert max(residual["Ge"] + residual["GaAs"]) < 0.5
     assert np.all(np.array(residual["GaAs"]) > np.array(residual["Ge"]))
 
-
-def test_knn_outlier_score_flags_codes_away_from_a_curved_bulk():
-    from sklearn_rvae.metrics import knn_outlier_score
-
-    # Bulk codes on a ring; the outliers sit at its centre, inside the
-    # Gaussian ellipse (where a Mahalanobis distance is smallest).
-    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-    codes = np.r_[np.c_[np.cos(t), np.sin(t)], np.zeros((5, 2)) + 0.01 * np.arange(5)[:, None]]
-    distance = np.r_[np.full(200, 10.0), np.zeros(5)]
-    assert defect_detection_auc(knn_outlier_score(codes), distance) == 1.0
-    assert defect_detection_auc(mahalanobis_outlier_score(codes, robust=False), distance) < 0.1
-    with pytest.raises(ValueError, match="n_neighbors"):
-        knn_outlier_score(codes, n_neighbors=0)
