@@ -536,7 +536,8 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 # the tensors over them are only read.
                 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
                 for start, chunk in source.chunks(step):
-                    fused = module.integer_moments(chunk) if device.type == "cpu" else None
+                    # None unless CPU, integer frames and numba.
+                    fused = module.integer_moments(chunk)
                     if fused is not None:
                         out[start : start + len(chunk)] = fused
                         if with_pattern:

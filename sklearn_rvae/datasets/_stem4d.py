@@ -185,6 +185,11 @@ def _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampli
         raise ValueError(f"binning must be an integer >= 1, got {binning!r}.")
 
 
+def _check_slice_thickness(slice_thickness):
+    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
+        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+
+
 def _nearest(xy, points, cell):
     """Distance from each xy to the nearest of ``points`` with periodic images, and its index."""
     d = xy[:, None, :] - points[None, :, :]
@@ -449,8 +454,7 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     columns, column_species, defect_xy, metadata.
     """
     _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
-    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
-        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+    _check_slice_thickness(slice_thickness)
     atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite,
                                                         lattice_constant)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "cell")
@@ -486,18 +490,23 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
 
 
 def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), repeats=(1, 1), periods=2,
-                          lattice_constant=None, energy=200e3, semiangle=20.0, max_angle=40.0, slice_thickness=2.0, binning=1, dose=None,
-                          sampling=0.05, cache_dir=None, random_state=0, verbose=False, n_jobs=1):
+                          lattice_constant=None, energy=200e3, semiangle=20.0, max_angle=40.0, slice_thickness=2.0,
+                          binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
+                          n_jobs=1):
     """Probe positions related by the 180-degree rotation about a [110] dumbbell centre.
 
     Each pair is a random position within ``radius`` of the centre of the
     dumbbell nearest the middle of the cell and its image turned by 180
-    degrees about that centre, which swaps the dumbbell's two columns. In a
-    diamond crystal (``"Ge"``, ``"Si"``) that rotation about the beam axis is
-    a symmetry of the 3-D crystal, so the two patterns of a pair are the same
-    pattern turned by 180 degrees; in a zincblende crystal (``"GaAs"``...) it
-    swaps cation and anion, and what differs between the two is the
-    polarity. Other parameters as :func:`make_zincblende_4dstem`.
+    degrees about that centre, which swaps the dumbbell's two columns. The
+    projected lattice maps onto itself, so the two patterns of a pair are
+    nearly the same pattern turned by 180 degrees. Not exactly, even in a
+    diamond crystal (``"Ge"``, ``"Si"``): the dumbbell's two atoms sit at
+    different depths along the beam, and the turn about the beam axis is not
+    a symmetry of the 3-D crystal (measured: 3 percent of a pair's
+    difference remains in Ge, see benchmarks/RESULTS.md). In a zincblende
+    crystal (``"GaAs"``...) the turn also swaps cation and anion, and the
+    polarity adds to what remains. Other parameters as
+    :func:`make_zincblende_4dstem`.
 
     Returns
     -------
@@ -506,8 +515,7 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     metadata.
     """
     _check_common(energy, semiangle, max_angle, 1.0, dose, binning, sampling)
-    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
-        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+    _check_slice_thickness(slice_thickness)
     atoms, _, columns, species = zincblende_110(material, repeats, periods, lattice_constant=lattice_constant)
     cell = np.array(atoms.cell.lengths()[:2])
     k = int(np.argmin(np.where(species == 0, np.hypot(*(columns - cell / 2).T), np.inf)))
