@@ -13,6 +13,10 @@ and reports
   by the latent Mahalanobis distance from the bulk (robust covariance), and
   by the COM magnitude and |divergence| for COMTransformer; also against
   the bulk proper (positions at least --bulk-radius from the vacancy);
+* the same AUC scored by the latent Mahalanobis distance from the bulk codes
+  at the same lattice site (metrics.lattice_site_mahalanobis_score: each
+  code against the median of its site's copies in the other unit cells; the
+  COM shift vector is scored the same way);
 * the same AUC scored by the mean distance of the codes to their 5 nearest
   neighbours (metrics.knn_outlier_score), and by each model's misfit (rrVAE: negative ELBO; PCA,
   NMF: squared reconstruction error);
@@ -30,6 +34,7 @@ subtraction, since it needs non-negative input.
 Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --components 4 --out benchmarks/out/graphene_c4
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --batch-size 64 --out benchmarks/out/graphene_window
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --epochs 60 --n-init 1  # quick
 """
@@ -48,6 +53,7 @@ from sklearn_rvae.datasets import make_graphene_4dstem, make_graphene_orbits
 from sklearn_rvae.metrics import (
     defect_detection_auc,
     knn_outlier_score,
+    lattice_site_mahalanobis_score,
     mahalanobis_outlier_score,
     orbit_angle_error,
     symmetry_equivalence_spread,
@@ -100,6 +106,8 @@ def main():
     residual = DiffractionPreprocessor(subtract_mean=True, **common).fit(both)
     smooth = DiffractionPreprocessor(**common).fit(both)
     n = args.components
+    positions = scan.positions.reshape(-1, 2)
+    lattice = np.diag(np.array(scan.atoms.cell.lengths()[:2]) / np.array(args.repeats))  # the orthogonal cell
     models = {
         "rrVAE": (residual, RotationInvariantVAE(
             n_components=n, translation=False, max_epochs=args.epochs, batch_size=args.batch_size, n_init=args.n_init,
@@ -126,7 +134,9 @@ def main():
                    auc=defect_detection_auc(score, scan.distance),
                    auc_bulk=bulk_auc(score, scan.distance, 2.0, args.bulk_radius),
                    auc_misfit=defect_detection_auc(misfit, scan.distance),
-                   auc_knn=defect_detection_auc(knn_outlier_score(codes), scan.distance), seconds=seconds)
+                   auc_knn=defect_detection_auc(knn_outlier_score(codes), scan.distance),
+                   auc_site=defect_detection_auc(lattice_site_mahalanobis_score(codes, positions, lattice),
+                                                 scan.distance), seconds=seconds)
         if name == "rrVAE":
             error, sense = orbit_angle_error(model.transform_pose(Po)[0], orbits.orbit, orbits.rotation_deg)
             row.update(angle_error_deg=error, angle_sense=sense, init_losses=model.init_losses_.round(2).tolist())
@@ -136,30 +146,35 @@ def main():
     shift = com.com_map(scan.data)
     magnitude = np.hypot(shift[..., 0], shift[..., 1])
     divergence = np.abs(com.charge_density(scan.data))
+    site = lattice_site_mahalanobis_score(shift.reshape(-1, 2), positions, lattice)
     for name, score in (("COM |shift|", magnitude), ("COM |div|", divergence)):
         rows.append(dict(method=name, spread=None, auc=defect_detection_auc(score, scan.distance),
                          auc_bulk=bulk_auc(score, scan.distance, 2.0, args.bulk_radius)))
+    rows[-2]["auc_site"] = defect_detection_auc(site, scan.distance)  # the shift vector at its site
 
     near = float(np.mean(scan.distance <= 2.0))
     print(f"\n{n} components; {100 * near:.1f}% of the positions within 2 A of the vacancy")
     print("AUC: latent Mahalanobis distance (COM: |shift|, |divergence|), within 2 A against the rest and "
-          f"against positions >= {args.bulk_radius:g} A away; and the model's misfit (-ELBO, reconstruction error)")
+          f"against positions >= {args.bulk_radius:g} A away; the same against the bulk codes at the same lattice site "
+          "(COM: shift vector); the model's misfit (-ELBO, reconstruction error)")
     print(f"{'method':12s} {'equiv. spread':>13s} {'AUC <=2A vs rest':>17s} {f'vs >={args.bulk_radius:g}A':>9s} "
-          f"{'AUC misfit':>10s} {'AUC kNN':>8s}  notes")
+          f"{'AUC site':>8s} {'AUC misfit':>10s} {'AUC kNN':>8s}  notes")
     for r in rows:
         spread = "" if r["spread"] is None else f"{r['spread']:.3f}"
         misfit = f"{r['auc_misfit']:.3f}" if "auc_misfit" in r else ""
         knn = f"{r['auc_knn']:.3f}" if "auc_knn" in r else ""
+        site = f"{r['auc_site']:.3f}" if "auc_site" in r else ""
         notes = ""
         if "angle_error_deg" in r:
             notes = (f"angle error in orbits {r['angle_error_deg']:.1f} deg (sense {r['angle_sense']:+d}); "
                      f"final losses of the {len(r['init_losses'])} inits {r['init_losses']}")
         if "seconds" in r:
             notes += f" fit {r['seconds']:.0f} s"
-        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {misfit:>10s} {knn:>8s}  {notes}")
+        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {site:>8s} {misfit:>10s} {knn:>8s}  {notes}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()},
                                                            rows=rows), indent=2))
+    np.savez(args.out / "codes.npz", shift=shift, **{k.replace(" ", "_"): v for k, v in maps.items()})
     figure(scan, maps, shift, n, args.out / "graphene_maps.png")
 
 

@@ -8,6 +8,7 @@ from sklearn_rvae.metrics import (
     circular_correlation,
     defect_detection_auc,
     knn_outlier_score,
+    lattice_site_mahalanobis_score,
     mahalanobis_outlier_score,
 )
 
@@ -58,3 +59,31 @@ def test_knn_outlier_score_flags_codes_away_from_a_curved_bulk():
     assert defect_detection_auc(mahalanobis_outlier_score(codes, robust=False), distance) < 0.1
     with pytest.raises(ValueError, match="n_neighbors"):
         knn_outlier_score(codes, n_neighbors=0)
+
+
+def test_lattice_site_mahalanobis_score_finds_a_defect_inside_the_bulk_range():
+    # Codes periodic on a hexagonal lattice (incommensurate with the scan);
+    # around a "defect" they shift by a fraction of the bulk's range, so a
+    # plain Mahalanobis distance misses them and the per-site one does not.
+    lattice = np.array([[2.46, 0.0], [1.23, 2.46 * np.sqrt(3) / 2]])
+    x = np.arange(0, 20, 0.25)
+    positions = np.stack(np.meshgrid(x, x), -1).reshape(-1, 2)
+    frac = positions @ np.linalg.inv(lattice)
+    codes = np.c_[np.cos(2 * np.pi * frac[:, 0]), np.sin(2 * np.pi * frac[:, 1])]
+    distance = np.hypot(*(positions - 10.0).T)
+    codes[distance <= 2.0] += 0.3
+    assert defect_detection_auc(lattice_site_mahalanobis_score(codes, positions, lattice), distance) > 0.99
+    assert defect_detection_auc(mahalanobis_outlier_score(codes), distance) < 0.7
+    # The wrong lattice mixes sites and loses the defect.
+    wrong = lattice_site_mahalanobis_score(codes, positions, np.diag([2.0, 3.0]))
+    assert defect_detection_auc(wrong, distance) < 0.9
+    with pytest.raises(ValueError, match="lattice"):
+        lattice_site_mahalanobis_score(codes, positions, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="positions"):
+        lattice_site_mahalanobis_score(codes, positions[:-1], lattice)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=0)
+    bad = codes.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        lattice_site_mahalanobis_score(bad, positions, lattice)
