@@ -15,8 +15,9 @@ and reports
   the bulk proper (positions at least --bulk-radius from the vacancy);
 * the same AUC scored by the latent Mahalanobis distance from the bulk codes
   at the same lattice site (metrics.lattice_site_mahalanobis_score: each
-  code against the median of its site's copies in the other unit cells; the
-  COM shift vector is scored the same way);
+  code against the median of its site's copies in the other unit cells,
+  with the site's own covariance and with one pooled covariance; the COM
+  shift vector is scored the same way);
 * the same AUC scored by the mean distance of the codes to their 5 nearest
   neighbours (metrics.knn_outlier_score), and by each model's misfit (rrVAE: negative ELBO; PCA,
   NMF: squared reconstruction error);
@@ -85,6 +86,8 @@ def main():
     parser.add_argument("--rotation-prior", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bulk-radius", type=float, default=4.0)
+    parser.add_argument("--defect-site", type=int, default=None,
+                        help="atom index of the vacancy (default: the atom nearest the centre, 55, sublattice B)")
     parser.add_argument("--n-jobs", type=int, default=2, help="threads for the simulation")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "sim_cache")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "graphene")
@@ -92,7 +95,8 @@ def main():
 
     t0 = time.perf_counter()
     extent = None if args.window is None else (args.window, args.window)
-    scan = make_graphene_4dstem(repeats=tuple(args.repeats), defect="vacancy", scan_step=args.scan_step,
+    scan = make_graphene_4dstem(repeats=tuple(args.repeats), defect="vacancy", defect_site=args.defect_site,
+                                scan_step=args.scan_step,
                                 scan_extent=extent, cache_dir=args.cache, verbose=True, n_jobs=args.n_jobs)
     orbits = make_graphene_orbits(repeats=tuple(args.repeats), n_orbits=args.orbits, cache_dir=args.cache)
     print(f"simulation (or cache read): {time.perf_counter() - t0:.0f} s; scan {scan.data.shape}, "
@@ -136,7 +140,9 @@ def main():
                    auc_misfit=defect_detection_auc(misfit, scan.distance),
                    auc_knn=defect_detection_auc(knn_outlier_score(codes), scan.distance),
                    auc_site=defect_detection_auc(lattice_site_mahalanobis_score(codes, positions, lattice),
-                                                 scan.distance), seconds=seconds)
+                                                 scan.distance),
+                   auc_site_pooled=defect_detection_auc(lattice_site_mahalanobis_score(
+                       codes, positions, lattice, covariance="pooled"), scan.distance), seconds=seconds)
         if name == "rrVAE":
             error, sense = orbit_angle_error(model.transform_pose(Po)[0], orbits.orbit, orbits.rotation_deg)
             row.update(angle_error_deg=error, angle_sense=sense, init_losses=model.init_losses_.round(2).tolist())
@@ -147,30 +153,34 @@ def main():
     magnitude = np.hypot(shift[..., 0], shift[..., 1])
     divergence = np.abs(com.charge_density(scan.data))
     site = lattice_site_mahalanobis_score(shift.reshape(-1, 2), positions, lattice)
+    site_pooled = lattice_site_mahalanobis_score(shift.reshape(-1, 2), positions, lattice, covariance="pooled")
     for name, score in (("COM |shift|", magnitude), ("COM |div|", divergence)):
         rows.append(dict(method=name, spread=None, auc=defect_detection_auc(score, scan.distance),
                          auc_bulk=bulk_auc(score, scan.distance, 2.0, args.bulk_radius)))
     rows[-2]["auc_site"] = defect_detection_auc(site, scan.distance)  # the shift vector at its site
+    rows[-2]["auc_site_pooled"] = defect_detection_auc(site_pooled, scan.distance)
 
     near = float(np.mean(scan.distance <= 2.0))
     print(f"\n{n} components; {100 * near:.1f}% of the positions within 2 A of the vacancy")
     print("AUC: latent Mahalanobis distance (COM: |shift|, |divergence|), within 2 A against the rest and "
           f"against positions >= {args.bulk_radius:g} A away; the same against the bulk codes at the same lattice site "
-          "(COM: shift vector); the model's misfit (-ELBO, reconstruction error)")
+          "with the site's covariance and with a pooled one (COM: shift vector); the model's misfit "
+          "(-ELBO, reconstruction error)")
     print(f"{'method':12s} {'equiv. spread':>13s} {'AUC <=2A vs rest':>17s} {f'vs >={args.bulk_radius:g}A':>9s} "
-          f"{'AUC site':>8s} {'AUC misfit':>10s} {'AUC kNN':>8s}  notes")
+          f"{'AUC site':>8s} {'pooled':>6s} {'AUC misfit':>10s} {'AUC kNN':>8s}  notes")
     for r in rows:
         spread = "" if r["spread"] is None else f"{r['spread']:.3f}"
         misfit = f"{r['auc_misfit']:.3f}" if "auc_misfit" in r else ""
         knn = f"{r['auc_knn']:.3f}" if "auc_knn" in r else ""
         site = f"{r['auc_site']:.3f}" if "auc_site" in r else ""
+        pooled = f"{r['auc_site_pooled']:.3f}" if "auc_site_pooled" in r else ""
         notes = ""
         if "angle_error_deg" in r:
             notes = (f"angle error in orbits {r['angle_error_deg']:.1f} deg (sense {r['angle_sense']:+d}); "
                      f"final losses of the {len(r['init_losses'])} inits {r['init_losses']}")
         if "seconds" in r:
             notes += f" fit {r['seconds']:.0f} s"
-        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {site:>8s} {misfit:>10s} {knn:>8s}  {notes}")
+        print(f"{r['method']:12s} {spread:>13s} {r['auc']:17.3f} {r['auc_bulk']:9.3f} {site:>8s} {pooled:>6s} {misfit:>10s} {knn:>8s}  {notes}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(dict(args={k: str(v) for k, v in vars(args).items()},
                                                            rows=rows), indent=2))

@@ -188,7 +188,8 @@ def knn_outlier_score(codes, n_neighbors=5):
     return distances[:, 1:].mean(1)  # column 0 is the code itself
 
 
-def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, robust=True, random_state=0):
+def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, covariance="site", robust=True,
+                                   random_state=0):
     """Mahalanobis distance of every code from the bulk codes at the same lattice site.
 
     The bulk of a periodic crystal is not one Gaussian cloud: a probe on an
@@ -199,10 +200,10 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, rob
     unit cell: every position is translated into one cell of ``lattice``,
     and its code is compared with the median code of the ``n_neighbors``
     other positions that land nearest to it there, i.e. the same site in
-    other unit cells. The residuals share one (robust) covariance. A point
-    defect occupies a few of a site's copies only, so it does not move the
-    medians. No labels are needed, only the lattice, which a microscopist
-    reads from the image or knows from the crystal.
+    other unit cells. A point defect occupies a few of a site's copies only,
+    so it does not move the medians. No labels are needed, only the
+    lattice, which a microscopist reads from the image or knows from the
+    crystal.
 
     Parameters
     ----------
@@ -213,10 +214,20 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, rob
         Rows are two in-plane lattice vectors (Angstrom) that the pristine
         crystal repeats by; a supercell of the primitive cell works too.
     n_neighbors : int, default=8
-        Copies of the site that make its reference; the scan must cover
-        more unit cells than this.
+        Copies of the site that make its median; the scan must cover more
+        unit cells than this.
+    covariance : {"site", "pooled"}, default="site"
+        ``"pooled"``: one covariance of all the residuals (robust with
+        ``robust``). ``"site"``: each site's own covariance, from the
+        residuals of its ``3 * n_neighbors`` nearest copies (the quarter
+        furthest out dropped, so a defect's copies do not inflate it),
+        shrunk by 0.3 towards the pooled one to steady a small-sample
+        estimate. The bulk's spread differs between sites (a model's codes
+        can be noisier where the pattern is nearly symmetric and its
+        orientation ill-defined), and a pooled covariance lets the noisiest
+        sites outrank a defect elsewhere.
     robust : bool, default=True
-        Minimum Covariance Determinant for the residuals' covariance.
+        Minimum Covariance Determinant for the pooled covariance.
     random_state : int, default=0
         Seeds MinCovDet.
 
@@ -231,7 +242,8 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, rob
     >>> positions = np.stack(np.meshgrid(x, x), -1).reshape(-1, 2)
     >>> codes = np.cos(np.pi * positions)  # periodic with a 2 Angstrom lattice
     >>> codes[0] += 0.2                    # a small defect inside the bulk's range
-    >>> score = lattice_site_mahalanobis_score(codes, positions, 2 * np.eye(2), n_neighbors=4)
+    >>> score = lattice_site_mahalanobis_score(codes, positions, 2 * np.eye(2), n_neighbors=4,
+    ...                                        covariance="pooled")
     >>> int(np.argmax(score))
     0
     """
@@ -247,34 +259,46 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, rob
     lattice = np.asarray(lattice, dtype=np.float64)
     if lattice.shape != (2, 2) or abs(np.linalg.det(lattice)) < 1e-12:
         raise ValueError(f"lattice must be a (2, 2) array of two independent lattice vectors, got {lattice.tolist()!r}.")
-    if not (isinstance(n_neighbors, numbers.Integral) and 1 <= n_neighbors < len(codes)):
-        raise ValueError(f"n_neighbors must be an integer in [1, n_samples - 1 = {len(codes) - 1}], got {n_neighbors!r}.")
+    if covariance not in ("site", "pooled"):
+        raise ValueError(f"covariance must be 'site' or 'pooled', got {covariance!r}.")
+    n = len(codes)
+    n_copies = 3 * n_neighbors if covariance == "site" else n_neighbors
+    if not (isinstance(n_neighbors, numbers.Integral) and 1 <= n_neighbors and n_copies < n):
+        raise ValueError(f"n_neighbors must be an integer >= 1 with {'3 * ' if covariance == 'site' else ''}"
+                         f"n_neighbors < n_samples = {n}, got {n_neighbors!r}.")
     if not (np.all(np.isfinite(codes)) and np.all(np.isfinite(positions))):
         raise ValueError("codes and positions must not contain NaN or infinity.")
     reduced = ((positions @ np.linalg.inv(lattice)) % 1.0) @ lattice
     # Neighbours across the cell's edges: search the 3 x 3 periodic images.
     shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.float64) @ lattice
     tiled = (reduced[None] + shifts[:, None]).reshape(-1, 2)
-    _, index = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(tiled).kneighbors(reduced)
+    _, index = NearestNeighbors(n_neighbors=n_copies + 1).fit(tiled).kneighbors(reduced)
     # Drop the position itself (centre image, index 4); with exact ties it need not come first.
-    n = len(codes)
     keep = index != (4 * n + np.arange(n))[:, None]
     keep[keep.all(1), -1] = False
-    copies = index[keep].reshape(n, n_neighbors) % n
-    residual = codes - np.median(codes[copies], axis=1)
+    copies = index[keep].reshape(n, n_copies) % n
+    residual = codes - np.median(codes[copies[:, :n_neighbors]], axis=1)
+    pooled = None
     if robust:
         from sklearn.covariance import MinCovDet
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                model = MinCovDet(assume_centered=True, random_state=random_state).fit(residual)
-            return np.sqrt(model.mahalanobis(residual))
+                pooled = MinCovDet(assume_centered=True, random_state=random_state).fit(residual).covariance_
         except ValueError:
-            pass  # singular covariance: fall back to the plain one with a ridge
-    cov = np.atleast_2d(residual.T @ residual / len(residual))
-    cov = cov + np.eye(len(cov)) * max(1e-12, 1e-9 * np.trace(cov))
-    return np.sqrt(np.einsum("ij,jk,ik->i", residual, np.linalg.inv(cov), residual))
+            pass  # singular covariance: fall back to the plain one
+    if pooled is None:
+        pooled = np.atleast_2d(residual.T @ residual / n)
+    ridge = np.eye(len(pooled)) * max(1e-12, 1e-9 * np.trace(pooled))
+    if covariance == "pooled":
+        return np.sqrt(np.einsum("ij,jk,ik->i", residual, np.linalg.inv(pooled + ridge), residual))
+    near = residual[copies]  # (n, n_copies, d)
+    order = np.argsort((near**2).sum(2), axis=1)[:, : max(1, (3 * n_copies) // 4)]
+    near = np.take_along_axis(near, order[..., None], axis=1)
+    local = np.einsum("nkd,nke->nde", near, near) / near.shape[1]
+    cov = 0.7 * local + 0.3 * pooled + ridge
+    return np.sqrt(np.einsum("nd,nd->n", residual, np.linalg.solve(cov, residual[..., None])[..., 0]))
 
 
 def defect_detection_auc(scores, distance, radius=2.0):

@@ -72,7 +72,9 @@ def test_lattice_site_mahalanobis_score_finds_a_defect_inside_the_bulk_range():
     codes = np.c_[np.cos(2 * np.pi * frac[:, 0]), np.sin(2 * np.pi * frac[:, 1])]
     distance = np.hypot(*(positions - 10.0).T)
     codes[distance <= 2.0] += 0.3
-    assert defect_detection_auc(lattice_site_mahalanobis_score(codes, positions, lattice), distance) > 0.99
+    for covariance in ("site", "pooled"):
+        score = lattice_site_mahalanobis_score(codes, positions, lattice, covariance=covariance)
+        assert defect_detection_auc(score, distance) > 0.99
     assert defect_detection_auc(mahalanobis_outlier_score(codes), distance) < 0.7
     # The wrong lattice mixes sites and loses the defect.
     wrong = lattice_site_mahalanobis_score(codes, positions, np.diag([2.0, 3.0]))
@@ -83,7 +85,32 @@ def test_lattice_site_mahalanobis_score_finds_a_defect_inside_the_bulk_range():
         lattice_site_mahalanobis_score(codes, positions[:-1], lattice)
     with pytest.raises(ValueError, match="n_neighbors"):
         lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=0)
+    with pytest.raises(ValueError, match="covariance"):
+        lattice_site_mahalanobis_score(codes, positions, lattice, covariance="global")
     bad = codes.copy()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         lattice_site_mahalanobis_score(bad, positions, lattice)
+
+
+def test_lattice_site_covariance_discounts_sites_whose_bulk_is_noisy():
+    # Bulk codes are noisy near one site of the cell (as a model's codes
+    # are where the pattern is nearly symmetric); the defect shifts codes
+    # elsewhere by less than that noise. One pooled covariance ranks the
+    # noisy sites first; each site's own covariance ranks the defect first.
+    rng = np.random.default_rng(0)
+    lattice = 2.0 * np.eye(2)
+    x = np.arange(0, 24, 0.23)
+    positions = np.stack(np.meshgrid(x, x), -1).reshape(-1, 2)
+    reduced = positions % 2.0
+    noisy = np.hypot(*(reduced - 1.0).T) < 0.5
+    codes = np.c_[np.cos(np.pi * positions[:, 0]), np.cos(np.pi * positions[:, 1])]
+    codes += rng.normal(size=codes.shape) * np.where(noisy, 0.3, 0.01)[:, None]
+    distance = np.hypot(*(positions - [12.5, 12.5]).T)
+    shifted = (distance <= 2.0) & ~noisy
+    codes[shifted] += 0.1
+    scored = shifted | (distance > 2.0)  # leave out the defect's positions that hide in the noise
+    site = defect_detection_auc(lattice_site_mahalanobis_score(codes, positions, lattice)[scored], distance[scored])
+    pooled = defect_detection_auc(
+        lattice_site_mahalanobis_score(codes, positions, lattice, covariance="pooled")[scored], distance[scored])
+    assert site > 0.95 and pooled < site - 0.05, (site, pooled)
