@@ -1,9 +1,9 @@
-"""Where the lattice-site detection score is noisy: bulk scores by distance to the nearest atom column.
+"""Where the pooled lattice-site detection score is noisy: bulk scores by distance to the nearest atom column.
 
 Reads the codes that ``bench_symmetry_graphene.py`` saved (``codes.npz`` in
 its --out folder) and, for rrVAE and PCA, prints
 
-* the median lattice-site Mahalanobis score of bulk positions (>= 4 A from
+* the median lattice-site Mahalanobis score (one pooled covariance) of bulk positions (>= 4 A from
   the vacancy) by the probe's distance to the nearest atom column, and the
   share of the bulk's top 1% that lies within 0.3 A of a column;
 * the share of near-vacancy positions, by distance, scored above the bulk's
@@ -45,7 +45,7 @@ def main():
     codes = np.load(args.run / "codes.npz")
     print(f"bulk positions within 0.3 A of a column: {np.mean(atom_distance[bulk] < 0.3):.0%}")
     for method in ("rrVAE", "PCA"):
-        score = lattice_site_mahalanobis_score(codes[method], positions, lattice)
+        score = lattice_site_mahalanobis_score(codes[method], positions, lattice, covariance="pooled")
         q99 = np.quantile(score[bulk], 0.99)
         bands = ((0, 0.3), (0.3, 0.7), (0.7, 1.1), (1.1, 2.0))
         medians = [np.median(score[bulk & (atom_distance >= lo) & (atom_distance < hi)]) for lo, hi in bands]

@@ -15,7 +15,11 @@ Run::
 
 The full comparison with the symmetry-equivalence metric is
 benchmarks/bench_symmetry_graphene.py; its current numbers are in
-benchmarks/RESULTS.md.
+benchmarks/RESULTS.md. It scans the whole supercell, so every lattice site
+has copies in 32 cells and the codes can be scored against the bulk at the
+same site (``metrics.lattice_site_mahalanobis_score``), which finds the
+vacancy where the global Mahalanobis distance printed here does not; this
+example's window holds too few cells for that.
 """
 
 import argparse
