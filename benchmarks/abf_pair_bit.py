@@ -12,7 +12,8 @@ images (2 patches each), noise-free and at the benchmark's dose.
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py
+    PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py --dose 0 1e5 1e6
+    PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py --dose 1e5 1e6 --scan-noise 0
 """
 
 import argparse
@@ -38,11 +39,12 @@ def main():
     parser.add_argument("--n-test", type=int, default=100)
     parser.add_argument("--components", type=int, nargs="+", default=[200])
     parser.add_argument("--dose", type=float, nargs="+", default=[0.0, 1e5], help="0: noise-free")
+    parser.add_argument("--scan-noise", type=float, default=0.2, help="RMS row jitter, pixels, with a dose")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
     for dose in args.dose:
-        noise = dict(dose=None, scan_noise=0.0) if dose == 0 else dict(dose=dose, scan_noise=0.2)
+        noise = dict(dose=None, scan_noise=0.0) if dose == 0 else dict(dose=dose, scan_noise=args.scan_noise)
         X, y = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=4,
                                    cache_dir=args.cache, n_jobs=2, **noise)
         Xall, yall = make_perovskite_abf(args.n_train + args.n_test, material="SrTiO3", random_state=0,
@@ -58,7 +60,8 @@ def main():
                 clf.fit(X, y[:, 2] > 0)
             hit = clf.predict(Xte) == (yte[:, 2] > 0)
             large = np.abs(yte[:, 2]) > 3
-            print(f"dose {'noise-free' if dose == 0 else f'{dose:g} e/A^2'}, PCA({n}): sign(gamma) accuracy "
+            label = "noise-free" if dose == 0 else f"{dose:g} e/A^2, scan noise {args.scan_noise:g} px"
+            print(f"{label}, PCA({n}): sign(gamma) accuracy "
                   f"{hit.mean():.3f}; with |gamma| > 3 deg {hit[large].mean():.3f} "
                   f"({time.perf_counter() - t:.0f} s)", flush=True)
 
