@@ -49,6 +49,12 @@ def main():
     parser.add_argument("--pool-after", default="2,4,6")
     parser.add_argument("--dose", type=float, default=1e5, help="electrons per square Angstrom")
     parser.add_argument("--scan-noise", type=float, default=0.2, help="RMS row jitter, pixels")
+    parser.add_argument("--fresh-noise", action="store_true",
+                        help="train the CNN on noise-free patches with new shot and scan noise every epoch "
+                             "(Poisson augmentation at the test data's counts); baselines keep the noisy patches")
+    parser.add_argument("--pairs", action="store_true",
+                        help="add each training image's mid-plane mirror (the slab seen from its other surface, "
+                             "tilts (beta, alpha, -gamma)) to the training set of every model")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
@@ -59,6 +65,10 @@ def main():
     t0 = time.perf_counter()
     X, y = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
                                **noise)
+    if args.pairs:
+        Xm, ym = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
+                                     mid_plane_mirror=True, **noise)
+        X, y = np.concatenate([X, Xm]), np.concatenate([y, ym])
     train_generation = time.perf_counter() - t0
     t0 = time.perf_counter()
     # The test images follow the training ones in the same stream (indices n_train..): fresh tilts.
@@ -68,8 +78,24 @@ def main():
     Xc, yc = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1, patches_per_image=2, **noise)
     # The two exact mirrors of the [110] projection, with their tilts transformed: 4x the patches.
     X, y = mirror_patches_110(X, y)
+    cnn_X, cnn_augment, counts = X, False, (50.0, 1000.0)
+    if args.fresh_noise:
+        clean = dict(noise, dose=None, scan_noise=0.0)
+        cnn_X = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
+                                    **clean)[0]
+        if args.pairs:
+            cnn_X = np.concatenate([cnn_X, make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0,
+                                                               patches_per_image=args.patches, mid_plane_mirror=True,
+                                                               **clean)[0]])
+        cnn_X, _ = mirror_patches_110(cnn_X, np.zeros((len(cnn_X), 3)))
+        # Mean detected electrons per pixel of each patch, as the test data record them.
+        electrons = cnn_X.mean(1) * args.dose * 0.25**2
+        counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
+        print(f"CNN trains on noise-free patches, shot noise at {counts[0]:.0f}-{counts[1]:.0f} electrons per pixel",
+              flush=True)
     test_generation = time.perf_counter() - t0
-    print(f"training set: {args.n_train} images -> {len(X)} patches of {int(np.sqrt(X.shape[1]))} px, "
+    pairs = " and their mid-plane mirrors" if args.pairs else ""
+    print(f"training set: {args.n_train} images{pairs} -> {len(X)} patches of {int(np.sqrt(X.shape[1]))} px, "
           f"{train_generation:.0f} s to simulate or read, x4 by mirrors; test sets {test_generation:.0f} s", flush=True)
     if args.generate_only:
         return
@@ -79,25 +105,28 @@ def main():
         "TiltRegressor": TiltRegressor(
             conv_channels=None if args.channels == "stemdl" else tuple(int(c) for c in args.channels.split(",")),
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
-            fc_units=512 if args.channels == "stemdl" else 256, augment=False, lr=2e-3, max_epochs=args.epochs,
+            fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
+            scan_jitter=args.scan_noise, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=0.25, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
                                           RidgeCV(alphas=np.logspace(-3, 3, 13))),
         "k-NN (k=5)": make_pipeline(sqrt, StandardScaler(), KNeighborsRegressor(min(5, len(X)))),
     }
-    rows = []
+    rows, predictions = [], dict(SrTiO3_true=yte, CaTiO3_true=yc)
     print(f"\n{'model':18s} {'train s':>8s} {'SrTiO3 MAE a/b/g (deg)':>24s} {'CaTiO3 MAE a/b/g (deg)':>24s} "
           f"{'patches/s':>10s}", flush=True)
     for name, model in models.items():
         t = time.perf_counter()
-        model.fit(X, y)
+        model.fit(cnn_X if name == "TiltRegressor" else X, y)
         train_time = time.perf_counter() - t
         t = time.perf_counter()
         pred = model.predict(Xte)
         rate = len(Xte) / (time.perf_counter() - t)
         mae = np.abs(pred - yte).mean(0)
-        mae_c = np.abs(model.predict(Xc) - yc).mean(0)
+        pred_c = model.predict(Xc)
+        mae_c = np.abs(pred_c - yc).mean(0)
+        predictions.update({f"{name}/SrTiO3": pred, f"{name}/CaTiO3": pred_c})
         # The mid-plane mirror (alpha, beta, gamma) -> (beta, alpha, -gamma) is nearly invisible in
         # [110] ABF: this MAE counts a prediction of either member of the pair as right.
         mirrored = np.column_stack([yte[:, 1], yte[:, 0], -yte[:, 2]])
@@ -116,6 +145,7 @@ def main():
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    np.savez(out.with_name("tilt_predictions.npz"), **predictions)
     mean_predictor = np.abs(yte - y.mean(0)).mean(0)
     print(f"\nmean predictor SrTiO3 MAE: {'/'.join(f'{m:.2f}' for m in mean_predictor)}; written {out}")
 

@@ -105,6 +105,21 @@ def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
     np.testing.assert_allclose(np.abs(y8[1::2]), np.abs(y4))
 
 
+def test_make_perovskite_abf_mid_plane_mirror_pairs(tmp_path):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    X, y = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, **CHEAP)
+    Xm, ym = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, mid_plane_mirror=True,
+                                 **CHEAP)
+    assert len(sorted(tmp_path.rglob("image_*.npz"))) == 4  # a cache of its own
+    # The same draws and columns, with the tilts mirrored ...
+    np.testing.assert_allclose(ym, y[:, [1, 0, 2]] * (1, 1, -1))
+    # ... and an image that differs only by dynamical scattering: little, but not nothing.
+    difference = np.abs(Xm - X).max(1) / X.std(1)
+    assert np.all(difference > 1e-3) and np.all(difference < 0.5), difference
+
+
 def test_translation_by_one_cell_negates_anti_phase_tilts():
     # Why a patch's target is its centre column's rotation: the a-b-c- crystal
     # moved by one perovskite cell is the crystal with every angle negated.
@@ -204,3 +219,37 @@ def test_mirror_patches_110_match_the_simulated_mirror_images():
     np.testing.assert_allclose(flipped_y, image(yud)[0], atol=1e-4 * base.std() + 1e-6)
     # The mid-plane mirror (beta, alpha, -gamma) is not a symmetry of the image.
     assert np.abs(image(np.array([-3.0, 5.0, -4.0]))[0] - base).max() > 0.02 * base.std()
+
+
+def test_mirror_mid_plane_is_the_structure_with_beta_alpha_minus_gamma():
+    from sklearn_rvae.datasets import mirror_mid_plane, orient_110
+    from sklearn_rvae.datasets._perovskite import _b_columns
+
+    tilts = np.array([6.0, -2.5, 4.0])
+    mirrored = mirror_mid_plane(orient_110(perovskite_supercell("SrTiO3", tilts, "a-b-c-", repeats=(2, 2, 2))))
+    direct = orient_110(perovskite_supercell("SrTiO3", tilts[[1, 0, 2]] * (1, 1, -1), "a-b-c-", repeats=(2, 2, 2)))
+    np.testing.assert_allclose(mirrored.cell.lengths(), direct.cell.lengths(), atol=1e-9)
+    box = direct.cell.lengths()
+
+    def offsets(shift):
+        d = (mirrored.positions[:, None] + shift - direct.positions[None] + box / 2) % box - box / 2
+        same = np.array(mirrored.get_chemical_symbols())[:, None] == np.array(direct.get_chemical_symbols())[None]
+        return np.where(same, np.linalg.norm(d, axis=-1), np.inf).min(1)
+
+    # The two cells coincide up to a lattice translation.
+    b = np.flatnonzero(direct.get_tags() == 1)
+    shifts = [direct.positions[j] - mirrored.positions[b[0]] for j in b]
+    shift = min(shifts, key=lambda s: offsets(s).max())
+    assert offsets(shift).max() < 1e-6
+    # Each column keeps its place in the image and carries the mirrored tilts: the column of the
+    # direct build it lands on has those tilts.
+    cols_m, signs_m = _b_columns(mirrored, (32, 44))
+    cols_d, signs_d = _b_columns(direct, (32, 44))
+    pixel = np.array([box[1] / 32, box[0] / 44])  # (row, col) pixels of the (y, x) box
+    image_box = np.array([32, 44])
+    moved = (cols_m + shift[[1, 0]] / pixel) % image_box
+    d = np.abs((moved[:, None] - cols_d[None] + image_box / 2) % image_box - image_box / 2).sum(-1)
+    order = d.argmin(1)
+    assert d.min(1).max() < 1e-6 and sorted(order) == list(range(len(cols_d)))
+    label_m = (signs_m * tilts)[:, [1, 0, 2]] * (1, 1, -1)
+    np.testing.assert_allclose(signs_d[order] * tilts[[1, 0, 2]] * (1, 1, -1), label_m)

@@ -89,6 +89,30 @@ def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):
     assert np.all(np.isfinite(some.predict(Xv)))
 
 
+def test_poisson_augmentation_draws_the_asked_counts():
+    from sklearn_rvae.nn._tilt import Augment
+
+    x = torch.full((64, 1, 16, 16), 0.7, dtype=torch.float64)
+    torch.manual_seed(0)
+    for counts in (100.0, 4400.0):
+        noisy = Augment(("poisson",), counts_range=(counts, counts)).train()(x)
+        # Poisson: relative standard deviation 1 / sqrt(mean count).
+        relative = (noisy.std() / noisy.mean()).item()
+        assert abs(relative * np.sqrt(counts) - 1) < 0.05, (counts, relative)
+
+
+def test_scan_distortion_shifts_each_row_independently():
+    from sklearn_rvae.nn._tilt import Augment
+
+    ramp = torch.arange(32, dtype=torch.float64).expand(256, 1, 32, 32).clone()  # value = x in pixels
+    torch.manual_seed(0)
+    shifted = Augment(("scan_distortion",), scan_jitter=0.2).train()(ramp)
+    shift = (shifted - ramp)[:, 0, :, 8:24].mean(-1)  # per row, away from the reflected edges
+    assert abs(shift.std().item() / 0.2 - 1) < 0.1
+    neighbours = np.corrcoef(shift[:, :-1].ravel().numpy(), shift[:, 1:].ravel().numpy())[0, 1]
+    assert abs(neighbours) < 0.1, neighbours
+
+
 @pytest.mark.parametrize(
     "X, y, params, match",
     [
@@ -99,6 +123,8 @@ def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):
         (np.ones((10, 60)), np.ones((10, 3)), {}, "image_shape"),
         (np.ones((10, 64)), np.ones((10, 3)), {"augment": ("zoom",)}, "zoom"),
         (np.ones((10, 64)), np.ones((10, 3)), {"pool_after": (9,)}, "pool_after"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"counts_range": (0.0, 10.0)}, "counts_range"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"counts_range": (20.0, 10.0)}, "counts_range"),
         (np.ones((1, 64)), np.ones((1, 3)), {}, "minimum of 2"),
     ],
 )

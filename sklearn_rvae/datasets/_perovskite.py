@@ -381,7 +381,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                         patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
                         slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
-                        cache_dir=None, random_state=0, n_jobs=1, verbose=False):
+                        mid_plane_mirror=False, cache_dir=None, random_state=0, n_jobs=1, verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
@@ -417,6 +417,14 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         See :func:`simulate_abf`.
     potential_sampling, slice_thickness, method : multislice settings, see :func:`simulate_abf`.
     source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`.
+    mid_plane_mirror : bool, default=False
+        Simulate each image's slab mirrored through its mid-plane (the beam
+        enters through the other surface): the same draws, with the tilts
+        of every column mapped to (beta, alpha, -gamma). The [110]
+        projection barely sees this mirror (only dynamical scattering
+        does), so the two data sets together are the matched pairs a model
+        must tell apart; they share tilts, so keep them on the same side
+        of a train/test split.
 
     Returns
     -------
@@ -443,6 +451,8 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                   semiangle=semiangle, detector=detector, defocus=defocus, thickness_periods=thickness_periods,
                   frozen_phonons=frozen_phonons, sampling=sampling, potential_sampling=potential_sampling,
                   slice_thickness=slice_thickness, method=method, random_state=random_state)
+    if mid_plane_mirror:
+        params["mid_plane_mirror"] = True  # only when set: the unmirrored caches keep their keys
     folder = None
     if cache_dir is not None:
         import hashlib
@@ -464,6 +474,8 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         rng = np.random.default_rng([int(random_state), int(i)])
         tilts = rng.uniform(-tilt_range, tilt_range, 3)
         atoms = orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
+        if mid_plane_mirror:
+            atoms = mirror_mid_plane(atoms)
         image = simulate_abf(atoms, energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
                              thickness_periods=thickness_periods, frozen_phonons=frozen_phonons, sampling=sampling,
                              potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method,
@@ -503,7 +515,25 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
             row = i * patches_per_image + p
             X[row] = _cut_patch(image, sim["columns"][c], patch_size, sampling, dose, scan_noise, rng).ravel()
             y[row] = sim["signs"][c] * sim["tilts"]
+            if mid_plane_mirror:
+                y[row] = y[row, [1, 0, 2]] * (1, 1, -1)
     return X, y
+
+
+def mirror_mid_plane(atoms):
+    """The [110] cell (from :func:`orient_110`) mirrored through a plane normal to the beam (z -> -z).
+
+    A slab of repeated mirrored cells is the original slab seen from its
+    other surface. Each column keeps its (x, y); its octahedral tilts
+    (alpha, beta, gamma) become (beta, alpha, -gamma).
+    """
+    mirrored = atoms.copy()
+    depth = mirrored.cell.lengths()[2]
+    positions = mirrored.positions
+    positions[:, 2] = (-positions[:, 2]) % depth
+    mirrored.positions = positions
+    mirrored.info["mid_plane_mirror"] = not atoms.info.get("mid_plane_mirror", False)
+    return mirrored
 
 
 def _b_columns(atoms, image_shape):

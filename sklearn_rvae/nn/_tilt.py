@@ -27,7 +27,7 @@ class Augment(nn.Module):
     """Random, per-image perturbations of raw (non-negative) ABF intensities."""
 
     def __init__(self, enabled=AUGMENTATIONS, max_rotation_deg=3.0, max_scale=0.04, max_shear=0.03,
-                 max_noise_blend=0.1, dose_range=(50.0, 1000.0), max_blur=1.0, scan_jitter=0.3, max_crop_shift=2.0):
+                 max_noise_blend=0.1, counts_range=(50.0, 1000.0), max_blur=1.0, scan_jitter=0.3, max_crop_shift=2.0):
         super().__init__()
         unknown = set(enabled) - set(AUGMENTATIONS)
         if unknown:
@@ -37,7 +37,7 @@ class Augment(nn.Module):
         self.max_scale = max_scale
         self.max_shear = max_shear
         self.max_noise_blend = max_noise_blend
-        self.dose_range = dose_range
+        self.counts_range = counts_range
         self.max_blur = max_blur
         self.scan_jitter = scan_jitter
         self.max_crop_shift = max_crop_shift
@@ -65,9 +65,9 @@ class Augment(nn.Module):
                 theta[:, 1, 2] = uniform(-1, 1, b) * self.max_crop_shift * 2 / max(h, 1)
             grid = F.affine_grid(theta, (b, 1, h, w), align_corners=False)
             if "scan_distortion" in self.enabled:
-                # Scan lines land a little off: a smooth random x offset per row.
+                # Scan lines land a little off: an independent random x offset per row (RMS scan_jitter
+                # pixels), the model of postprocess_abf.
                 jitter = torch.randn(b, 1, h, 1, device=dev, dtype=dt) * self.scan_jitter * 2 / max(w, 1)
-                jitter = F.avg_pool2d(jitter, (3, 1), stride=1, padding=(1, 0)) if h >= 3 else jitter
                 grid = grid + torch.cat([jitter.squeeze(1).expand(b, h, w)[..., None], torch.zeros_like(grid[..., :1])], -1)
             x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         if "blur" in self.enabled and self.max_blur > 0:
@@ -82,9 +82,10 @@ class Augment(nn.Module):
                 x = F.conv2d(ys, k[:, None, :, None], groups=b).transpose(0, 1)
         x = x.clamp_min(0)
         if "poisson" in self.enabled:
-            dose = torch.exp(uniform(math.log(self.dose_range[0]), math.log(self.dose_range[1]), b, 1, 1, 1))
+            # Mean electrons per pixel, log-uniform per patch.
+            counts = torch.exp(uniform(math.log(self.counts_range[0]), math.log(self.counts_range[1]), b, 1, 1, 1))
             level = x.mean((2, 3), keepdim=True).clamp_min(1e-12)
-            x = torch.poisson(x / level * dose) / dose * level
+            x = torch.poisson(x / level * counts) / counts * level
         if "noise" in self.enabled:
             blend = uniform(0, self.max_noise_blend, b, 1, 1, 1)
             noise = torch.rand_like(x) * 2 * x.mean((2, 3), keepdim=True)
@@ -96,7 +97,8 @@ class TiltCNN(nn.Module):
     """Deep CNN: flattened patches (B, h * w) -> standardised targets (B, n_targets)."""
 
     def __init__(self, image_shape, n_targets=3, conv_channels=(64,) * 7 + (128,) * 3, kernel_size=4,
-                 pool_after=(5, 10), fc_units=512, augment=AUGMENTATIONS, pixel_stats=None):
+                 pool_after=(5, 10), fc_units=512, augment=AUGMENTATIONS, counts_range=(50.0, 1000.0),
+                 scan_jitter=0.3, pixel_stats=None):
         super().__init__()
         self.image_shape = tuple(image_shape)
         # Per-pixel mean and scale of the (sqrt, per-patch standardised) training patches: removing
@@ -121,7 +123,7 @@ class TiltCNN(nn.Module):
                 h, w = h // kh, w // kw
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(c_in * h * w, fc_units), nn.Tanh(), nn.Linear(fc_units, n_targets))
-        self.augment = Augment(augment) if augment else None
+        self.augment = Augment(augment, counts_range=counts_range, scan_jitter=scan_jitter) if augment else None
 
     def forward(self, x):
         b = x.shape[0]
