@@ -14,6 +14,14 @@ Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py --dose 0 1e5 1e6
     PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py --dose 1e5 1e6 --scan-noise 0
+    # what the pair shares: ridge R^2 of its invariants
+    PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_bit.py --dose 0 1e5 --invariants
+
+With ``--invariants`` it fits a ridge regression (same preprocessing) to
+the quantities the mirror pair shares, alpha + beta, (alpha - beta)^2 -
+gamma^2 and 2 (alpha - beta) gamma (with z = (alpha - beta) + i gamma, the
+pair is +-z and these are alpha + beta and z^2), and for contrast to alpha
+and gamma themselves, and prints the test R^2 of each.
 """
 
 import argparse
@@ -24,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegressionCV, RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -40,6 +48,7 @@ def main():
     parser.add_argument("--components", type=int, nargs="+", default=[200])
     parser.add_argument("--dose", type=float, nargs="+", default=[0.0, 1e5], help="0: noise-free")
     parser.add_argument("--scan-noise", type=float, default=0.2, help="RMS row jitter, pixels, with a dose")
+    parser.add_argument("--invariants", action="store_true", help="ridge R^2 of the pair's invariants instead")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
@@ -51,6 +60,20 @@ def main():
                                          patches_per_image=2, cache_dir=args.cache, n_jobs=2, **noise)
         Xte, yte = Xall[2 * args.n_train :], yall[2 * args.n_train :]
         X, y = mirror_patches_110(X, y)
+        label = "noise-free" if dose == 0 else f"{dose:g} e/A^2, scan noise {args.scan_noise:g} px"
+        if args.invariants:
+            def targets(t):
+                d, g = t[:, 0] - t[:, 1], t[:, 2]
+                return np.column_stack([t[:, 0] + t[:, 1], d**2 - g**2, 2 * d * g, t[:, 0], g])
+
+            reg = make_pipeline(FunctionTransformer(np.sqrt), StandardScaler(), PCA(args.components[0], random_state=0),
+                                RidgeCV(alphas=np.logspace(-3, 4, 15)))
+            reg.fit(X, targets(y))
+            truth = targets(yte)
+            r2 = 1 - ((reg.predict(Xte) - truth) ** 2).mean(0) / truth.var(0)
+            names = ["alpha+beta", "(a-b)^2-g^2", "2(a-b)g", "alpha", "gamma"]
+            print(f"{label}: ridge R^2 " + ", ".join(f"{n} {r:.2f}" for n, r in zip(names, r2)), flush=True)
+            continue
         for n in args.components:
             t = time.perf_counter()
             clf = make_pipeline(FunctionTransformer(np.sqrt), StandardScaler(), PCA(n, random_state=0),
@@ -60,7 +83,6 @@ def main():
                 clf.fit(X, y[:, 2] > 0)
             hit = clf.predict(Xte) == (yte[:, 2] > 0)
             large = np.abs(yte[:, 2]) > 3
-            label = "noise-free" if dose == 0 else f"{dose:g} e/A^2, scan noise {args.scan_noise:g} px"
             print(f"{label}, PCA({n}): sign(gamma) accuracy "
                   f"{hit.mean():.3f}; with |gamma| > 3 deg {hit[large].mean():.3f} "
                   f"({time.perf_counter() - t:.0f} s)", flush=True)
