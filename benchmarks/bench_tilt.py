@@ -80,6 +80,7 @@ def main():
     X, y = mirror_patches_110(X, y)
     cnn_X, cnn_augment, counts = X, False, (50.0, 1000.0)
     if args.fresh_noise:
+        # The same images, columns and sub-pixel offsets as X (the noise has its own stream), so y applies.
         clean = dict(noise, dose=None, scan_noise=0.0)
         cnn_X = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
                                     **clean)[0]
