@@ -37,6 +37,7 @@ from sklearn_rvae import TiltRegressor
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
 
 ROOT = Path(__file__).resolve().parent
+SAMPLING = 0.25  # Angstrom per pixel, make_perovskite_abf's default
 
 
 def main():
@@ -62,13 +63,15 @@ def main():
     args = parser.parse_args()
 
     noise = dict(dose=args.dose, scan_noise=args.scan_noise, cache_dir=args.cache, n_jobs=args.jobs, verbose=True)
+
+    def training_set(**conditions):
+        """The SrTiO3 training patches, with their mid-plane mirrors after them when --pairs."""
+        sets = [make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
+                                    mid_plane_mirror=mirror, **conditions) for mirror in (False, True)[: 1 + args.pairs]]
+        return np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets])
+
     t0 = time.perf_counter()
-    X, y = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
-                               **noise)
-    if args.pairs:
-        Xm, ym = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
-                                     mid_plane_mirror=True, **noise)
-        X, y = np.concatenate([X, Xm]), np.concatenate([y, ym])
+    X, y = training_set(**noise)
     train_generation = time.perf_counter() - t0
     t0 = time.perf_counter()
     # The test images follow the training ones in the same stream (indices n_train..): fresh tilts.
@@ -81,16 +84,9 @@ def main():
     cnn_X, cnn_augment, counts = X, False, (50.0, 1000.0)
     if args.fresh_noise:
         # The same images, columns and sub-pixel offsets as X (the noise has its own stream), so y applies.
-        clean = dict(noise, dose=None, scan_noise=0.0)
-        cnn_X = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
-                                    **clean)[0]
-        if args.pairs:
-            cnn_X = np.concatenate([cnn_X, make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0,
-                                                               patches_per_image=args.patches, mid_plane_mirror=True,
-                                                               **clean)[0]])
-        cnn_X, _ = mirror_patches_110(cnn_X, np.zeros((len(cnn_X), 3)))
+        cnn_X, _ = mirror_patches_110(*training_set(**dict(noise, dose=None, scan_noise=0.0)))
         # Mean detected electrons per pixel of each patch, as the test data record them.
-        electrons = cnn_X.mean(1) * args.dose * 0.25**2
+        electrons = cnn_X.mean(1) * args.dose * SAMPLING**2
         counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
         print(f"CNN trains on noise-free patches, shot noise at {counts[0]:.0f}-{counts[1]:.0f} electrons per pixel",
               flush=True)
@@ -108,7 +104,7 @@ def main():
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, lr=2e-3, max_epochs=args.epochs,
-            callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=0.25, device=args.device,
+            callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
                                           RidgeCV(alphas=np.logspace(-3, 3, 13))),
