@@ -56,6 +56,9 @@ def main():
     parser.add_argument("--pairs", action="store_true",
                         help="add each training image's mid-plane mirror (the slab seen from its other surface, "
                              "tilts (beta, alpha, -gamma)) to the training set of every model")
+    parser.add_argument("--scan-correction", action="store_true",
+                        help="TiltRegressor(scan_correction=True): align every patch's scan rows to an appearance "
+                             "model of the training patches before the CNN")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
@@ -103,7 +106,7 @@ def main():
             conv_channels=None if args.channels == "stemdl" else tuple(int(c) for c in args.channels.split(",")),
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
-            scan_jitter=args.scan_noise, lr=2e-3, max_epochs=args.epochs,
+            scan_jitter=args.scan_noise, scan_correction=args.scan_correction, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),

@@ -93,14 +93,99 @@ class Augment(nn.Module):
         return x
 
 
+class ScanRowAligner(nn.Module):
+    """Undo scan-row jitter: estimate each row's x offset against an appearance model and shift it back.
+
+    The appearance model is the mean and leading principal components of
+    the training patches, each divided by its mean intensity; it tracks
+    what the tilts and the column's sub-pixel position do to a patch, so
+    the offsets it finds are the scan's, not the structure's. Per row, the
+    offset minimises the squared misfit to the patch's model reconstruction
+    (offsets on a grid within +-4 ``jitter``, a Gaussian prior of RMS
+    ``jitter`` weighed against the patch's own residual variance, parabolic
+    refinement), in two rounds. The mean offset over a patch's rows is
+    kept: it is the column's position, not scan noise.
+    """
+
+    def __init__(self, mean, components, jitter, n_grid=17, n_rounds=2):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float32).reshape(-1))
+        self.register_buffer("components", torch.as_tensor(np.asarray(components), dtype=torch.float32))
+        self.jitter = float(jitter)
+        self.n_grid = int(n_grid)
+        self.n_rounds = int(n_rounds)
+
+    def reconstruct(self, x):
+        """Model patch for each of x (B, h, w), relative intensities."""
+        b, h, w = x.shape
+        mean, comps = self.mean.to(x.dtype), self.components.to(x.dtype)
+        centred = x.reshape(b, -1) - mean
+        return (mean + (centred @ comps.T) @ comps).reshape(b, h, w)
+
+    def estimate(self, x):
+        """Offsets (B, h) in pixels of the rows of x (B, h, w) against the model, patch mean removed."""
+        b, h, w = x.shape
+        edge = 2 if w > 8 else 0  # the rows have no margin to shift into
+        grid = torch.linspace(-4 * self.jitter, 4 * self.jitter, self.n_grid, device=x.device, dtype=x.dtype)
+        offsets = torch.zeros(b, h, device=x.device, dtype=x.dtype)
+        for _ in range(self.n_rounds):
+            model = self.reconstruct(shift_rows(x, -offsets))
+            cost = torch.stack([((x - shift_rows(model, g.expand(b, h))) ** 2)[..., edge : w - edge].sum(-1)
+                                for g in grid], -1)  # (B, h, n_grid)
+            variance = cost.amin(-1).sum(-1).clamp_min(1e-20) / (h * (w - 2 * edge))
+            cost = cost / variance[:, None, None] + (grid / self.jitter) ** 2
+            k = cost.argmin(-1).clamp(1, self.n_grid - 2)
+            c0, c1, c2 = (cost.gather(-1, (k + d)[..., None])[..., 0] for d in (-1, 0, 1))
+            curvature = c0 - 2 * c1 + c2
+            step = torch.where(curvature > 0, 0.5 * (c0 - c2) / curvature.clamp_min(1e-20), torch.zeros_like(c1))
+            offsets = grid[k] + step.clamp(-1, 1) * (grid[1] - grid[0])
+            offsets = offsets - offsets.mean(1, keepdim=True)
+        return offsets
+
+    def forward(self, x):
+        """x (B, 1, h, w) non-negative intensities -> the same with every row shifted back."""
+        b, _, h, w = x.shape
+        if w < 2:
+            return x
+        level = x.mean((1, 2, 3), keepdim=True).clamp_min(1e-12)
+        offsets = self.estimate((x / level)[:, 0])
+        return shift_rows(x[:, 0], -offsets)[:, None]
+
+
+def shift_rows(x, offsets):
+    """Shift each row of x (B, h, w) along w by offsets (B, h) pixels, linear interpolation, edges held.
+
+    The value at column c comes from column c - offset (``scipy.ndimage.shift`` convention).
+    """
+    w = x.shape[-1]
+    source = (torch.arange(w, device=x.device, dtype=x.dtype) - offsets[..., None]).clamp(0, w - 1)
+    low = source.floor().clamp(max=w - 2).long()
+    frac = source - low
+    return x.gather(-1, low) * (1 - frac) + x.gather(-1, low + 1) * frac
+
+
+def appearance_model(X, image_shape, n_components=20):
+    """Mean and leading principal components of patches X (n, h * w), each divided by its mean intensity."""
+    X = np.asarray(X, dtype=np.float64)
+    rel = X / np.maximum(X.mean(1, keepdims=True), 1e-12)
+    mean = rel.mean(0)
+    centred = rel - mean
+    # Eigenvectors of the pixel covariance: deterministic and cheap for patch-sized pixels.
+    _, vectors = np.linalg.eigh(centred.T @ centred / len(rel))
+    k = min(n_components, len(rel) - 1, rel.shape[1])
+    return mean, vectors[:, ::-1][:, :k].T.copy()
+
+
 class TiltCNN(nn.Module):
     """Deep CNN: flattened patches (B, h * w) -> standardised targets (B, n_targets)."""
 
     def __init__(self, image_shape, n_targets=3, conv_channels=(64,) * 7 + (128,) * 3, kernel_size=4,
                  pool_after=(5, 10), fc_units=512, augment=AUGMENTATIONS, counts_range=(50.0, 1000.0),
-                 scan_jitter=0.3, pixel_stats=None):
+                 scan_jitter=0.3, pixel_stats=None, row_model=None):
         super().__init__()
         self.image_shape = tuple(image_shape)
+        # (mean, components) of the training patches: scan rows are aligned to them before anything else.
+        self.aligner = None if row_model is None else ScanRowAligner(*row_model, jitter=scan_jitter)
         # Per-pixel mean and scale of the (sqrt, per-patch standardised) training patches: removing
         # the lattice every patch shares leaves the small tilt signal well conditioned for Adam.
         mean, scale = (np.zeros(self.image_shape), np.ones(self.image_shape)) if pixel_stats is None else pixel_stats
@@ -130,6 +215,8 @@ class TiltCNN(nn.Module):
         x = x.reshape(b, 1, *self.image_shape)
         if self.training and self.augment is not None:
             x = self.augment(x)
+        if self.aligner is not None:
+            x = self.aligner(x)
         # sqrt compresses the dynamic range (Poisson-like noise becomes
         # roughly uniform), then each patch is standardised: the model sees
         # contrast, not dose.
