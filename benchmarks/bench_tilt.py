@@ -59,6 +59,9 @@ def main():
     parser.add_argument("--scan-correction", action="store_true",
                         help="TiltRegressor(scan_correction=True): align every patch's scan rows to an appearance "
                              "model of the training patches before the CNN")
+    parser.add_argument("--symmetry", action="store_true",
+                        help="TiltRegressor(symmetry='110'): the projection's exact mirrors built into the CNN, "
+                             "which then trains on the unmirrored patches (the baselines keep the mirrored ones)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
@@ -82,12 +85,14 @@ def main():
                                      patches_per_image=2, **noise)
     Xte, yte = Xall[2 * args.n_train :], yall[2 * args.n_train :]
     Xc, yc = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1, patches_per_image=2, **noise)
-    # The two exact mirrors of the [110] projection, with their tilts transformed: 4x the patches.
-    X, y = mirror_patches_110(X, y)
-    cnn_X, cnn_augment, counts = X, False, (50.0, 1000.0)
+    # The two exact mirrors of the [110] projection, with their tilts transformed: 4x the patches. A CNN
+    # with the mirrors built in (--symmetry) sees each patch's mirrors anyway and trains on the patches alone.
+    cnn_mirrors = (lambda X, y: (X, y)) if args.symmetry else mirror_patches_110
+    (cnn_X, cnn_y), (X, y) = cnn_mirrors(X, y), mirror_patches_110(X, y)
+    cnn_augment, counts = False, (50.0, 1000.0)
     if args.fresh_noise:
         # The same images, columns and sub-pixel offsets as X (the noise has its own stream), so y applies.
-        cnn_X, _ = mirror_patches_110(*training_set(**dict(noise, dose=None, scan_noise=0.0)))
+        cnn_X, _ = cnn_mirrors(*training_set(**dict(noise, dose=None, scan_noise=0.0)))
         # Mean detected electrons per pixel of each patch, as the test data record them.
         electrons = cnn_X.mean(1) * args.dose * SAMPLING**2
         counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
@@ -106,7 +111,8 @@ def main():
             conv_channels=None if args.channels == "stemdl" else tuple(int(c) for c in args.channels.split(",")),
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
-            scan_jitter=args.scan_noise, scan_correction=args.scan_correction, lr=2e-3, max_epochs=args.epochs,
+            scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
+            symmetry="110" if args.symmetry else None, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -118,7 +124,7 @@ def main():
           f"{'patches/s':>10s}", flush=True)
     for name, model in models.items():
         t = time.perf_counter()
-        model.fit(cnn_X if name == "TiltRegressor" else X, y)
+        model.fit(*((cnn_X, cnn_y) if name == "TiltRegressor" else (X, y)))
         train_time = time.perf_counter() - t
         t = time.perf_counter()
         pred = model.predict(Xte)

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d, validate_data
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
@@ -20,7 +20,7 @@ from ._utils import (
     resolve_image_shape,
     seed_from,
 )
-from .nn._tilt import AUGMENTATIONS, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
+from .nn._tilt import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
 class _HuberDeltaDecay(Callback):
@@ -102,6 +102,17 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         position) is kept. Unmodelled row jitter hides the weak dynamical
         contrast that tells a tilt from its mid-plane mirror (measured on
         simulated SrTiO3, benchmarks/RESULTS.md).
+    symmetry : {"110"} or None, default=None
+        Build the exact symmetries of the zone axis into the network:
+        ``"110"`` averages its predictions over a patch and its three
+        mirrors (x -> -x, y -> -y, both: the in-plane mirrors of the [110]
+        projection through a B column), each mapped back by its tilt
+        transform ((-beta, -alpha, -gamma), (-alpha, -beta, gamma),
+        (beta, alpha, -gamma); see ``datasets.mirror_patches_110``), so a
+        mirrored patch gets exactly the mirrored tilts. Needs
+        ``n_targets=3`` and column-centred patches. Training on mirrored
+        copies is then redundant: train on the patches alone. The CNN runs
+        four times per patch.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -159,6 +170,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "counts_range": [tuple, list],
         "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
         "scan_correction": ["boolean"],
+        "symmetry": [StrOptions({"110"}), None],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -176,7 +188,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
-                 lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
+                 symmetry=None, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto", callbacks=None,
                  random_state=None, verbose=0):
         self.image_shape = image_shape
@@ -193,6 +205,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.counts_range = counts_range
         self.scan_jitter = scan_jitter
         self.scan_correction = scan_correction
+        self.symmetry = symmetry
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -262,6 +275,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.scan_correction and not self.scan_jitter > 0:
             raise ValueError("scan_correction=True needs scan_jitter > 0, the RMS row displacement (pixels) to "
                              f"search and to use as the prior; got scan_jitter={self.scan_jitter!r}.")
+        if self.symmetry is not None and self.n_targets != 3:
+            raise ValueError(f"symmetry={self.symmetry!r} maps the three tilts (alpha, beta, gamma); it needs "
+                             f"n_targets=3, got n_targets={self.n_targets}.")
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         self.target_mean_ = y.mean(0)
@@ -287,12 +303,17 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                     aligner = ScanRowAligner(*row_model, jitter=self.scan_jitter).double()
                     z = torch.cat([aligner(chunk) for chunk in z.split(1024)])
                 z = standardize_patches(z)
+                if self.symmetry is not None:
+                    # Every mirrored copy goes through the same standardisation.
+                    z = torch.cat([z.flip(dims) if dims else z for dims, _ in SYMMETRIES[self.symmetry]])
                 scale = z.std(0, unbiased=False)[0].numpy()
                 pixel_stats = (z.mean(0)[0].numpy(), np.where(scale > 1e-6, scale, 1.0))
         net = _TiltNet(
             module=TiltCNN,
             module__pixel_stats=pixel_stats,
             module__row_model=row_model,
+            module__symmetry=self.symmetry,
+            module__target_stats=(self.target_mean_, self.target_scale_),
             module__image_shape=image_shape,
             module__n_targets=self.n_targets,
             module__conv_channels=channels,

@@ -212,3 +212,18 @@ def test_scan_correction_aligns_rows_in_fit_and_predict():
     assert pred.shape == (32, 3) and np.all(np.isfinite(pred))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
     assert TiltRegressor(max_epochs=1, **SMALL).fit(X[:96], y[:96]).net_.module_.aligner is None
+
+
+def test_symmetry_110_makes_predictions_exactly_mirror_equivariant():
+    from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
+
+    X, y = load_abf_fixture()
+    reg = TiltRegressor(symmetry="110", max_epochs=2, augment=("poisson",), counts_range=(500.0, 500.0),
+                        **SMALL).fit(X[:96], y[:96])
+    # The four mirrors of the held-out patches, and what their predictions must be: the mirrored tilts.
+    X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), reg.predict(X[96:]))
+    np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-9)
+    plain = TiltRegressor(max_epochs=2, **SMALL).fit(X[:96], y[:96])
+    assert not np.allclose(plain.predict(X4), mirror_patches_110(X[96:], plain.predict(X[96:]))[1], atol=1e-3)
+    with pytest.raises(ValueError, match="symmetry='110' .* needs n_targets=3"):
+        TiltRegressor(symmetry="110", n_targets=1, max_epochs=1, **SMALL).fit(X[:8], y[:8, 0])

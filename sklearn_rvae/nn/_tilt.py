@@ -16,6 +16,17 @@ from torch import nn
 
 AUGMENTATIONS = ("affine", "noise", "poisson", "blur", "scan_distortion", "crop")
 
+# The exact mirrors of a [110] perovskite projection about a B column: flipped pixel axes and the signed
+# permutation they apply to the column's tilts (alpha, beta, gamma), as datasets.mirror_patches_110 uses them.
+# Each map is its own inverse; together they are a group, so averaging over them makes a network equivariant.
+MIRRORS_110 = (
+    ((), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
+    ((-1,), ((0, -1, 0), (-1, 0, 0), (0, 0, -1))),  # x -> -x: (-beta, -alpha, -gamma)
+    ((-2,), ((-1, 0, 0), (0, -1, 0), (0, 0, 1))),  # y -> -y: (-alpha, -beta, gamma)
+    ((-2, -1), ((0, 1, 0), (1, 0, 0), (0, 0, -1))),  # both, a 180-degree rotation: (beta, alpha, -gamma)
+)
+SYMMETRIES = {"110": MIRRORS_110}
+
 
 def _gaussian_kernel(sigma, device, dtype, radius=3):
     x = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
@@ -181,7 +192,7 @@ class TiltCNN(nn.Module):
 
     def __init__(self, image_shape, n_targets=3, conv_channels=(64,) * 7 + (128,) * 3, kernel_size=4,
                  pool_after=(5, 10), fc_units=512, augment=AUGMENTATIONS, counts_range=(50.0, 1000.0),
-                 scan_jitter=0.3, pixel_stats=None, row_model=None):
+                 scan_jitter=0.3, pixel_stats=None, row_model=None, symmetry=None, target_stats=None):
         super().__init__()
         self.image_shape = tuple(image_shape)
         # (mean, components) of the training patches: scan rows are aligned to them before anything else.
@@ -209,6 +220,16 @@ class TiltCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(c_in * h * w, fc_units), nn.Tanh(), nn.Linear(fc_units, n_targets))
         self.augment = Augment(augment, counts_range=counts_range, scan_jitter=scan_jitter) if augment else None
+        # Exact symmetries of the projection built in: the output is the average over the mirrored patches of
+        # the network's prediction, each mapped back by its tilt transform (in degrees, hence target_stats).
+        self.flips = None
+        if symmetry is not None:
+            self.flips = [dims for dims, _ in SYMMETRIES[symmetry]]
+            self.register_buffer("label_maps", torch.tensor([m for _, m in SYMMETRIES[symmetry]], dtype=torch.float64))
+            mean, scale = (np.zeros(n_targets), np.ones(n_targets)) if target_stats is None else target_stats
+            # float64, so that predictions in degrees are exactly equivariant after inference's .double().
+            self.register_buffer("target_mean", torch.as_tensor(np.asarray(mean), dtype=torch.float64))
+            self.register_buffer("target_scale", torch.as_tensor(np.asarray(scale), dtype=torch.float64))
 
     def forward(self, x):
         b = x.shape[0]
@@ -221,8 +242,15 @@ class TiltCNN(nn.Module):
         # roughly uniform), then each patch is standardised: the model sees
         # contrast, not dose.
         x = standardize_patches(x)
+        if self.flips is None:
+            x = (x - self.pixel_mean.to(x.dtype)) / self.pixel_scale.to(x.dtype)
+            return self.head(self.features(x))
+        x = torch.cat([x.flip(dims) if dims else x for dims in self.flips])
         x = (x - self.pixel_mean.to(x.dtype)) / self.pixel_scale.to(x.dtype)
-        return self.head(self.features(x))
+        out = self.head(self.features(x)).reshape(len(self.flips), b, -1)
+        mean, scale = self.target_mean.to(x.dtype), self.target_scale.to(x.dtype)
+        degrees = torch.einsum("gij,gbj->bi", self.label_maps.to(x.dtype), out * scale + mean) / len(self.flips)
+        return (degrees - mean) / scale
 
 
 def standardize_patches(x):
