@@ -62,6 +62,9 @@ def main():
     parser.add_argument("--symmetry", action="store_true",
                         help="TiltRegressor(symmetry='110'): the projection's exact mirrors built into the CNN, "
                              "which then trains on the unmirrored patches (the baselines keep the mirrored ones)")
+    parser.add_argument("--pair-invariants", action="store_true",
+                        help="TiltRegressor(pair_invariants=True) (with --symmetry): also learn the mid-plane-mirror "
+                             "pair's invariants and take the magnitudes from them")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
@@ -112,7 +115,7 @@ def main():
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
-            symmetry="110" if args.symmetry else None, lr=2e-3, max_epochs=args.epochs,
+            symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -133,6 +136,13 @@ def main():
         pred_c = model.predict(Xc)
         mae_c = np.abs(pred_c - yc).mean(0)
         predictions.update({f"{name}/SrTiO3": pred, f"{name}/CaTiO3": pred_c})
+        if name == "TiltRegressor" and args.pair_invariants:
+            # The network's five outputs before decoding (pair_invariants only changes predict's decoding).
+            raw = model.set_params(pair_invariants=False).predict(Xte)
+            model.set_params(pair_invariants=True)
+            predictions[f"{name}/SrTiO3_raw"] = raw
+            print(f"direct outputs without the invariants: SrTiO3 MAE "
+                  f"{'/'.join(f'{m:.2f}' for m in np.abs(raw[:, :3] - yte).mean(0))}", flush=True)
         # The mid-plane mirror (alpha, beta, gamma) -> (beta, alpha, -gamma) is nearly invisible in
         # [110] ABF: this MAE counts a prediction of either member of the pair as right.
         mirrored = np.column_stack([yte[:, 1], yte[:, 0], -yte[:, 2]])

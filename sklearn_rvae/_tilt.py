@@ -38,6 +38,16 @@ class _TiltNet(NeuralNetRegressor):
     """Private skorch regressor; TiltRegressor composes it."""
 
 
+def _decode_pair(pred):
+    """(alpha, beta, gamma, u, v) -> (alpha, beta, gamma): alpha - beta + i gamma from sqrt(u + iv), signed
+    by and averaged with the direct prediction."""
+    total, direct = pred[:, 0] + pred[:, 1], (pred[:, 0] - pred[:, 1]) + 1j * pred[:, 2]
+    root = np.sqrt(pred[:, 3] + 1j * pred[:, 4])
+    root = np.where((np.conj(direct) * root).real >= 0, root, -root)
+    z = (direct + root) / 2
+    return np.column_stack([(total + z.real) / 2, (total - z.real) / 2, z.imag])
+
+
 class TiltRegressor(RegressorMixin, BaseEstimator):
     """Octahedral tilt angles (alpha, beta, gamma) from ABF-STEM image patches.
 
@@ -113,6 +123,15 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         ``n_targets=3`` and column-centred patches. Training on mirrored
         copies is then redundant: train on the patches alone. The CNN runs
         four times per patch.
+    pair_invariants : bool, default=False
+        With ``symmetry="110"``: the network also learns the two invariants
+        of the [110] mid-plane-mirror pair (alpha, beta, gamma) /
+        (beta, alpha, -gamma), u = (alpha - beta)^2 - gamma^2 and
+        v = 2 (alpha - beta) gamma, which the projection shows plainly;
+        ``predict`` takes alpha - beta and gamma from the square root of
+        u + iv, the root on the side of the direct prediction, averaged
+        with it. The direct prediction decides the pair; the invariants
+        fix the magnitudes and how gamma goes with alpha - beta.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -171,6 +190,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
         "scan_correction": ["boolean"],
         "symmetry": [StrOptions({"110"}), None],
+        "pair_invariants": ["boolean"],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -188,7 +208,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
-                 symmetry=None, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
+                 symmetry=None, pair_invariants=False, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto", callbacks=None,
                  random_state=None, verbose=0):
         self.image_shape = image_shape
@@ -206,6 +226,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.scan_jitter = scan_jitter
         self.scan_correction = scan_correction
         self.symmetry = symmetry
+        self.pair_invariants = pair_invariants
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -278,6 +299,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.symmetry is not None and self.n_targets != 3:
             raise ValueError(f"symmetry={self.symmetry!r} maps the three tilts (alpha, beta, gamma); it needs "
                              f"n_targets=3, got n_targets={self.n_targets}.")
+        if self.pair_invariants and self.symmetry != "110":
+            raise ValueError(f"pair_invariants=True is for the [110] mid-plane-mirror pair; it needs "
+                             f"symmetry='110', got symmetry={self.symmetry!r}.")
+        if self.pair_invariants:
+            d, g = y[:, 0] - y[:, 1], y[:, 2]
+            y = np.column_stack([y, d * d - g * g, 2 * d * g])
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         self.target_mean_ = y.mean(0)
@@ -315,7 +342,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             module__symmetry=self.symmetry,
             module__target_stats=(self.target_mean_, self.target_scale_),
             module__image_shape=image_shape,
-            module__n_targets=self.n_targets,
+            module__n_targets=y.shape[1],
             module__conv_channels=channels,
             module__kernel_size=self.kernel_size,
             module__pool_after=pool_after,
@@ -361,6 +388,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                 self.net_.module_.eval()
                 out.append(self.net_.module_(xb).cpu().numpy())
         pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
+        if self.pair_invariants:
+            pred = _decode_pair(pred)
         return pred[:, 0] if self.n_targets == 1 else pred
 
     def predict_map(self, image, sampling=None, stride=None, centers=None):

@@ -225,7 +225,13 @@ class TiltCNN(nn.Module):
         self.flips = None
         if symmetry is not None:
             self.flips = [dims for dims, _ in SYMMETRIES[symmetry]]
-            self.register_buffer("label_maps", torch.tensor([m for _, m in SYMMETRIES[symmetry]], dtype=torch.float64))
+            maps = [np.asarray(m, dtype=np.float64) for _, m in SYMMETRIES[symmetry]]
+            if n_targets == 5:
+                # Two more outputs, the mid-plane-mirror pair's invariants u = (a - b)^2 - g^2 and v = 2 (a - b) g.
+                # A mirror sends a - b to sign_d (a - b) and g to sign_g g: u stays, v takes sign_d sign_g.
+                maps = [np.diag([1.0, 1.0, 1.0, 1.0, (m[0] - m[1]) @ (1, -1, 0) / 2 * m[2, 2]]) @
+                        np.block([[m, np.zeros((3, 2))], [np.zeros((2, 3)), np.eye(2)]]) for m in maps]
+            self.register_buffer("label_maps", torch.tensor(np.stack(maps), dtype=torch.float64))
             mean, scale = (np.zeros(n_targets), np.ones(n_targets)) if target_stats is None else target_stats
             # float64, so that predictions in degrees are exactly equivariant after inference's .double().
             self.register_buffer("target_mean", torch.as_tensor(np.asarray(mean), dtype=torch.float64))
