@@ -227,3 +227,37 @@ def test_symmetry_110_makes_predictions_exactly_mirror_equivariant():
     assert not np.allclose(plain.predict(X4), mirror_patches_110(X[96:], plain.predict(X[96:]))[1], atol=1e-3)
     with pytest.raises(ValueError, match="symmetry='110' .* needs n_targets=3"):
         TiltRegressor(symmetry="110", n_targets=1, max_epochs=1, **SMALL).fit(X[:8], y[:8, 0])
+
+
+def test_pair_invariants_decode_to_the_tilts_on_the_direct_predictions_side():
+    from sklearn_rvae._tilt import _decode_pair
+
+    rng = np.random.default_rng(0)
+    y = rng.uniform(-10, 10, (200, 3))
+    d, g = y[:, 0] - y[:, 1], y[:, 2]
+    exact = np.column_stack([y, d * d - g * g, 2 * d * g])
+    np.testing.assert_allclose(_decode_pair(exact), y, atol=1e-9)
+    # A direct prediction of the right sign but the wrong size: the invariants' root fixes half the error.
+    scaled = exact.copy()
+    scaled[:, :3] = np.column_stack([(d * 0.5 + (y[:, 0] + y[:, 1])) / 2, ((y[:, 0] + y[:, 1]) - d * 0.5) / 2, g * 0.5])
+    decoded = _decode_pair(scaled)
+    np.testing.assert_allclose(decoded[:, 0] - decoded[:, 1], 0.75 * d, atol=1e-9)
+    np.testing.assert_allclose(decoded[:, 2], 0.75 * g, atol=1e-9)
+    # The direct prediction picks the member of the pair: point it at (beta, alpha, -gamma).
+    flipped = exact.copy()
+    flipped[:, :3] = y[:, [1, 0, 2]] * (1, 1, -1)
+    np.testing.assert_allclose(_decode_pair(flipped), y[:, [1, 0, 2]] * (1, 1, -1), atol=1e-9)
+
+
+def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
+    from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
+
+    X, y = load_abf_fixture()
+    with pytest.raises(ValueError, match="pair_invariants=True .* needs symmetry='110'"):
+        TiltRegressor(pair_invariants=True, max_epochs=1, **SMALL).fit(X[:8], y[:8])
+    reg = TiltRegressor(symmetry="110", pair_invariants=True, max_epochs=2, augment=False, **SMALL).fit(X[:96], y[:96])
+    assert reg.target_mean_.shape == (5,) and reg.net_.module_.label_maps.shape == (4, 5, 5)
+    pred = reg.predict(X[96:])
+    assert pred.shape == (32, 3)
+    X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
+    np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-9)
