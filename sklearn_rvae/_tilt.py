@@ -157,8 +157,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     net_ : skorch NeuralNetRegressor
     image_shape_ : tuple
     target_mean_, target_scale_ : ndarray of shape (n_targets,)
-        (5,) with ``pair_invariants``: the two invariants u, v follow the angles.
-        Standardisation of y used in training (predictions are in y's units).
+        Standardisation of y used in training (predictions are in y's units);
+        shape (5,) with ``pair_invariants``, the invariants u, v after the angles.
     history_ : pandas.DataFrame
     n_iter_ : int
     n_features_in_ : int
