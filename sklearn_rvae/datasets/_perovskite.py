@@ -590,6 +590,17 @@ def load_abf_fixture():
             return data["X"].astype(np.float32), data["y"].astype(np.float64)
 
 
+# The exact mirrors of a [110] projection about a B column: the flipped pixel axes of a (.., h, w) patch and
+# the signed permutation each applies to the column's tilts (alpha, beta, gamma). Each is its own inverse;
+# together they are a group (TiltRegressor(symmetry="110") averages over it).
+MIRRORS_110 = (
+    ((), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
+    ((-1,), ((0, -1, 0), (-1, 0, 0), (0, 0, -1))),  # x -> -x: (-beta, -alpha, -gamma)
+    ((-2,), ((-1, 0, 0), (0, -1, 0), (0, 0, 1))),  # y -> -y: (-alpha, -beta, gamma)
+    ((-2, -1), ((0, 1, 0), (1, 0, 0), (0, 0, -1))),  # both, a 180-degree rotation: (beta, alpha, -gamma)
+)
+
+
 def mirror_patches_110(X, y, image_shape=None):
     """Four times the [110] patches by the projection's exact mirrors, with their tilts transformed.
 
@@ -630,8 +641,6 @@ def mirror_patches_110(X, y, image_shape=None):
     if h * w != X.shape[1]:
         raise ValueError(f"image_shape {image_shape} does not hold {X.shape[1]} pixels.")
     images = X.reshape(-1, h, w)
-    flip_x = np.column_stack([-y[:, 1], -y[:, 0], -y[:, 2]])
-    flip_y = np.column_stack([-y[:, 0], -y[:, 1], y[:, 2]])
-    flip_xy = np.column_stack([y[:, 1], y[:, 0], -y[:, 2]])
-    X4 = np.concatenate([images, images[:, :, ::-1], images[:, ::-1, :], images[:, ::-1, ::-1]])
-    return X4.reshape(4 * len(X), h * w), np.concatenate([y, flip_x, flip_y, flip_xy])
+    X4 = np.concatenate([np.flip(images, dims) if dims else images for dims, _ in MIRRORS_110])
+    y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
+    return X4.reshape(4 * len(X), h * w), y4

@@ -14,17 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..datasets._perovskite import MIRRORS_110
+
 AUGMENTATIONS = ("affine", "noise", "poisson", "blur", "scan_distortion", "crop")
 
-# The exact mirrors of a [110] perovskite projection about a B column: flipped pixel axes and the signed
-# permutation they apply to the column's tilts (alpha, beta, gamma), as datasets.mirror_patches_110 uses them.
-# Each map is its own inverse; together they are a group, so averaging over them makes a network equivariant.
-MIRRORS_110 = (
-    ((), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
-    ((-1,), ((0, -1, 0), (-1, 0, 0), (0, 0, -1))),  # x -> -x: (-beta, -alpha, -gamma)
-    ((-2,), ((-1, 0, 0), (0, -1, 0), (0, 0, 1))),  # y -> -y: (-alpha, -beta, gamma)
-    ((-2, -1), ((0, 1, 0), (1, 0, 0), (0, 0, -1))),  # both, a 180-degree rotation: (beta, alpha, -gamma)
-)
+# Exact symmetries TiltRegressor(symmetry=...) builds in: (flipped axes, tilt map) for each group element.
 SYMMETRIES = {"110": MIRRORS_110}
 
 
