@@ -65,11 +65,20 @@ def main():
     parser.add_argument("--pair-invariants", action="store_true",
                         help="TiltRegressor(pair_invariants=True) (with --symmetry): also learn the mid-plane-mirror "
                              "pair's invariants and take the magnitudes from them")
+    parser.add_argument("--pair-likelihood", action="store_true",
+                        help="TiltRegressor(pair_likelihood=True) (with --symmetry): decide the mid-plane-mirror pair "
+                             "by each patch's likelihood under the nearest training patches of either member")
+    parser.add_argument("--flush-denormal", action="store_true",
+                        help="torch.set_flush_denormal(True) for the whole run (CPU speed with tiny activations)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
+    if args.flush_denormal:
+        import torch
+
+        torch.set_flush_denormal(True)
 
     noise = dict(dose=args.dose, scan_noise=args.scan_noise, cache_dir=args.cache, n_jobs=args.jobs, verbose=True)
 
@@ -115,7 +124,8 @@ def main():
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
-            symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants, lr=2e-3, max_epochs=args.epochs,
+            symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
+            pair_likelihood=args.pair_likelihood, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -136,13 +146,18 @@ def main():
         pred_c = model.predict(Xc)
         mae_c = np.abs(pred_c - yc).mean(0)
         predictions.update({f"{name}/SrTiO3": pred, f"{name}/CaTiO3": pred_c})
-        if name == "TiltRegressor" and args.pair_invariants:
-            # The network's five outputs before decoding (pair_invariants only changes predict's decoding).
-            raw = model.set_params(pair_invariants=False).predict(Xte)
-            model.set_params(pair_invariants=True)
-            predictions[f"{name}/SrTiO3_raw"] = raw
-            print(f"direct outputs without the invariants: SrTiO3 MAE "
-                  f"{'/'.join(f'{m:.2f}' for m in np.abs(raw[:, :3] - yte).mean(0))}", flush=True)
+        if name == "TiltRegressor" and (args.pair_invariants or args.pair_likelihood):
+            # The network alone, before decoding the invariants and deciding the pair (these parameters only
+            # change predict's post-processing, so toggling them reads the same fitted network).
+            stages = [("network alone", dict(pair_invariants=False, pair_likelihood=False))]
+            if args.pair_invariants and args.pair_likelihood:
+                stages.append(("network with the invariants", dict(pair_likelihood=False)))
+            for stage, off in stages:
+                raw = model.set_params(**off).predict(Xte)
+                model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
+                predictions[f"{name}/SrTiO3_{stage.replace(' ', '_')}"] = raw
+                print(f"{stage}: SrTiO3 MAE {'/'.join(f'{m:.2f}' for m in np.abs(raw[:, :3] - yte).mean(0))}",
+                      flush=True)
         # The mid-plane mirror (alpha, beta, gamma) -> (beta, alpha, -gamma) is nearly invisible in
         # [110] ABF: this MAE counts a prediction of either member of the pair as right.
         mirrored = np.column_stack([yte[:, 1], yte[:, 0], -yte[:, 2]])

@@ -1,0 +1,138 @@
+"""Deciding the [110] mid-plane-mirror pair by the likelihood of a patch under the training patches.
+
+Along [110] the tilts (alpha, beta, gamma) and (beta, alpha, -gamma) give
+nearly the same ABF image; only dynamical scattering tells them apart. A
+network learns the tilts up to that pair well but the pair itself poorly
+(benchmarks/RESULTS.md). Given an estimate of the tilts, this module asks
+which member the recorded patch fits better: the training patches whose
+tilts lie near each member are templates, each template's Poisson
+likelihood has the unknown shift of every scan row integrated out, and the
+evidence for a member is the sum over its templates. The nearest templates
+also cover the nuisances a tilt does not fix (the column's sub-pixel
+position, which column of the cell), so nothing else has to be modelled.
+"""
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.special import logsumexp
+
+from .datasets._perovskite import MIRRORS_110, mirror_patches_110
+
+#: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
+PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
+
+
+class PairLibrary:
+    """Training patches of a [110] projection (and their three exact mirrors) as likelihood templates.
+
+    Parameters
+    ----------
+    X : ndarray (n, h * w)
+        Training patches, non-negative intensities; noise-free simulations
+        give sharp templates (noisy ones still work, less well).
+    y : ndarray (n, 3)
+        Their tilts (alpha, beta, gamma), degrees.
+    image_shape : (h, w)
+    n_neighbors : int
+        Templates per member: the training patches (mirrors included) with
+        the nearest tilts.
+    n_best : int
+        Of those, how many get the full likelihood (scan rows integrated
+        out); the others cannot matter, their plain likelihood is far lower.
+    scan_jitter : float
+        RMS shift of each scan row along x, pixels: the prior of the shifts
+        integrated out, on a grid of ``n_grid`` points within +-4 RMS.
+        0 means no scan noise.
+    """
+
+    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17):
+        X4, y4 = mirror_patches_110(X, y, image_shape)
+        self.X = np.ascontiguousarray(X4, dtype=np.float32)
+        self.y = y4
+        self.image_shape = tuple(image_shape)
+        self.n_neighbors = int(min(n_neighbors, len(y4)))
+        self.n_best = int(min(n_best, self.n_neighbors))
+        self.scan_jitter = float(scan_jitter)
+        self.tree = cKDTree(y4)
+        if self.scan_jitter > 0:
+            self.grid = np.linspace(-4 * self.scan_jitter, 4 * self.scan_jitter, n_grid)
+            prior = -0.5 * (self.grid / self.scan_jitter) ** 2
+            self.log_prior = prior - logsumexp(prior)
+        else:
+            self.grid, self.log_prior = np.zeros(1), np.zeros(1)
+
+    def _shifted(self, T):
+        """Templates T (m, h, w) with every row shifted by each grid offset: (m, h, G, w), edges held."""
+        w = T.shape[-1]
+        pos = np.clip(np.arange(w)[None, :] - self.grid[:, None], 0, w - 1)
+        i0 = np.clip(np.floor(pos).astype(int), 0, max(w - 2, 0))
+        frac = pos - i0
+        i1 = np.minimum(i0 + 1, w - 1)
+        return T[:, :, i0] * (1 - frac) + T[:, :, i1] * frac
+
+    def _electrons(self, x, T):
+        """Electrons per unit intensity of patch x (Poisson: variance = mean / N), from its best template T."""
+        S = self._shifted(T[None])[0]  # (h, G, w)
+        best = ((x[:, None, :] - S) ** 2).sum(-1).argmin(-1)  # each row at its best offset
+        S = S[np.arange(len(S)), best]
+        residual = ((x - S) ** 2).sum()
+        return float(np.clip(S.sum() / max(residual, 1e-30), 1e-6, 1e12))
+
+    def _log_likelihood(self, x, T, electrons):
+        """Poisson log-likelihood (up to a constant) of patch x (h, w) under templates T (m, h, w)."""
+        S = np.clip(self._shifted(T), 1e-6, None)  # (m, h, G, w)
+        w = T.shape[-1]
+        edge = 2 if w > 8 and self.scan_jitter > 0 else 0  # rows shifted past the edge repeat its pixel
+        terms = electrons * (x[None, :, None, :] * np.log(S) - S)
+        per_row = terms[..., edge : w - edge].sum(-1)  # (m, h, G)
+        return logsumexp(per_row + self.log_prior, axis=-1).sum(-1)
+
+    def decide(self, X, tilts):
+        """Which member of the pair each patch shows, and the templates' estimate of its tilts.
+
+        Parameters
+        ----------
+        X : ndarray (n, h * w)
+        tilts : ndarray (n, 3)
+            An estimate of each patch's tilts, either member of the pair.
+
+        Returns
+        -------
+        swap : ndarray (n,) of bool
+            True where the other member, ``tilts @ PAIR_MAP.T``, fits better.
+        posterior : ndarray (n, 3)
+            Likelihood-weighted mean tilts of the chosen member's best templates.
+        log_odds : ndarray (n,)
+            Log evidence of the chosen member over the other (>= 0).
+        """
+        h, w = self.image_shape
+        X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
+        tilts = np.asarray(tilts, dtype=np.float64)
+        candidates = np.stack([tilts, tilts @ PAIR_MAP.T], 1)  # (n, 2, 3)
+        _, neighbors = self.tree.query(candidates.reshape(-1, 3), k=self.n_neighbors)
+        neighbors = neighbors.reshape(len(X), 2, -1)
+        swap = np.zeros(len(X), dtype=bool)
+        posterior = np.empty((len(X), 3))
+        log_odds = np.empty(len(X))
+        for i, x in enumerate(X):
+            flat = x.reshape(-1)
+            best, scores = [], []
+            for member in range(2):
+                idx = neighbors[i, member]
+                T = np.clip(self.X[idx].astype(np.float64), 1e-6, None)
+                # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
+                plain = np.log(T) @ flat - T.sum(1)
+                best.append(idx[np.argsort(plain)[-self.n_best :]])
+                scores.append(plain.max())
+            top = best[int(np.argmax(scores))][-1]
+            electrons = self._electrons(x, self.X[top].astype(np.float64).reshape(h, w))
+            evidence, weights = [], []
+            for idx in best:
+                ll = self._log_likelihood(x, self.X[idx].astype(np.float64).reshape(-1, h, w), electrons)
+                evidence.append(logsumexp(ll))
+                weights.append(np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum())
+            chosen = int(evidence[1] > evidence[0])
+            swap[i] = bool(chosen)
+            posterior[i] = weights[chosen] @ self.y[best[chosen]]
+            log_odds[i] = abs(evidence[1] - evidence[0])
+        return swap, posterior, log_odds
