@@ -56,10 +56,11 @@ class PairLibrary:
         self.tree = cKDTree(y4)
         if self.scan_jitter > 0:
             self.grid = np.linspace(-4 * self.scan_jitter, 4 * self.scan_jitter, n_grid)
-            prior = -0.5 * (self.grid / self.scan_jitter) ** 2
-            self.log_prior = prior - logsumexp(prior)
+            self.step = self.grid[1] - self.grid[0]
+            # The prior's log density (per pixel of shift) at the grid points.
+            self.log_prior = -0.5 * (self.grid / self.scan_jitter) ** 2 - np.log(self.scan_jitter * np.sqrt(2 * np.pi))
         else:
-            self.grid, self.log_prior = np.zeros(1), np.zeros(1)
+            self.grid, self.log_prior, self.step = np.zeros(1), np.zeros(1), None
 
     def _shifted(self, T):
         """Templates T (m, h, w) with every row shifted by each grid offset: (m, h, G, w), edges held."""
@@ -84,8 +85,27 @@ class PairLibrary:
         w = T.shape[-1]
         edge = 2 if w > 8 and self.scan_jitter > 0 else 0  # rows shifted past the edge repeat its pixel
         terms = electrons * (x[None, :, None, :] * np.log(S) - S)
-        per_row = terms[..., edge : w - edge].sum(-1)  # (m, h, G)
-        return logsumexp(per_row + self.log_prior, axis=-1).sum(-1)
+        per_row = terms[..., edge : w - edge].sum(-1) + self.log_prior  # (m, h, G)
+        if self.step is None:
+            return per_row[..., 0].sum(-1)
+        return self._integrate(per_row).sum(-1)
+
+    def _integrate(self, L):
+        """log of the integral over the shift g of exp(L(g)), L sampled on the grid (last axis).
+
+        At these counts a row's likelihood is often narrower than the grid step, so the sum over the grid
+        would depend on where the grid points fall: around a sharp peak (curvature over 1 per squared
+        step) the parabola through the best three points gives the peak and its width (Laplace's method).
+        """
+        k = np.clip(L.argmax(-1), 1, L.shape[-1] - 2)[..., None]
+        c0, c1, c2 = (np.take_along_axis(L, k + d, -1)[..., 0] for d in (-1, 0, 1))
+        curvature = c0 - 2 * c1 + c2  # second difference, per squared step
+        sharp = curvature < -1
+        safe = np.where(sharp, curvature, -1.0)
+        offset = np.clip((c0 - c2) / (2 * safe), -1, 1)
+        peak = c1 - 0.25 * (c0 - c2) * offset
+        laplace = peak + 0.5 * np.log(2 * np.pi * self.step**2 / -safe)
+        return np.where(sharp, laplace, logsumexp(L, axis=-1) + np.log(self.step))
 
     def decide(self, X, tilts):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
