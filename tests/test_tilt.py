@@ -261,3 +261,26 @@ def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
     assert pred.shape == (32, 3)
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-9)
+
+
+def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirrors():
+    import pickle
+
+    from sklearn_rvae._pair_library import PAIR_MAP
+    from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
+
+    X, y = load_abf_fixture()
+    with pytest.raises(ValueError, match="pair_likelihood=True .* needs symmetry='110'"):
+        TiltRegressor(pair_likelihood=True, max_epochs=1, **SMALL).fit(X[:8], y[:8])
+    reg = TiltRegressor(symmetry="110", pair_likelihood=True, pair_neighbors=50, scan_jitter=0.2, max_epochs=2,
+                        augment=False, **SMALL).fit(X[:96], y[:96])
+    assert reg.pair_library_.X.shape == (4 * 96, X.shape[1])  # the patches and their three mirrors
+    pred = reg.predict(X[96:])
+    # predict = the network's estimate of the member the templates pick, averaged with the templates' estimate.
+    network = reg.set_params(pair_likelihood=False).predict(X[96:])
+    reg.set_params(pair_likelihood=True)
+    swap, templates, _ = reg.pair_library_.decide(X[96:], network)
+    np.testing.assert_allclose(pred, (np.where(swap[:, None], network @ PAIR_MAP.T, network) + templates) / 2)
+    X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
+    np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
