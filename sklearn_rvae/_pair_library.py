@@ -46,8 +46,9 @@ class PairLibrary:
     """
 
     def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17):
-        X4, y4 = mirror_patches_110(X, y, image_shape)
-        self.X = np.ascontiguousarray(X4, dtype=np.float32)
+        # The mirrored copies are made when needed: only the patches themselves are stored (and pickled).
+        _, y4 = mirror_patches_110(np.zeros((len(y), int(np.prod(image_shape)))), y, image_shape)
+        self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
         self.y = y4
         self.image_shape = tuple(image_shape)
         self.n_neighbors = int(min(n_neighbors, len(y4)))
@@ -61,6 +62,15 @@ class PairLibrary:
             self.log_prior = -0.5 * (self.grid / self.scan_jitter) ** 2 - np.log(self.scan_jitter * np.sqrt(2 * np.pi))
         else:
             self.grid, self.log_prior, self.step = np.zeros(1), np.zeros(1), None
+
+    def _templates(self, idx):
+        """Templates (len(idx), h, w), float64, of the mirrored library's entries idx."""
+        mirror, base = np.divmod(np.asarray(idx), len(self.X))
+        out = self.X[base].astype(np.float64)
+        for m, (dims, _) in enumerate(MIRRORS_110):
+            if dims and np.any(mirror == m):
+                out[mirror == m] = np.flip(out[mirror == m], dims)
+        return out
 
     def _shifted(self, T):
         """Templates T (m, h, w) with every row shifted by each grid offset: (m, h, G, w), edges held."""
@@ -139,16 +149,16 @@ class PairLibrary:
             best, scores = [], []
             for member in range(2):
                 idx = neighbors[i, member]
-                T = np.clip(self.X[idx].astype(np.float64), 1e-6, None)
+                T = np.clip(self._templates(idx).reshape(len(idx), -1), 1e-6, None)
                 # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
                 plain = np.log(T) @ flat - T.sum(1)
                 best.append(idx[np.argsort(plain)[-self.n_best :]])
                 scores.append(plain.max())
             top = best[int(np.argmax(scores))][-1]
-            electrons = self._electrons(x, self.X[top].astype(np.float64).reshape(h, w))
+            electrons = self._electrons(x, self._templates([top])[0])
             evidence, weights = [], []
             for idx in best:
-                ll = self._log_likelihood(x, self.X[idx].astype(np.float64).reshape(-1, h, w), electrons)
+                ll = self._log_likelihood(x, self._templates(idx), electrons)
                 evidence.append(logsumexp(ll))
                 weights.append(np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum())
             chosen = int(evidence[1] > evidence[0])

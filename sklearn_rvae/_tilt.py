@@ -145,8 +145,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         the mean of the network's estimate of that member and the
         likelihood-weighted mean tilts of its best templates. Train on
         noise-free simulations (with the ``"poisson"`` augmentation) so the
-        templates are sharp. Costs memory (the templates: 16 bytes per
-        pixel of each training patch) and about 25 ms per patch.
+        templates are sharp. Costs memory (the training patches are kept,
+        float32) and about 25 ms per patch.
     pair_neighbors : int, default=400
         Templates per member for ``pair_likelihood``.
     lr : float, default=1e-3

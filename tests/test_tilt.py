@@ -274,7 +274,8 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
         TiltRegressor(pair_likelihood=True, max_epochs=1, **SMALL).fit(X[:8], y[:8])
     reg = TiltRegressor(symmetry="110", pair_likelihood=True, pair_neighbors=50, scan_jitter=0.2, max_epochs=2,
                         augment=False, **SMALL).fit(X[:96], y[:96])
-    assert reg.pair_library_.X.shape == (4 * 96, X.shape[1])  # the patches and their three mirrors
+    # The patches are kept; their three mirrors are templates too, made when needed.
+    assert reg.pair_library_.X.shape == (96, 32, 32) and reg.pair_library_.y.shape == (4 * 96, 3)
     pred = reg.predict(X[96:])
     # predict = the network's estimate of the member the templates pick, averaged with the templates' estimate.
     network = reg.set_params(pair_likelihood=False).predict(X[96:])

@@ -1,0 +1,75 @@
+"""Validation of the pair decision by template likelihood (TiltRegressor(pair_likelihood=True)), without the test set.
+
+The templates are the noise-free patches of the first ``--n-library``
+SrTiO3 training images and their mid-plane mirrors (and, inside
+``PairLibrary``, their in-plane mirrors); the validation patches are the
+remaining training images (never in the library), with the benchmark's
+noise (1e5 e/A^2, 0.2 px scan rows). Each starts from its true tilts blurred
+by ``--start-error`` degrees (Gaussian), as either member of the pair at
+random, standing in for the network's estimate. Prints, per setting, how
+often the true member is picked, the MAE of the picked start, of the
+templates' estimate, and of their mean (what ``predict`` returns).
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/pair_library_validation.py
+"""
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sklearn_rvae._pair_library import PAIR_MAP, PairLibrary
+from sklearn_rvae.datasets import make_perovskite_abf
+
+ROOT = Path(__file__).resolve().parent
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-train", type=int, default=700, help="cached training images (library + validation)")
+    parser.add_argument("--n-library", type=int, default=600)
+    parser.add_argument("--start-error", type=float, default=0.9, help="RMS error of the start per angle, degrees")
+    parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
+    parser.add_argument("--best", default="20", help="comma-separated n_best to try")
+    parser.add_argument("--scan-jitter", type=float, default=0.2,
+                        help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
+    parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
+    args = parser.parse_args()
+
+    common = dict(material="SrTiO3", random_state=0, patches_per_image=4, cache_dir=args.cache)
+    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, **common)
+             for m in (False, True)]
+    cut = 4 * args.n_library
+    X_lib = np.concatenate([c[0][:cut] for c in clean])
+    y_lib = np.concatenate([c[1][:cut] for c in clean])
+    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, **common)
+    X_val, y_val = X_val[cut:], y_val[cut:]
+    rng = np.random.default_rng(0)
+    start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)
+    flip = rng.random(len(y_val)) < 0.5
+    start[flip] = start[flip] @ PAIR_MAP.T
+    print(f"library: {len(X_lib)} patches (x4 mirrors); validation: {len(X_val)} patches; start error "
+          f"{args.start_error} deg RMS", flush=True)
+    print(f"{'neighbors':>9s} {'best':>4s} {'pair right':>10s} {'start MAE':>17s} "
+          f"{'templates MAE':>17s} {'mean MAE':>17s} {'ms/patch':>8s}")
+    for k, m in itertools.product(*(map(int, a.split(",")) for a in (args.neighbors, args.best))):
+        library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter)
+        t = time.perf_counter()
+        swap, templates, _ = library.decide(X_val, start)
+        ms = (time.perf_counter() - t) / len(X_val) * 1e3
+        chosen = np.where(swap[:, None], start @ PAIR_MAP.T, start)
+        right = np.mean(np.abs(chosen - y_val).sum(1) < np.abs(chosen - y_val @ PAIR_MAP.T).sum(1))
+
+        def fmt(pred):
+            return "/".join(f"{v:.2f}" for v in np.abs(pred - y_val).mean(0))
+
+        print(f"{k:9d} {m:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
+              f"{fmt((chosen + templates) / 2):>17s} {ms:8.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
