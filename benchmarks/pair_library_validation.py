@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--start-error", type=float, default=0.9, help="RMS error of the start per angle, degrees")
     parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
     parser.add_argument("--best", default="20", help="comma-separated n_best to try")
+    parser.add_argument("--rounds", type=int, default=2, help="PairLibrary(n_rounds=...)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
@@ -57,7 +58,8 @@ def main():
     print(f"{'neighbors':>9s} {'best':>4s} {'pair right':>10s} {'start MAE':>17s} "
           f"{'templates MAE':>17s} {'mean MAE':>17s} {'ms/patch':>8s}")
     for k, m in itertools.product(*(map(int, a.split(",")) for a in (args.neighbors, args.best))):
-        library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter)
+        library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter,
+                              n_rounds=args.rounds)
         t = time.perf_counter()
         swap, templates, _ = library.decide(X_val, start)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3

@@ -43,9 +43,13 @@ class PairLibrary:
         RMS shift of each scan row along x, pixels: the prior of the shifts
         integrated out, on a grid of ``n_grid`` points within +-4 RMS.
         0 means no scan noise.
+    n_rounds : int
+        After the first round each member's templates are looked up again
+        around that member's likelihood-weighted tilts: a start a degree or
+        two off then still finds the templates that fit.
     """
 
-    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17):
+    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2):
         # The mirrored copies are made when needed: only the patches themselves are stored (and pickled).
         _, y4 = mirror_patches_110(np.zeros((len(y), int(np.prod(image_shape)))), y, image_shape)
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
@@ -54,6 +58,7 @@ class PairLibrary:
         self.n_neighbors = int(min(n_neighbors, len(y4)))
         self.n_best = int(min(n_best, self.n_neighbors))
         self.scan_jitter = float(scan_jitter)
+        self.n_rounds = int(n_rounds)
         self.tree = cKDTree(y4)
         if self.scan_jitter > 0:
             self.grid = np.linspace(-4 * self.scan_jitter, 4 * self.scan_jitter, n_grid)
@@ -117,6 +122,28 @@ class PairLibrary:
         laplace = peak + 0.5 * np.log(2 * np.pi * self.step**2 / -safe)
         return np.where(sharp, laplace, logsumexp(L, axis=-1) + np.log(self.step))
 
+    def _score(self, x, centers):
+        """Log evidence of patch x (h, w) for each member, from the templates nearest its tilts centers (2, 3),
+        and each member's likelihood-weighted mean tilts."""
+        flat = x.reshape(-1)
+        _, neighbors = self.tree.query(centers, k=self.n_neighbors)
+        best, scores = [], []
+        for idx in neighbors:
+            T = np.clip(self._templates(idx).reshape(len(idx), -1), 1e-6, None)
+            # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
+            plain = np.log(T) @ flat - T.sum(1)
+            best.append(idx[np.argsort(plain)[-self.n_best :]])
+            scores.append(plain.max())
+        top = best[int(np.argmax(scores))][-1]
+        electrons = self._electrons(x, self._templates([top])[0])
+        evidence, estimates = [], []
+        for idx in best:
+            ll = self._log_likelihood(x, self._templates(idx), electrons)
+            evidence.append(logsumexp(ll))
+            weights = np.exp(ll - ll.max())
+            estimates.append(weights / weights.sum() @ self.y[idx])
+        return evidence, estimates
+
     def decide(self, X, tilts):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
@@ -139,30 +166,16 @@ class PairLibrary:
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64)
         candidates = np.stack([tilts, tilts @ PAIR_MAP.T], 1)  # (n, 2, 3)
-        _, neighbors = self.tree.query(candidates.reshape(-1, 3), k=self.n_neighbors)
-        neighbors = neighbors.reshape(len(X), 2, -1)
         swap = np.zeros(len(X), dtype=bool)
         posterior = np.empty((len(X), 3))
         log_odds = np.empty(len(X))
         for i, x in enumerate(X):
-            flat = x.reshape(-1)
-            best, scores = [], []
-            for member in range(2):
-                idx = neighbors[i, member]
-                T = np.clip(self._templates(idx).reshape(len(idx), -1), 1e-6, None)
-                # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
-                plain = np.log(T) @ flat - T.sum(1)
-                best.append(idx[np.argsort(plain)[-self.n_best :]])
-                scores.append(plain.max())
-            top = best[int(np.argmax(scores))][-1]
-            electrons = self._electrons(x, self._templates([top])[0])
-            evidence, weights = [], []
-            for idx in best:
-                ll = self._log_likelihood(x, self._templates(idx), electrons)
-                evidence.append(logsumexp(ll))
-                weights.append(np.exp(ll - ll.max()) / np.exp(ll - ll.max()).sum())
+            centers = candidates[i]
+            for _ in range(self.n_rounds):
+                evidence, estimates = self._score(x, centers)
+                centers = np.stack(estimates)
             chosen = int(evidence[1] > evidence[0])
             swap[i] = bool(chosen)
-            posterior[i] = weights[chosen] @ self.y[best[chosen]]
+            posterior[i] = estimates[chosen]
             log_odds[i] = abs(evidence[1] - evidence[0])
         return swap, posterior, log_odds

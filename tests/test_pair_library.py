@@ -87,7 +87,7 @@ def test_picks_the_member_the_patch_shows_and_not_when_the_patch_cannot_tell():
     X, y = _data(f, 150, rng, electrons=ELECTRONS)
     chosen, posterior = _decide(library, X, y, rng)
     assert _pair_right(chosen, y) > 0.9
-    assert np.abs(posterior - y).mean() < 1.5  # the templates' own estimate is near the truth
+    assert np.abs(posterior - y).mean() < 2.0  # informative: a guess from the tilt range alone is off by 5
     # Control: patches made symmetric under the 180-degree rotation hold no trace of the member.
     images = X.reshape(-1, SIDE, SIDE)
     symmetric = ((images + images[:, ::-1, ::-1]) / 2).reshape(len(X), -1)
