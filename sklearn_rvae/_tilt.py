@@ -146,7 +146,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         likelihood-weighted mean tilts of its best templates. Train on
         noise-free simulations (with the ``"poisson"`` augmentation) so the
         templates are sharp. Costs memory (the training patches are kept,
-        float32) and about 25 ms per patch.
+        float32) and about 50-80 ms per patch on a 2-core CPU.
     pair_neighbors : int, default=400
         Templates per member for ``pair_likelihood``.
     lr : float, default=1e-3
