@@ -16,7 +16,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 
-from .datasets._perovskite import MIRRORS_110, mirror_patches_110
+from .datasets._perovskite import MIRRORS_110
 
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
 PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
@@ -50,8 +50,10 @@ class PairLibrary:
     """
 
     def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2):
-        # The mirrored copies are made when needed: only the patches themselves are stored (and pickled).
-        _, y4 = mirror_patches_110(np.zeros((len(y), int(np.prod(image_shape)))), y, image_shape)
+        # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
+        # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
+        y = np.asarray(y, dtype=np.float64)
+        y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
         self.y = y4
         self.image_shape = tuple(image_shape)

@@ -5,6 +5,7 @@ import pytest
 from scipy import ndimage
 
 from sklearn_rvae._pair_library import PAIR_MAP, PairLibrary
+from sklearn_rvae.datasets import mirror_patches_110
 from sklearn_rvae.datasets._perovskite import MIRRORS_110
 
 SIDE = 16
@@ -83,7 +84,13 @@ def test_toy_projection_has_the_110_mirrors():
 def test_picks_the_member_the_patch_shows_and_not_when_the_patch_cannot_tell():
     f = _toy_projection()
     rng = np.random.default_rng(1)
-    library = PairLibrary(*_data(f, 1500, rng), (SIDE, SIDE), n_neighbors=200)
+    X_lib, y_lib = _data(f, 1500, rng)
+    library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200)
+    # Its entries are the patches under each mirror, as mirror_patches_110 makes them.
+    X4, y4 = mirror_patches_110(X_lib, y_lib)
+    np.testing.assert_array_equal(library.y, y4)
+    np.testing.assert_allclose(library._templates([0, 1500, 3001, 4502]).reshape(4, -1), X4[[0, 1500, 3001, 4502]],
+                               rtol=1e-6)
     X, y = _data(f, 150, rng, electrons=ELECTRONS)
     chosen, posterior = _decide(library, X, y, rng)
     assert _pair_right(chosen, y) > 0.9
