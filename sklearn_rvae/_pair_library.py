@@ -129,18 +129,21 @@ class PairLibrary:
         and each member's likelihood-weighted mean tilts."""
         flat = x.reshape(-1)
         _, neighbors = self.tree.query(centers, k=self.n_neighbors)
-        best, scores = [], []
+        best, templates, scores = [], [], []
         for idx in neighbors:
-            T = np.clip(self._templates(idx).reshape(len(idx), -1), 1e-6, None)
+            T = self._templates(idx)
+            flat_T = np.clip(T.reshape(len(idx), -1), 1e-6, None)
             # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
-            plain = np.log(T) @ flat - T.sum(1)
-            best.append(idx[np.argsort(plain)[-self.n_best :]])
+            plain = np.log(flat_T) @ flat - flat_T.sum(1)
+            order = np.argsort(plain)[-self.n_best :]
+            best.append(idx[order])
+            templates.append(T[order])  # kept: the full likelihood scores these again
             scores.append(plain.max())
-        top = best[int(np.argmax(scores))][-1]
-        electrons = self._electrons(x, self._templates([top])[0])
+        member = int(np.argmax(scores))
+        electrons = self._electrons(x, templates[member][-1])
         evidence, estimates = [], []
-        for idx in best:
-            ll = self._log_likelihood(x, self._templates(idx), electrons)
+        for idx, T in zip(best, templates):
+            ll = self._log_likelihood(x, T, electrons)
             evidence.append(logsumexp(ll))
             weights = np.exp(ll - ll.max())
             estimates.append(weights / weights.sum() @ self.y[idx])
