@@ -34,6 +34,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sklearn_rvae import TiltRegressor
+from sklearn_rvae._pair_library import PairLibrary
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
 
 ROOT = Path(__file__).resolve().parent
@@ -81,6 +82,9 @@ def main():
     parser.add_argument("--pair-likelihood", action="store_true",
                         help="TiltRegressor(pair_likelihood=True) (with --symmetry): decide the mid-plane-mirror pair "
                              "by each patch's likelihood under the nearest training patches of either member")
+    parser.add_argument("--pair-local", type=int, default=8,
+                        help="TiltRegressor(pair_local=...): templates of the local linear fit of the chosen member's "
+                             "tilts (0: the network's estimate averaged with the templates' weighted mean)")
     parser.add_argument("--flush-denormal", action="store_true",
                         help="torch.set_flush_denormal(True) for the whole run (CPU speed with tiny activations)")
     parser.add_argument("--load-model", type=Path, default=None,
@@ -141,7 +145,7 @@ def main():
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
             symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
-            pair_likelihood=args.pair_likelihood, lr=2e-3, max_epochs=args.epochs,
+            pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -157,6 +161,14 @@ def main():
             import joblib
 
             model = joblib.load(args.load_model)
+            # Models saved before pair_local existed lack it, and their templates lack later attributes: the
+            # templates are built again by the current PairLibrary from the same stored training patches.
+            model.pair_local = args.pair_local
+            library = getattr(model, "pair_library_", None)
+            if library is not None:
+                model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
+                                                  library.image_shape, n_neighbors=library.n_neighbors,
+                                                  scan_jitter=library.scan_jitter)
             model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
         else:
             model.fit(*((cnn_X, cnn_y) if name == "TiltRegressor" else (X, y)))

@@ -8,7 +8,10 @@ noise (1e5 e/A^2, 0.2 px scan rows). Each starts from its true tilts blurred
 by ``--start-error`` degrees (Gaussian), as either member of the pair at
 random, standing in for the network's estimate. Prints, per setting, how
 often the true member is picked, the MAE of the picked start, of the
-templates' estimate, and of their mean (what ``predict`` returns).
+templates' estimate (``--local``: the local linear fit to the best
+templates, else their likelihood-weighted mean), and of what ``predict``
+returns (the templates' estimate with a local fit, else its mean with the
+start).
 
 Usage::
 
@@ -36,6 +39,7 @@ def main():
     parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
     parser.add_argument("--best", default="20", help="comma-separated n_best to try")
     parser.add_argument("--rounds", type=int, default=2, help="PairLibrary(n_rounds=...)")
+    parser.add_argument("--local", default="8", help="comma-separated PairLibrary(n_local=...) to try (0: none)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
@@ -55,22 +59,28 @@ def main():
     start[flip] = start[flip] @ PAIR_MAP.T
     print(f"library: {len(X_lib)} patches (x4 mirrors); validation: {len(X_val)} patches; start error "
           f"{args.start_error} deg RMS", flush=True)
-    print(f"{'neighbors':>9s} {'best':>4s} {'pair right':>10s} {'start MAE':>17s} "
-          f"{'templates MAE':>17s} {'mean MAE':>17s} {'ms/patch':>8s}")
-    for k, m in itertools.product(*(map(int, a.split(",")) for a in (args.neighbors, args.best))):
+    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'pair right':>10s} {'start MAE':>17s} "
+          f"{'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
+    grid = itertools.product(*(map(int, a.split(",")) for a in (args.neighbors, args.best, args.local)))
+    for k, m, local in grid:
         library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter,
-                              n_rounds=args.rounds)
+                              n_rounds=args.rounds, n_local=local)
         t = time.perf_counter()
         swap, templates, _ = library.decide(X_val, start)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3
         chosen = np.where(swap[:, None], start @ PAIR_MAP.T, start)
         right = np.mean(np.abs(chosen - y_val).sum(1) < np.abs(chosen - y_val @ PAIR_MAP.T).sum(1))
 
-        def fmt(pred):
-            return "/".join(f"{v:.2f}" for v in np.abs(pred - y_val).mean(0))
+        predicted = templates if local else (chosen + templates) / 2
+        mirrored = y_val @ PAIR_MAP.T
+        nearer = np.abs(predicted - y_val).sum(1) < np.abs(predicted - mirrored).sum(1)
+        up_to_pair = np.where(nearer[:, None], y_val, mirrored)
 
-        print(f"{k:9d} {m:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
-              f"{fmt((chosen + templates) / 2):>17s} {ms:8.0f}", flush=True)
+        def fmt(pred, truth=y_val):
+            return "/".join(f"{v:.2f}" for v in np.abs(pred - truth).mean(0))
+
+        print(f"{k:9d} {m:4d} {local:5d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
+              f"{fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
 
 
 if __name__ == "__main__":

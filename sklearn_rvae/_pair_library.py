@@ -21,6 +21,11 @@ from .datasets._perovskite import MIRRORS_110
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
 PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
 
+#: RMS (degrees) of the Gaussian prior on the local fit's step from its templates' mean tilts.
+_LOCAL_PRIOR = 2.0
+#: Largest step (degrees, per angle) the local fit may take from its templates' mean tilts.
+_MAX_LOCAL_STEP = 3.0
+
 
 class PairLibrary:
     """Training patches of a [110] projection (and their three exact mirrors) as likelihood templates.
@@ -47,9 +52,16 @@ class PairLibrary:
         After the first round each member's templates are looked up again
         around that member's likelihood-weighted tilts: a start a degree or
         two off then still finds the templates that fit.
+    n_local : int
+        The chosen member's tilts come from a linear model of the patch in
+        the tilts, fitted to its ``n_local`` most likely templates (at
+        least 4; at most ``n_best`` are there), twice, the second time
+        around the first fit's tilts; 0 gives the likelihood-weighted mean
+        tilts of the templates instead.
     """
 
-    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2):
+    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2,
+                 n_local=8):
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
@@ -61,7 +73,11 @@ class PairLibrary:
         self.n_best = int(min(n_best, self.n_neighbors))
         self.scan_jitter = float(scan_jitter)
         self.n_rounds = int(n_rounds)
+        self.n_local = int(n_local)
+        self._check_n_local(self.n_local)
         self.tree = cKDTree(y4)
+        # Rows shifted past the edge repeat its pixel: those columns are left out of every likelihood.
+        self._edge = 2 if self.image_shape[1] > 8 and self.scan_jitter > 0 else 0
         if self.scan_jitter > 0:
             self.grid = np.linspace(-4 * self.scan_jitter, 4 * self.scan_jitter, n_grid)
             self.step = self.grid[1] - self.grid[0]
@@ -69,6 +85,12 @@ class PairLibrary:
             self.log_prior = -0.5 * (self.grid / self.scan_jitter) ** 2 - np.log(self.scan_jitter * np.sqrt(2 * np.pi))
         else:
             self.grid, self.log_prior, self.step = np.zeros(1), np.zeros(1), None
+
+    @staticmethod
+    def _check_n_local(n_local):
+        if n_local and not n_local >= 4:
+            raise ValueError(f"n_local must be 0 or at least 4 templates (a linear model in three tilts), "
+                             f"got {n_local!r}.")
 
     def _templates(self, idx):
         """Templates (len(idx), h, w), float64, of the mirrored library's entries idx."""
@@ -100,9 +122,8 @@ class PairLibrary:
         """Poisson log-likelihood (up to a constant) of patch x (h, w) under templates T (m, h, w)."""
         S = np.clip(self._shifted(T), 1e-6, None)  # (m, h, G, w)
         w = T.shape[-1]
-        edge = 2 if w > 8 and self.scan_jitter > 0 else 0  # rows shifted past the edge repeat its pixel
         terms = electrons * (x[None, :, None, :] * np.log(S) - S)
-        per_row = terms[..., edge : w - edge].sum(-1) + self.log_prior  # (m, h, G)
+        per_row = terms[..., self._edge : w - self._edge].sum(-1) + self.log_prior  # (m, h, G)
         if self.step is None:
             return per_row[..., 0].sum(-1)
         return self._integrate(per_row).sum(-1)
@@ -124,32 +145,86 @@ class PairLibrary:
         laplace = peak + 0.5 * np.log(2 * np.pi * self.step**2 / -safe)
         return np.where(sharp, laplace, logsumexp(L, axis=-1) + np.log(self.step))
 
-    def _score(self, x, centers):
-        """Log evidence of patch x (h, w) for each member, from the templates nearest its tilts centers (2, 3),
-        and each member's likelihood-weighted mean tilts."""
-        flat = x.reshape(-1)
-        _, neighbors = self.tree.query(centers, k=self.n_neighbors)
-        best, templates, scores = [], [], []
-        for idx in neighbors:
-            T = self._templates(idx)
-            flat_T = np.clip(T.reshape(len(idx), -1), 1e-6, None)
-            # Plain likelihood, without the scan rows: only its ranking matters, and that is free of the dose.
-            plain = np.log(flat_T) @ flat - flat_T.sum(1)
-            order = np.argsort(plain)[-self.n_best :]
-            best.append(idx[order])
-            templates.append(T[order])  # kept: the full likelihood scores these again
-            scores.append(plain.max())
-        member = int(np.argmax(scores))
-        electrons = self._electrons(x, templates[member][-1])
-        evidence, estimates = [], []
-        for idx, T in zip(best, templates):
-            ll = self._log_likelihood(x, T, electrons)
-            evidence.append(logsumexp(ll))
-            weights = np.exp(ll - ll.max())
-            estimates.append(weights / weights.sum() @ self.y[idx])
-        return evidence, estimates
+    def _nearest(self, x, center):
+        """The n_best of the n_neighbors templates nearest the tilts center, by their plain likelihood
+        (without the scan rows: only its ranking matters, and that is free of the dose), best last."""
+        distance, _ = self.tree.query(center, k=self.n_neighbors)
+        # All templates as near as the k-th: an image's columns share its tilts, and a tie broken by rounding
+        # would make the mirrored patch's templates differ.
+        idx = np.sort(self.tree.query_ball_point(center, np.atleast_1d(distance)[-1] * (1 + 1e-9) + 1e-12))
+        T = self._templates(idx)
+        flat_T = np.clip(T.reshape(len(idx), -1), 1e-6, None)
+        plain = np.log(flat_T) @ x.reshape(-1) - flat_T.sum(1)
+        order = np.argsort(plain)[-self.n_best :]
+        return idx[order], T[order], plain[order[-1]]
 
-    def decide(self, X, tilts):
+    def _score(self, x, centers):
+        """Each member's best templates (indices, images, full log-likelihoods), from the templates nearest
+        its tilts centers (2, 3), and the patch's electrons per unit intensity."""
+        members = [self._nearest(x, c) for c in centers]
+        best = int(np.argmax([m[2] for m in members]))
+        electrons = self._electrons(x, members[best][1][-1])
+        return [(idx, T, self._log_likelihood(x, T, electrons)) for idx, T, _ in members], electrons
+
+    def _weighted_tilts(self, idx, ll):
+        weights = np.exp(ll - ll.max())
+        return weights / weights.sum() @ self.y[idx]
+
+    def _row_shifts(self, x, template, electrons):
+        """Each scan row's most likely shift (pixels) of patch x against a template: the best grid point,
+        refined by the parabola through it and its neighbours."""
+        S = np.clip(self._shifted(template[None])[0], 1e-6, None)  # (h, G, w)
+        w = x.shape[-1]
+        L = electrons * (x[:, None, :] * np.log(S) - S)[..., self._edge : w - self._edge].sum(-1) + self.log_prior
+        k = np.clip(L.argmax(-1), 1, len(self.grid) - 2)
+        rows = np.arange(len(L))
+        c0, c1, c2 = (L[rows, k + d] for d in (-1, 0, 1))
+        curvature = c0 - 2 * c1 + c2
+        safe = np.where(curvature < 0, curvature, -1.0)
+        offset = np.where(curvature < 0, np.clip((c0 - c2) / (2 * safe), -1, 1), 0.0)
+        return self.grid[k] + offset * self.step
+
+    def _shift_rows(self, T, shifts):
+        """Images T (k, h, w) with row r shifted by shifts[r] pixels along x (edges held, as _shifted)."""
+        w = T.shape[-1]
+        pos = np.clip(np.arange(w)[None, :] - np.asarray(shifts)[:, None], 0, w - 1)
+        i0 = np.clip(np.floor(pos).astype(int), 0, max(w - 2, 0))
+        frac = pos - i0
+        i1 = np.minimum(i0 + 1, w - 1)
+        rows = np.arange(len(shifts))[:, None]
+        return T[:, rows, i0] * (1 - frac) + T[:, rows, i1] * frac
+
+    def _local_fit(self, x, idx, T, ll, electrons, n_local):
+        """Tilts of patch x under a linear model of the patch in the tilts, fitted to its n_local most likely
+        templates.
+
+        The templates lie about a degree apart for any one nuisance (column, sub-pixel offset), so the best
+        template, or a weighted mean of a few, is off by about half that; the most likely few share the
+        patch's nuisances, and between them the patch is nearly linear in the tilts. The model's rows are
+        shifted like the patch's scan rows (against its best template), and the tilts maximise the Poisson
+        likelihood (Gauss-Newton) under a weak Gaussian prior around the templates' mean.
+        """
+        best = np.argsort(ll)[::-1][:n_local]
+        tilts = self.y[idx[best]]
+        center = tilts.mean(0)
+        design = np.column_stack([np.ones(len(best)), tilts - center])
+        coef = np.linalg.lstsq(design, T[best].reshape(len(best), -1), rcond=None)[0]
+        coef = coef.reshape(4, *self.image_shape)
+        if self.step is not None:
+            coef = self._shift_rows(coef, self._row_shifts(x, T[best[0]], electrons))
+        w = x.shape[-1]
+        cols = slice(self._edge, w - self._edge)
+        a = coef[0][:, cols].ravel()
+        J = coef[1:, :, cols].reshape(3, -1)
+        residual = x[:, cols].ravel() - a
+        step = np.zeros(3)
+        for _ in range(3):
+            weight = electrons / np.clip(a + step @ J, 1e-6, None)
+            step = np.linalg.solve((J * weight) @ J.T + np.eye(3) / _LOCAL_PRIOR**2, (J * weight) @ residual)
+        # A linear model is trusted only over about the templates' own spread.
+        return center + np.clip(step, -_MAX_LOCAL_STEP, _MAX_LOCAL_STEP)
+
+    def decide(self, X, tilts, n_local=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
         Parameters
@@ -157,16 +232,21 @@ class PairLibrary:
         X : ndarray (n, h * w)
         tilts : ndarray (n, 3)
             An estimate of each patch's tilts, either member of the pair.
+        n_local : int or None
+            Overrides the library's ``n_local``.
 
         Returns
         -------
         swap : ndarray (n,) of bool
             True where the other member, ``tilts @ PAIR_MAP.T``, fits better.
         posterior : ndarray (n, 3)
-            Likelihood-weighted mean tilts of the chosen member's best templates.
+            The chosen member's tilts from its templates: the local linear
+            fit (``n_local``), else their likelihood-weighted mean.
         log_odds : ndarray (n,)
             Log evidence of the chosen member over the other (>= 0).
         """
+        n_local = self.n_local if n_local is None else int(n_local)
+        self._check_n_local(n_local)
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64)
@@ -177,10 +257,17 @@ class PairLibrary:
         for i, x in enumerate(X):
             centers = candidates[i]
             for _ in range(self.n_rounds):
-                evidence, estimates = self._score(x, centers)
-                centers = np.stack(estimates)
+                members, electrons = self._score(x, centers)
+                centers = np.stack([self._weighted_tilts(idx, ll) for idx, _, ll in members])
+            evidence = [logsumexp(ll) for _, _, ll in members]
             chosen = int(evidence[1] > evidence[0])
             swap[i] = bool(chosen)
-            posterior[i] = estimates[chosen]
             log_odds[i] = abs(evidence[1] - evidence[0])
+            posterior[i] = centers[chosen]
+            if n_local:
+                # Twice: the second fit takes its templates around the first fit's tilts.
+                estimate = self._local_fit(x, *members[chosen], electrons, n_local)
+                idx, T, _ = self._nearest(x, estimate)
+                ll = self._log_likelihood(x, T, electrons)
+                posterior[i] = self._local_fit(x, idx, T, ll, electrons, n_local)
         return swap, posterior, log_odds

@@ -142,13 +142,24 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         unknown shift of every scan row integrated out (prior RMS
         ``scan_jitter``; the dose is estimated from the patch), and the
         member with the larger summed likelihood wins. ``predict`` returns
-        the mean of the network's estimate of that member and the
-        likelihood-weighted mean tilts of its best templates. Train on
+        that member's tilts from a linear model of the patch in the tilts,
+        fitted to its ``pair_local`` most likely templates (see there).
+        Train on
         noise-free simulations (with the ``"poisson"`` augmentation) so the
         templates are sharp. Costs memory (the training patches are kept,
         float32) and about 50-80 ms per patch on a 2-core CPU.
     pair_neighbors : int, default=400
         Templates per member for ``pair_likelihood``.
+    pair_local : int, default=8
+        With ``pair_likelihood``: the templates (0, or 4 to 20) of the local
+        linear model that gives the chosen member's tilts. Templates of the
+        patch's own column and sub-pixel offset lie about a degree apart,
+        so the best of them is off by about half that; between them the
+        patch is nearly linear in the tilts, and the tilts that maximise
+        its Poisson likelihood under that model are found (twice, the
+        second time from the templates around the first fit). 0:
+        ``predict`` returns the mean of the network's estimate and the
+        likelihood-weighted mean tilts of the best templates.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -213,6 +224,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "pair_invariants": ["boolean"],
         "pair_likelihood": ["boolean"],
         "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pair_local": [Interval(numbers.Integral, 0, 20, closed="both")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -230,7 +242,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
-                 symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=400, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
+                 symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=400,
+                 pair_local=8, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto", callbacks=None,
                  random_state=None, verbose=0):
         self.image_shape = image_shape
@@ -251,6 +264,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.pair_invariants = pair_invariants
         self.pair_likelihood = pair_likelihood
         self.pair_neighbors = pair_neighbors
+        self.pair_local = pair_local
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -329,6 +343,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_likelihood and self.symmetry != "110":
             raise ValueError(f"pair_likelihood=True is for the [110] mid-plane-mirror pair; it needs "
                              f"symmetry='110', got symmetry={self.symmetry!r}.")
+        if self.pair_likelihood and self.pair_local and not 4 <= self.pair_local <= min(20, self.pair_neighbors):
+            raise ValueError(f"pair_local must be 0 or from 4 to min(20, pair_neighbors)="
+                             f"{min(20, self.pair_neighbors)} templates (a linear model in three tilts), got "
+                             f"pair_local={self.pair_local!r}.")
         self.pair_library_ = PairLibrary(X, y, image_shape, n_neighbors=self.pair_neighbors,
                                          scan_jitter=self.scan_jitter) if self.pair_likelihood else None
         if self.pair_invariants:
@@ -420,8 +438,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_invariants:
             pred = _decode_pair(pred)
         if self.pair_likelihood:
-            swap, templates, _ = self.pair_library_.decide(X, pred[:, :3])
-            pred = (np.where(swap[:, None], pred[:, :3] @ PAIR_MAP.T, pred[:, :3]) + templates) / 2
+            swap, templates, _ = self.pair_library_.decide(X, pred[:, :3], n_local=self.pair_local)
+            if self.pair_local:
+                pred = templates
+            else:
+                pred = (np.where(swap[:, None], pred[:, :3] @ PAIR_MAP.T, pred[:, :3]) + templates) / 2
         return pred[:, 0] if self.n_targets == 1 else pred
 
     def predict_map(self, image, sampling=None, stride=None, centers=None):

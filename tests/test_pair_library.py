@@ -120,3 +120,26 @@ def test_integrating_out_the_scan_rows_makes_the_likelihood_nearly_blind_to_row_
     # little more than the prior says shifts of 0.3 px RMS cost (about 0.5 per row).
     assert excess[0.0] > 100, excess
     assert abs(excess[0.3]) < 0.1 * excess[0.0], excess
+
+
+def test_local_linear_fit_interpolates_between_templates():
+    f = _toy_projection()
+    rng = np.random.default_rng(3)
+    X_lib, y_lib = _data(f, 1500, rng)
+    X_clean, y = _data(f, 60, rng)
+    X_noisy = rng.poisson(X_clean * 100 * ELECTRONS) / (100 * ELECTRONS)
+    errors = {}
+    for n_local in (0, 8):
+        library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200, n_local=n_local)
+        for name, X in (("clean", X_clean), ("noisy", X_noisy)):
+            chosen, posterior = _decide(library, X, y, np.random.default_rng(4))
+            right = np.abs(chosen - y).sum(1) < np.abs(chosen - y @ PAIR_MAP.T).sum(1)
+            errors[name, n_local] = np.abs(posterior - y)[right].mean()
+    # The templates lie about a degree apart: their weighted mean is off by a fair part of that, while the
+    # patch, nearly linear in the tilts between them, pins the tilts far closer (to the noise's limit).
+    assert errors["clean", 8] < 0.1 * errors["clean", 0], errors
+    assert errors["noisy", 8] < 0.6 * errors["noisy", 0], errors
+    with pytest.raises(ValueError, match="n_local must be 0 or at least 4 templates"):
+        PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_local=3)
+    with pytest.raises(ValueError, match="n_local must be 0 or at least 4 templates"):
+        library.decide(X_clean, y, n_local=2)

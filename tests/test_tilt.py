@@ -277,11 +277,19 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     # The patches are kept; their three mirrors are templates too, made when needed.
     assert reg.pair_library_.X.shape == (96, 32, 32) and reg.pair_library_.y.shape == (4 * 96, 3)
     pred = reg.predict(X[96:])
-    # predict = the network's estimate of the member the templates pick, averaged with the templates' estimate.
+    # predict = the templates' local fit for the member they pick, from the network's estimate.
     network = reg.set_params(pair_likelihood=False).predict(X[96:])
     reg.set_params(pair_likelihood=True)
-    swap, templates, _ = reg.pair_library_.decide(X[96:], network)
-    np.testing.assert_allclose(pred, (np.where(swap[:, None], network @ PAIR_MAP.T, network) + templates) / 2)
+    swap, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8)
+    np.testing.assert_allclose(pred, templates)
+    # pair_local=0 (no refit needed): the network's estimate of that member averaged with the templates'
+    # weighted mean.
+    swap, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=0)
+    np.testing.assert_allclose(reg.set_params(pair_local=0).predict(X[96:]),
+                               (np.where(swap[:, None], network @ PAIR_MAP.T, network) + templates) / 2)
+    reg.set_params(pair_local=8)
+    with pytest.raises(ValueError, match=r"pair_local must be 0 or from 4 to min\(20, pair_neighbors\)=20"):
+        clone(reg).set_params(pair_local=3).fit(X[:96], y[:96])
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
