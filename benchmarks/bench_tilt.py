@@ -58,7 +58,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=700, help="simulated SrTiO3 training images")
     parser.add_argument("--n-test", type=int, default=100, help="simulated test images (SrTiO3 and CaTiO3 each)")
-    parser.add_argument("--patches", type=int, default=2, help="patches per training image (2 per test image)")
+    parser.add_argument("--patches", type=lambda v: v if v == "all" else int(v), default=2,
+                        help="patches per training image, or 'all' (every column at every half-pixel cut; "
+                             "2 per test image)")
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--channels", default="32,32,64,64,64,128,128", help="'stemdl' for the paper's ten layers")
     parser.add_argument("--pool-after", default="2,4,6")

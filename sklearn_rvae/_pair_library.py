@@ -201,8 +201,9 @@ class PairLibrary:
         The templates lie about a degree apart for any one nuisance (column, sub-pixel offset), so the best
         template, or a weighted mean of a few, is off by about half that; the most likely few share the
         patch's nuisances, and between them the patch is nearly linear in the tilts. The model's rows are
-        shifted like the patch's scan rows (against its best template), and the tilts maximise the Poisson
-        likelihood (Gauss-Newton) under a weak Gaussian prior around the templates' mean.
+        shifted like the patch's scan rows (against its best template, then against the fit), and the tilts
+        maximise the Poisson likelihood (Gauss-Newton) under a weak Gaussian prior around the templates'
+        mean.
         """
         best = np.argsort(ll)[::-1][:n_local]
         tilts = self.y[idx[best]]
@@ -210,19 +211,23 @@ class PairLibrary:
         design = np.column_stack([np.ones(len(best)), tilts - center])
         coef = np.linalg.lstsq(design, T[best].reshape(len(best), -1), rcond=None)[0]
         coef = coef.reshape(4, *self.image_shape)
-        if self.step is not None:
-            coef = self._shift_rows(coef, self._row_shifts(x, T[best[0]], electrons))
         w = x.shape[-1]
         cols = slice(self._edge, w - self._edge)
-        a = coef[0][:, cols].ravel()
-        J = coef[1:, :, cols].reshape(3, -1)
-        residual = x[:, cols].ravel() - a
-        step = np.zeros(3)
-        for _ in range(3):
-            weight = electrons / np.clip(a + step @ J, 1e-6, None)
-            step = np.linalg.solve((J * weight) @ J.T + np.eye(3) / _LOCAL_PRIOR**2, (J * weight) @ residual)
-        # A linear model is trusted only over about the templates' own spread.
-        return center + np.clip(step, -_MAX_LOCAL_STEP, _MAX_LOCAL_STEP)
+        reference = T[best[0]]
+        # Twice: the scan rows are aligned against the best template, then against the fitted model.
+        for _alignment in range(2 if self.step is not None else 1):
+            shifted = coef if self.step is None else self._shift_rows(coef, self._row_shifts(x, reference, electrons))
+            a = shifted[0][:, cols].ravel()
+            J = shifted[1:, :, cols].reshape(3, -1)
+            residual = x[:, cols].ravel() - a
+            step = np.zeros(3)
+            for _ in range(3):
+                weight = electrons / np.clip(a + step @ J, 1e-6, None)
+                step = np.linalg.solve((J * weight) @ J.T + np.eye(3) / _LOCAL_PRIOR**2, (J * weight) @ residual)
+            # A linear model is trusted only over about the templates' own spread.
+            step = np.clip(step, -_MAX_LOCAL_STEP, _MAX_LOCAL_STEP)
+            reference = coef[0] + np.tensordot(step, coef[1:], 1)
+        return center + step
 
     def decide(self, X, tilts, n_local=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.

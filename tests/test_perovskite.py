@@ -105,6 +105,33 @@ def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
     np.testing.assert_allclose(np.abs(y8[1::2]), np.abs(y4))
 
 
+def test_make_perovskite_abf_all_patches_of_each_image(tmp_path):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    X, y, groups = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", return_groups=True,
+                                       random_state=1, **CHEAP)
+    assert len(X) == len(y) == len(groups) and np.array_equal(groups, np.sort(groups))
+    assert set(groups) == {0, 1} and X.dtype == np.float32
+    # Every patch that a random cut can give is among them, once, with its column's tilts.
+    X8, y8, groups8 = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=8, return_groups=True,
+                                          random_state=1, **CHEAP)
+    np.testing.assert_array_equal(groups8, np.repeat([0, 1], 8))
+    for patch, tilts, image in zip(X8, y8, groups8):
+        same = np.flatnonzero(np.all(X == patch, axis=1))
+        assert len(same) == 1 and groups[same[0]] == image
+        np.testing.assert_array_equal(y[same[0]], tilts)
+    for image in (0, 1):
+        mine = X[groups == image]
+        assert len(np.unique(mine, axis=0)) == len(mine) > 8
+    # With noise: the same patches and targets, each with its own noise.
+    Xn, yn = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", dose=1e5, random_state=1, **CHEAP)
+    np.testing.assert_array_equal(yn, y)
+    assert np.corrcoef(Xn.ravel(), X.ravel())[0, 1] > 0.9 and not np.array_equal(Xn, X)
+    with pytest.raises(ValueError, match="patches_per_image must be a positive integer or 'all'"):
+        make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="every")
+
+
 def test_make_perovskite_abf_mid_plane_mirror_pairs(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf

@@ -381,7 +381,8 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                         patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
                         slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
-                        mid_plane_mirror=False, cache_dir=None, random_state=0, n_jobs=1, verbose=False):
+                        mid_plane_mirror=False, return_groups=False, cache_dir=None, random_state=0, n_jobs=1,
+                        verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
@@ -407,11 +408,16 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
     ----------
     n_samples : int
         Number of simulated images.
-    patches_per_image : int, default=1
+    patches_per_image : int or "all", default=1
         Patches cut from each image, at different columns (so with
         opposite signs for anti-phase tilts) and with independent noise.
         Rows ``i * patches_per_image`` to ``(i + 1) * patches_per_image - 1``
         come from image ``i``: split train and test by image, not by row.
+        ``"all"``: every B column at every position its half-pixel cut can
+        take (up to four), each once (the columns of a tiled cell repeat
+        exactly), in a fixed order; the same images give 16 patches each
+        along [110] for ``a-b-c-`` instead of a random few, at no extra
+        simulation. Their number per image varies: see ``return_groups``.
     tilt_range, material, glazer : simulated structure, see :func:`perovskite_supercell`.
     energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling : microscope settings
         See :func:`simulate_abf`.
@@ -428,15 +434,19 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
 
     Returns
     -------
-    X : ndarray (n_samples * patches_per_image, patch_size ** 2), float32 intensities (fraction of the beam)
-    y : ndarray (n_samples * patches_per_image, 3), tilts (alpha, beta, gamma) of the centre column, degrees
+    X : ndarray (n_patches, patch_size ** 2), float32 intensities (fraction of the beam)
+        ``n_patches = n_samples * patches_per_image`` for an integer.
+    y : ndarray (n_patches, 3), tilts (alpha, beta, gamma) of the centre column, degrees
+    groups : ndarray (n_patches,) of int
+        With ``return_groups``: the image each row was cut from.
     """
     import joblib
 
     if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-    if not (isinstance(patches_per_image, (int, np.integer)) and patches_per_image >= 1):
-        raise ValueError(f"patches_per_image must be a positive integer, got {patches_per_image!r}.")
+    if not (isinstance(patches_per_image, (int, np.integer)) and patches_per_image >= 1
+            or isinstance(patches_per_image, str) and patches_per_image == "all"):
+        raise ValueError(f"patches_per_image must be a positive integer or 'all', got {patches_per_image!r}.")
     if not (isinstance(patch_size, (int, np.integer)) and patch_size >= 4):
         raise ValueError(f"patch_size must be an integer >= 4 pixels, got {patch_size!r}.")
     if not (tilt_range >= 0 and math.isfinite(tilt_range)):
@@ -498,8 +508,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         if verbose:
             print(f"make_perovskite_abf: {done + start + len(chunk)} of {n_samples}", flush=True)
 
-    X = np.empty((n_samples * patches_per_image, patch_size * patch_size), dtype=np.float32)
-    y = np.empty((n_samples * patches_per_image, 3))
+    patches, targets, groups = [], [], []
     for i in range(n_samples):
         if i in computed:
             sim = computed[i]
@@ -508,15 +517,34 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                 sim = {k: f[k] for k in f.files}
         # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
         rng = np.random.default_rng([int(random_state), int(i), 1])
-        order = rng.permutation(len(sim["columns"]))
         image = postprocess_abf(sim["image"], sampling=sampling, source_size=source_size)  # periodic: wrap is exact
-        for p in range(patches_per_image):
-            c = order[p % len(order)]
-            row = i * patches_per_image + p
-            X[row] = _cut_patch(image, sim["columns"][c], patch_size, sampling, dose, scan_noise, rng).ravel()
-            y[row] = sim["signs"][c] * sim["tilts"]
+        if patches_per_image == "all":
+            cuts, seen = [], []
+            for c, center in enumerate(sim["columns"]):
+                for origin in _cut_origins(center, patch_size):
+                    window = _window(image, origin, patch_size)
+                    # Columns of a tiled cell repeat exactly: one patch each.
+                    if not any(np.array_equal(window, other) for other in seen):
+                        seen.append(window)
+                        cuts.append((c, window))
+        else:
+            order = rng.permutation(len(sim["columns"]))
+            cuts = [(order[p % len(order)], None) for p in range(patches_per_image)]
+        for c, window in cuts:
+            if window is None:
+                patch = _cut_patch(image, sim["columns"][c], patch_size, sampling, dose, scan_noise, rng)
+            else:
+                patch = _finish_window(window, sampling, dose, scan_noise, rng)
+            target = sim["signs"][c] * sim["tilts"]
             if mid_plane_mirror:
-                y[row] = y[row, [1, 0, 2]] * (1, 1, -1)
+                target = target[[1, 0, 2]] * (1, 1, -1)
+            patches.append(patch.ravel())
+            targets.append(target)
+            groups.append(i)
+    X = np.asarray(patches, dtype=np.float32).reshape(-1, patch_size * patch_size)
+    y = np.asarray(targets, dtype=np.float64).reshape(-1, 3)
+    if return_groups:
+        return X, y, np.asarray(groups)
     return X, y
 
 
@@ -553,17 +581,36 @@ def _b_columns(atoms, image_shape):
     return np.array(columns), np.array(signs)
 
 
+_MARGIN = 4  # pixels cut around a patch, so the scan noise shifts real neighbours into it
+
+
+def _cut_origins(center, size):
+    """Every top-left corner (row, col) that a patch centred on ``center`` to within half a pixel can take."""
+    half = (size - 1) / 2
+    return sorted({(int(np.round(center[0] + a - half)), int(np.round(center[1] + b - half)))
+                   for a in (-0.4999, 0.4999) for b in (-0.4999, 0.4999)})
+
+
+def _window(image, origin, size):
+    """The (size + 2 margin) square of the periodic ``image`` around the patch with top-left corner origin."""
+    r0, c0 = np.asarray(origin) - _MARGIN
+    rows = np.arange(r0, r0 + size + 2 * _MARGIN) % image.shape[0]
+    cols = np.arange(c0, c0 + size + 2 * _MARGIN) % image.shape[1]
+    return image[np.ix_(rows, cols)]
+
+
+def _finish_window(window, sampling, dose, scan_noise, rng):
+    """Shot and scan noise on a window from :func:`_window`, and the patch inside its margin."""
+    patch = postprocess_abf(window, sampling=sampling, source_size=0, dose=dose, scan_noise=scan_noise,
+                            random_state=int(rng.integers(2**31)))
+    return patch[_MARGIN:-_MARGIN, _MARGIN:-_MARGIN].astype(np.float32)
+
+
 def _cut_patch(image, center, size, sampling, dose, scan_noise, rng):
     """A size x size patch of the periodic ``image`` centred on ``center`` (row, col) to within half a pixel."""
-    margin = 4
     jitter = rng.uniform(-0.5, 0.5, 2)
-    r0, c0 = (np.round(np.asarray(center) + jitter - (size - 1) / 2).astype(int)) - margin
-    rows = np.arange(r0, r0 + size + 2 * margin) % image.shape[0]
-    cols = np.arange(c0, c0 + size + 2 * margin) % image.shape[1]
-    patch = image[np.ix_(rows, cols)]
-    patch = postprocess_abf(patch, sampling=sampling, source_size=0, dose=dose, scan_noise=scan_noise,
-                            random_state=int(rng.integers(2**31)))
-    return patch[margin:-margin, margin:-margin].astype(np.float32)
+    origin = np.round(np.asarray(center) + jitter - (size - 1) / 2).astype(int)
+    return _finish_window(_window(image, origin, size), sampling, dose, scan_noise, rng)
 
 
 #: Settings of the committed ABF fixture (``benchmarks/make_abf_fixture.py`` writes it).
