@@ -1,17 +1,18 @@
 """Validation of the pair decision by template likelihood (TiltRegressor(pair_likelihood=True)), without the test set.
 
-The templates are the noise-free patches of the first ``--n-library``
-SrTiO3 training images and their mid-plane mirrors (and, inside
-``PairLibrary``, their in-plane mirrors); the validation patches are the
-remaining training images (never in the library), with the benchmark's
-noise (1e5 e/A^2, 0.2 px scan rows). Each starts from its true tilts blurred
-by ``--start-error`` degrees (Gaussian), as either member of the pair at
+The templates are the noise-free patches (``--library-patches`` per image,
+or all) of the first ``--n-library`` SrTiO3 training images and their
+mid-plane mirrors (and, inside ``PairLibrary``, their in-plane mirrors);
+the validation patches are the benchmark's four random cuts of each
+remaining training image (never in the library), with its noise (1e5
+e/A^2, 0.2 px scan rows). Each starts from its true tilts blurred by
+``--start-error`` degrees (Gaussian), as either member of the pair at
 random, standing in for the network's estimate. Prints, per setting, how
 often the true member is picked, the MAE of the picked start, of the
 templates' estimate (``--local``: the local linear fit to the best
-templates, else their likelihood-weighted mean), and of what ``predict``
+templates, else their likelihood-weighted mean), of what ``predict``
 returns (the templates' estimate with a local fit, else its mean with the
-start).
+start), and of that up to the pair.
 
 Usage::
 
@@ -42,17 +43,20 @@ def main():
     parser.add_argument("--local", default="8", help="comma-separated PairLibrary(n_local=...) to try (0: none)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
+    parser.add_argument("--library-patches", type=lambda v: v if v == "all" else int(v), default=4,
+                        help="patches per library image (make_perovskite_abf's patches_per_image: 4, as the "
+                             "benchmark's earlier runs, or 'all')")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
-    common = dict(material="SrTiO3", random_state=0, patches_per_image=4, cache_dir=args.cache)
-    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, **common)
-             for m in (False, True)]
-    cut = 4 * args.n_library
-    X_lib = np.concatenate([c[0][:cut] for c in clean])
-    y_lib = np.concatenate([c[1][:cut] for c in clean])
-    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, **common)
-    X_val, y_val = X_val[cut:], y_val[cut:]
+    common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
+    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, return_groups=True,
+                                 patches_per_image=args.library_patches, **common) for m in (False, True)]
+    X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups in clean])
+    y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups in clean])
+    # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise.
+    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4, **common)
+    X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
     rng = np.random.default_rng(0)
     start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)
     flip = rng.random(len(y_val)) < 0.5

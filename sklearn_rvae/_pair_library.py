@@ -25,6 +25,8 @@ PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
 _LOCAL_PRIOR = 2.0
 #: Largest step (degrees, per angle) the local fit may take from its templates' mean tilts.
 _MAX_LOCAL_STEP = 3.0
+#: RMS (pixels) of the Gaussian prior on the local fit's sub-pixel shift of the patch (clipped at 1 px).
+_SHIFT_PRIOR = 0.5
 
 
 class PairLibrary:
@@ -201,9 +203,9 @@ class PairLibrary:
         The templates lie about a degree apart for any one nuisance (column, sub-pixel offset), so the best
         template, or a weighted mean of a few, is off by about half that; the most likely few share the
         patch's nuisances, and between them the patch is nearly linear in the tilts. The model's rows are
-        shifted like the patch's scan rows (against its best template, then against the fit), and the tilts
-        maximise the Poisson likelihood (Gauss-Newton) under a weak Gaussian prior around the templates'
-        mean.
+        shifted like the patch's scan rows (against its best template, then against the fit), and the tilts,
+        with a sub-pixel shift of the whole patch, maximise the Poisson likelihood (Gauss-Newton) under a
+        weak Gaussian prior around the templates' mean.
         """
         best = np.argsort(ll)[::-1][:n_local]
         tilts = self.y[idx[best]]
@@ -211,6 +213,11 @@ class PairLibrary:
         design = np.column_stack([np.ones(len(best)), tilts - center])
         coef = np.linalg.lstsq(design, T[best].reshape(len(best), -1), rcond=None)[0]
         coef = coef.reshape(4, *self.image_shape)
+        # Two more directions: the whole patch shifted by a fraction of a pixel (down, right), which the
+        # templates hold only at the offsets the training images happened to have.
+        gradient = np.gradient(coef[0])
+        coef = np.concatenate([coef, -gradient[0][None], -gradient[1][None]])
+        prior = np.diag([_LOCAL_PRIOR**-2] * 3 + [_SHIFT_PRIOR**-2] * 2)
         w = x.shape[-1]
         cols = slice(self._edge, w - self._edge)
         reference = T[best[0]]
@@ -218,16 +225,16 @@ class PairLibrary:
         for _alignment in range(2 if self.step is not None else 1):
             shifted = coef if self.step is None else self._shift_rows(coef, self._row_shifts(x, reference, electrons))
             a = shifted[0][:, cols].ravel()
-            J = shifted[1:, :, cols].reshape(3, -1)
+            J = shifted[1:, :, cols].reshape(len(coef) - 1, -1)
             residual = x[:, cols].ravel() - a
-            step = np.zeros(3)
+            step = np.zeros(len(J))
             for _ in range(3):
                 weight = electrons / np.clip(a + step @ J, 1e-6, None)
-                step = np.linalg.solve((J * weight) @ J.T + np.eye(3) / _LOCAL_PRIOR**2, (J * weight) @ residual)
+                step = np.linalg.solve((J * weight) @ J.T + prior, (J * weight) @ residual)
             # A linear model is trusted only over about the templates' own spread.
-            step = np.clip(step, -_MAX_LOCAL_STEP, _MAX_LOCAL_STEP)
+            step = np.clip(step, -np.repeat([_MAX_LOCAL_STEP, 1.0], [3, 2]), np.repeat([_MAX_LOCAL_STEP, 1.0], [3, 2]))
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
-        return center + step
+        return center + step[:3]
 
     def decide(self, X, tilts, n_local=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
