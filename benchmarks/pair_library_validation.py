@@ -46,6 +46,9 @@ def main():
     parser.add_argument("--library-patches", type=lambda v: v if v == "all" else int(v), default=4,
                         help="patches per library image (make_perovskite_abf's patches_per_image: 4, as the "
                              "benchmark's earlier runs, or 'all')")
+    parser.add_argument("--offset", type=float, default=0.0,
+                        help="move the validation images by this many pixels in x and y before cutting "
+                             "(make_perovskite_abf's grid_offset): columns at offsets no template has")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
@@ -54,8 +57,10 @@ def main():
                                  patches_per_image=args.library_patches, **common) for m in (False, True)]
     X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups in clean])
     y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups in clean])
-    # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise.
-    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4, **common)
+    # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
+    # moved by --offset).
+    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
+                                       grid_offset=(args.offset, args.offset), **common)
     X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
     rng = np.random.default_rng(0)
     start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)

@@ -144,10 +144,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         member with the larger summed likelihood wins. ``predict`` returns
         that member's tilts from a linear model of the patch in the tilts,
         fitted to its ``pair_local`` most likely templates (see there).
-        Train on
-        noise-free simulations (with the ``"poisson"`` augmentation) so the
-        templates are sharp. Costs memory (the training patches are kept,
-        float32) and about 50-80 ms per patch on a 2-core CPU.
+        Train on noise-free simulations (with the ``"poisson"``
+        augmentation) so the templates are sharp; the more columns and
+        sub-pixel positions per simulated image (``make_perovskite_abf(
+        patches_per_image="all")``), the denser the templates. Costs memory
+        (the training patches are kept, float32) and about 0.1 s per patch
+        on a 2-core CPU.
     pair_neighbors : int, default=400
         Templates per member for ``pair_likelihood``.
     pair_local : int, default=8
@@ -155,9 +157,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         linear model that gives the chosen member's tilts. Templates of the
         patch's own column and sub-pixel offset lie about a degree apart,
         so the best of them is off by about half that; between them the
-        patch is nearly linear in the tilts, and the tilts that maximise
-        its Poisson likelihood under that model are found (twice, the
-        second time from the templates around the first fit). 0:
+        patch is nearly linear in the tilts, and the tilts (with a
+        sub-pixel shift of the patch) that maximise its Poisson likelihood
+        under that model are found (twice, the second time from the
+        templates around the first fit). 0:
         ``predict`` returns the mean of the network's estimate and the
         likelihood-weighted mean tilts of the best templates.
     lr : float, default=1e-3

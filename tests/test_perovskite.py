@@ -132,6 +132,26 @@ def test_make_perovskite_abf_all_patches_of_each_image(tmp_path):
         make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="every")
 
 
+def test_make_perovskite_abf_grid_offset_moves_the_image_under_the_pixels(tmp_path):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    X, y = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", random_state=1, **CHEAP)
+    # A whole pixel moves the columns and their cuts with the image: the same patches, in the same order.
+    X1, y1 = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(1.0, -1.0),
+                                 random_state=1, **CHEAP)
+    np.testing.assert_allclose(X1, X, atol=1e-5)
+    np.testing.assert_array_equal(y1, y)
+    # Half a pixel puts the columns where no cut of the unmoved image has them.
+    Xh, _ = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(0.5, 0.5),
+                                random_state=1, **CHEAP)
+    nearest = np.abs(Xh[:, None, :] - X[None]).max(-1).min(1)
+    assert np.all(nearest > 1e-3 * X.max()), nearest
+    assert len(sorted(tmp_path.rglob("image_*.npz"))) == 1  # one simulation serves every offset
+    with pytest.raises(ValueError, match=r"grid_offset must be two finite shifts in pixels \(rows, columns\)"):
+        make_perovskite_abf(1, cache_dir=tmp_path, grid_offset=(0.5, np.nan), **CHEAP)
+
+
 def test_make_perovskite_abf_mid_plane_mirror_pairs(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf

@@ -381,8 +381,8 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                         patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
                         slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
-                        mid_plane_mirror=False, return_groups=False, cache_dir=None, random_state=0, n_jobs=1,
-                        verbose=False):
+                        mid_plane_mirror=False, grid_offset=(0.0, 0.0), return_groups=False, cache_dir=None,
+                        random_state=0, n_jobs=1, verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
@@ -453,6 +453,13 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         raise ValueError(f"tilt_range must be a finite angle >= 0 in degrees, got {tilt_range!r}.")
     if dose is not None and not dose > 0:
         raise ValueError(f"dose must be > 0 electrons per square Angstrom, got {dose!r}.")
+    try:
+        offset = tuple(float(v) for v in np.ravel(grid_offset))
+    except (TypeError, ValueError):
+        offset = ()
+    if len(offset) != 2 or not all(math.isfinite(v) for v in offset):
+        raise ValueError(f"grid_offset must be two finite shifts in pixels (rows, columns), got {grid_offset!r}.")
+    grid_offset = offset
     glazer = _check_glazer(glazer)
     # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
     # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
@@ -518,13 +525,20 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
         rng = np.random.default_rng([int(random_state), int(i), 1])
         image = postprocess_abf(sim["image"], sampling=sampling, source_size=source_size)  # periodic: wrap is exact
+        columns = sim["columns"]
+        if any(grid_offset):
+            # The periodic, blurred image moved by a Fourier phase: exact, and the columns move with it.
+            from scipy import ndimage
+
+            image = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(image), grid_offset)).real
+            columns = columns + np.asarray(grid_offset, dtype=np.float64)
         if patches_per_image == "all":
             cuts, seen = [], []
-            for c, center in enumerate(sim["columns"]):
+            for c, center in enumerate(columns):
                 for origin in _cut_origins(center, patch_size):
                     window = _window(image, origin, patch_size)
-                    # Columns of a tiled cell repeat exactly: one patch each.
-                    if not any(np.array_equal(window, other) for other in seen):
+                    # Columns of a tiled cell repeat (exactly, up to the rounding of a grid_offset): one patch each.
+                    if not any(np.allclose(window, other, rtol=0, atol=1e-9) for other in seen):
                         seen.append(window)
                         cuts.append((c, window))
         else:
@@ -532,7 +546,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
             cuts = [(order[p % len(order)], None) for p in range(patches_per_image)]
         for c, window in cuts:
             if window is None:
-                patch = _cut_patch(image, sim["columns"][c], patch_size, sampling, dose, scan_noise, rng)
+                patch = _cut_patch(image, columns[c], patch_size, sampling, dose, scan_noise, rng)
             else:
                 patch = _finish_window(window, sampling, dose, scan_noise, rng)
             target = sim["signs"][c] * sim["tilts"]
