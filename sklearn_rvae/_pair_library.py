@@ -9,7 +9,10 @@ tilts lie near each member are templates, each template's Poisson
 likelihood has the unknown shift of every scan row integrated out, and the
 evidence for a member is the sum over its templates. The nearest templates
 also cover the nuisances a tilt does not fix (the column's sub-pixel
-position, which column of the cell), so nothing else has to be modelled.
+position, which column of the cell), so the decision needs no model of
+them. The chosen member's tilts then come from a linear model of the patch
+in the tilts fitted to its few most likely templates, which share the
+patch's nuisances: it interpolates between templates about a degree apart.
 """
 
 import numpy as np
@@ -221,6 +224,8 @@ class PairLibrary:
         w = x.shape[-1]
         cols = slice(self._edge, w - self._edge)
         reference = T[best[0]]
+        # A linear model is trusted only over about the templates' own spread.
+        limit = np.array([_MAX_LOCAL_STEP] * 3 + [1.0] * 2)
         # Twice: the scan rows are aligned against the best template, then against the fitted model.
         for _alignment in range(2 if self.step is not None else 1):
             shifted = coef if self.step is None else self._shift_rows(coef, self._row_shifts(x, reference, electrons))
@@ -231,8 +236,7 @@ class PairLibrary:
             for _ in range(3):
                 weight = electrons / np.clip(a + step @ J, 1e-6, None)
                 step = np.linalg.solve((J * weight) @ J.T + prior, (J * weight) @ residual)
-            # A linear model is trusted only over about the templates' own spread.
-            step = np.clip(step, -np.repeat([_MAX_LOCAL_STEP, 1.0], [3, 2]), np.repeat([_MAX_LOCAL_STEP, 1.0], [3, 2]))
+            step = np.clip(step, -limit, limit)
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
         return center + step[:3]
 
