@@ -160,9 +160,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         patch is nearly linear in the tilts, and the tilts (with a
         sub-pixel shift of the patch) that maximise its Poisson likelihood
         under that model are found (twice, the second time from the
-        templates around the first fit). 0:
-        ``predict`` returns the mean of the network's estimate and the
-        likelihood-weighted mean tilts of the best templates.
+        templates around the first fit). 0: ``predict`` returns the mean
+        of the network's estimate and the likelihood-weighted mean tilts of
+        the best templates.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
