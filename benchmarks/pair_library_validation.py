@@ -49,12 +49,17 @@ def main():
     parser.add_argument("--offset", type=float, default=0.0,
                         help="move the validation images by this many pixels in x and y before cutting "
                              "(make_perovskite_abf's grid_offset): columns at offsets no template has")
+    parser.add_argument("--quarter-pixel-library", action="store_true",
+                        help="also cut the library images moved by a quarter pixel in y, x and both "
+                             "(make_perovskite_abf's grid_offset): templates every quarter pixel, 4x as many")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
     common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
+    offsets = [(0.0, 0.0)] + [(0.25, 0.0), (0.0, 0.25), (0.25, 0.25)] * args.quarter_pixel_library
     clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, return_groups=True,
-                                 patches_per_image=args.library_patches, **common) for m in (False, True)]
+                                 patches_per_image=args.library_patches, grid_offset=offset, **common)
+             for offset in offsets for m in (False, True)]
     X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups in clean])
     y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups in clean])
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
