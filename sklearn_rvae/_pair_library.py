@@ -106,13 +106,17 @@ class PairLibrary:
                 out[mirror == m] = np.flip(out[mirror == m], dims)
         return out
 
+    @staticmethod
+    def _taps(shifts, w):
+        """Linear interpolation of a row of w pixels moved by each of shifts (pixels), edges held: the left
+        and right source pixels and the right one's weight, each of shape (len(shifts), w)."""
+        pos = np.clip(np.arange(w)[None, :] - np.asarray(shifts)[:, None], 0, w - 1)
+        i0 = np.clip(np.floor(pos).astype(int), 0, max(w - 2, 0))
+        return i0, np.minimum(i0 + 1, w - 1), pos - i0
+
     def _shifted(self, T):
         """Templates T (m, h, w) with every row shifted by each grid offset: (m, h, G, w), edges held."""
-        w = T.shape[-1]
-        pos = np.clip(np.arange(w)[None, :] - self.grid[:, None], 0, w - 1)
-        i0 = np.clip(np.floor(pos).astype(int), 0, max(w - 2, 0))
-        frac = pos - i0
-        i1 = np.minimum(i0 + 1, w - 1)
+        i0, i1, frac = self._taps(self.grid, T.shape[-1])
         return T[:, :, i0] * (1 - frac) + T[:, :, i1] * frac
 
     def _electrons(self, x, T):
@@ -123,15 +127,26 @@ class PairLibrary:
         residual = ((x - S) ** 2).sum()
         return float(np.clip(S.sum() / max(residual, 1e-30), 1e-6, 1e12))
 
-    def _log_likelihood(self, x, T, electrons):
-        """Poisson log-likelihood (up to a constant) of patch x (h, w) under templates T (m, h, w)."""
+    def _per_row(self, x, T, electrons):
+        """Poisson log-likelihood (up to a constant) of each row of patch x (h, w) under templates T (m, h, w)
+        shifted by each grid offset, plus the offset's log prior: (m, h, G)."""
         S = np.clip(self._shifted(T), 1e-6, None)  # (m, h, G, w)
         w = T.shape[-1]
         terms = electrons * (x[None, :, None, :] * np.log(S) - S)
-        per_row = terms[..., self._edge : w - self._edge].sum(-1) + self.log_prior  # (m, h, G)
+        return terms[..., self._edge : w - self._edge].sum(-1) + self.log_prior
+
+    def _log_likelihood(self, x, T, electrons):
+        """Poisson log-likelihood (up to a constant) of patch x (h, w) under templates T (m, h, w)."""
+        per_row = self._per_row(x, T, electrons)
         if self.step is None:
             return per_row[..., 0].sum(-1)
         return self._integrate(per_row).sum(-1)
+
+    @staticmethod
+    def _three_best(L):
+        """The grid index k of the largest L (last axis; kept off the ends) and L at k - 1, k, k + 1."""
+        k = np.clip(L.argmax(-1), 1, L.shape[-1] - 2)
+        return (k, *(np.take_along_axis(L, (k + d)[..., None], -1)[..., 0] for d in (-1, 0, 1)))
 
     def _integrate(self, L):
         """log of the integral over the shift g of exp(L(g)), L sampled on the grid (last axis).
@@ -140,8 +155,7 @@ class PairLibrary:
         would depend on where the grid points fall: around a sharp peak (curvature over 1 per squared
         step) the parabola through the best three points gives the peak and its width (Laplace's method).
         """
-        k = np.clip(L.argmax(-1), 1, L.shape[-1] - 2)[..., None]
-        c0, c1, c2 = (np.take_along_axis(L, k + d, -1)[..., 0] for d in (-1, 0, 1))
+        _, c0, c1, c2 = self._three_best(L)
         curvature = c0 - 2 * c1 + c2  # second difference, per squared step
         sharp = curvature < -1
         safe = np.where(sharp, curvature, -1.0)
@@ -178,12 +192,7 @@ class PairLibrary:
     def _row_shifts(self, x, template, electrons):
         """Each scan row's most likely shift (pixels) of patch x against a template: the best grid point,
         refined by the parabola through it and its neighbours."""
-        S = np.clip(self._shifted(template[None])[0], 1e-6, None)  # (h, G, w)
-        w = x.shape[-1]
-        L = electrons * (x[:, None, :] * np.log(S) - S)[..., self._edge : w - self._edge].sum(-1) + self.log_prior
-        k = np.clip(L.argmax(-1), 1, len(self.grid) - 2)
-        rows = np.arange(len(L))
-        c0, c1, c2 = (L[rows, k + d] for d in (-1, 0, 1))
+        k, c0, c1, c2 = self._three_best(self._per_row(x, template[None], electrons)[0])  # rows (h,)
         curvature = c0 - 2 * c1 + c2
         safe = np.where(curvature < 0, curvature, -1.0)
         offset = np.where(curvature < 0, np.clip((c0 - c2) / (2 * safe), -1, 1), 0.0)
@@ -191,11 +200,7 @@ class PairLibrary:
 
     def _shift_rows(self, T, shifts):
         """Images T (k, h, w) with row r shifted by shifts[r] pixels along x (edges held, as _shifted)."""
-        w = T.shape[-1]
-        pos = np.clip(np.arange(w)[None, :] - np.asarray(shifts)[:, None], 0, w - 1)
-        i0 = np.clip(np.floor(pos).astype(int), 0, max(w - 2, 0))
-        frac = pos - i0
-        i1 = np.minimum(i0 + 1, w - 1)
+        i0, i1, frac = self._taps(shifts, T.shape[-1])
         rows = np.arange(len(shifts))[:, None]
         return T[:, rows, i0] * (1 - frac) + T[:, rows, i1] * frac
 
