@@ -87,6 +87,13 @@ def main():
     parser.add_argument("--pair-local", type=int, default=8,
                         help="TiltRegressor(pair_local=...): templates of the local linear fit of the chosen member's "
                              "tilts (0: the network's estimate averaged with the templates' weighted mean)")
+    parser.add_argument("--pair-row-gain", type=int, default=4,
+                        help="TiltRegressor(pair_row_gain=...): harmonics of a smooth row gain between a patch and "
+                             "the templates, divided out where the evidence asks for it (0: none)")
+    parser.add_argument("--catio3-sampling", type=float, default=SAMPLING,
+                        help="Angstrom per pixel of the CaTiO3 test images: 0.25 * 3.83 / 3.905 = 0.2452 puts "
+                             "CaTiO3's cell on as many pixels as SrTiO3's (magnification set by the known lattice "
+                             "constant, or the image resampled by it: the lattice-normalised frame)")
     parser.add_argument("--flush-denormal", action="store_true",
                         help="torch.set_flush_denormal(True) for the whole run (CPU speed with tiny activations)")
     parser.add_argument("--load-model", type=Path, default=None,
@@ -118,7 +125,8 @@ def main():
     Xall, yall = make_perovskite_abf(args.n_train + args.n_test, material="SrTiO3", random_state=0,
                                      patches_per_image=2, **noise)
     Xte, yte = Xall[2 * args.n_train :], yall[2 * args.n_train :]
-    Xc, yc = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1, patches_per_image=2, **noise)
+    Xc, yc = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1, patches_per_image=2,
+                                 sampling=args.catio3_sampling, **noise)
     # The two exact mirrors of the [110] projection, with their tilts transformed: 4x the patches. A CNN
     # with the mirrors built in (--symmetry) sees each patch's mirrors anyway and trains on the patches alone.
     cnn_mirrors = (lambda X, y: (X, y)) if args.symmetry else mirror_patches_110
@@ -147,7 +155,8 @@ def main():
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
             symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
-            pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, lr=2e-3, max_epochs=args.epochs,
+            pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
+            lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -163,9 +172,10 @@ def main():
             import joblib
 
             model = joblib.load(args.load_model)
-            # Models saved before pair_local existed lack it, and their templates lack later attributes: the
-            # templates are built again by the current PairLibrary from the same stored training patches.
+            # Models saved before pair_local and pair_row_gain existed lack them, and their templates lack later
+            # attributes: the templates are built again by the current PairLibrary from the stored training patches.
             model.pair_local = args.pair_local
+            model.pair_row_gain = args.pair_row_gain
             library = getattr(model, "pair_library_", None)
             if library is not None:
                 model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],

@@ -52,6 +52,14 @@ def main():
     parser.add_argument("--quarter-pixel-library", action="store_true",
                         help="also cut the library images moved by a quarter pixel in y, x and both "
                              "(make_perovskite_abf's grid_offset): templates every quarter pixel, 4x as many")
+    parser.add_argument("--row-gain", default="4", help="comma-separated PairLibrary(row_gain=...) to try (0: none)")
+    parser.add_argument("--material", default="SrTiO3",
+                        help="validation patches of this material instead (random_state=2 images, never in any "
+                             "benchmark): the templates stay SrTiO3; give --n-library 700 to use them all")
+    parser.add_argument("--n-material", type=int, default=200, help="validation images of --material")
+    parser.add_argument("--material-sampling", type=float, default=0.25,
+                        help="Angstrom per pixel of the --material images: 0.25 * 3.83 / 3.905 puts CaTiO3's cell "
+                             "on as many pixels as SrTiO3's (the lattice-normalised frame)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
@@ -67,18 +75,22 @@ def main():
     X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
                                        grid_offset=(args.offset, args.offset), **common)
     X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
+    if args.material != "SrTiO3":
+        X_val, y_val = make_perovskite_abf(args.n_material, material=args.material, random_state=2, dose=1e5,
+                                           scan_noise=0.2, patches_per_image=4, sampling=args.material_sampling,
+                                           grid_offset=(args.offset, args.offset), cache_dir=args.cache)
     rng = np.random.default_rng(0)
     start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)
     flip = rng.random(len(y_val)) < 0.5
     start[flip] = start[flip] @ PAIR_MAP.T
-    print(f"library: {len(X_lib)} patches (x4 mirrors); validation: {len(X_val)} patches; start error "
-          f"{args.start_error} deg RMS", flush=True)
-    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'pair right':>10s} {'start MAE':>17s} "
+    print(f"library: {len(X_lib)} patches (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
+          f"error {args.start_error} deg RMS", flush=True)
+    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'pair right':>10s} {'start MAE':>17s} "
           f"{'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
-    grid = itertools.product(*(map(int, a.split(",")) for a in (args.neighbors, args.best, args.local)))
-    for k, m, local in grid:
+    settings = (args.neighbors, args.best, args.local, args.row_gain)
+    for k, m, local, gain in itertools.product(*(map(int, a.split(",")) for a in settings)):
         library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter,
-                              n_rounds=args.rounds, n_local=local)
+                              n_rounds=args.rounds, n_local=local, row_gain=gain)
         t = time.perf_counter()
         swap, templates, _ = library.decide(X_val, start)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3
@@ -93,7 +105,7 @@ def main():
         def fmt(pred, truth=y_val):
             return "/".join(f"{v:.2f}" for v in np.abs(pred - truth).mean(0))
 
-        print(f"{k:9d} {m:4d} {local:5d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
+        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
               f"{fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
 
 

@@ -13,6 +13,10 @@ position, which column of the cell), so the decision needs no model of
 them. The chosen member's tilts then come from a linear model of the patch
 in the tilts fitted to its few most likely templates, which share the
 patch's nuisances: it interpolates between templates about a degree apart.
+A patch of another material (or thickness) differs from every template by
+a smooth gain along its rows (the A-site columns' contrast): where the
+evidence asks for it, that gain is divided out before the decision, and
+the local fit has it as a free nuisance.
 """
 
 import numpy as np
@@ -30,6 +34,8 @@ _LOCAL_PRIOR = 2.0
 _MAX_LOCAL_STEP = 3.0
 #: RMS (pixels) of the Gaussian prior on the local fit's sub-pixel shift of the patch (clipped at 1 px).
 _SHIFT_PRIOR = 0.5
+#: RMS (relative) of the Gaussian prior on each harmonic of a patch's row gain against the templates.
+_GAIN_PRIOR = 0.02
 
 
 class PairLibrary:
@@ -63,10 +69,16 @@ class PairLibrary:
         least 4; at most ``n_best`` are there), twice, the second time
         around the first fit's tilts; 0 gives the likelihood-weighted mean
         tilts of the templates instead.
+    row_gain : int
+        Harmonics (along the rows) of a smooth gain by which a patch may
+        differ from every template, as another material's does: the gain
+        is divided out of the patch before the decision when its Bayes
+        factor (prior RMS 2% per harmonic) says so, and the local fit
+        fits it as a nuisance. 0: neither.
     """
 
     def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2,
-                 n_local=8):
+                 n_local=8, row_gain=4):
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
@@ -80,6 +92,8 @@ class PairLibrary:
         self.n_rounds = int(n_rounds)
         self.n_local = int(n_local)
         self._check_n_local(self.n_local)
+        self.row_gain = int(row_gain)
+        self._check_row_gain(self.row_gain)
         self.tree = cKDTree(y4)
         # Rows shifted past the edge repeat its pixel: those columns are left out of every likelihood.
         self._edge = 2 if self.image_shape[1] > 8 and self.scan_jitter > 0 else 0
@@ -96,6 +110,49 @@ class PairLibrary:
         if n_local and not n_local >= 4:
             raise ValueError(f"n_local must be 0 or at least 4 templates (a linear model in three tilts), "
                              f"got {n_local!r}.")
+
+    @staticmethod
+    def _check_row_gain(row_gain):
+        if not 0 <= row_gain <= 8:
+            raise ValueError(f"row_gain must be from 0 to 8 harmonics, got {row_gain!r}.")
+
+    def _row_basis(self, row_gain):
+        """1 and the cosines and sines of row_gain harmonics over the patch height: (h, 1 + 2 row_gain)."""
+        h = self.image_shape[0]
+        phase = 2 * np.pi * (np.arange(h) - (h - 1) / 2) / h
+        return np.column_stack([np.ones(h)] + [f(k * phase) for k in range(1, row_gain + 1) for f in (np.cos, np.sin)])
+
+    def _row_gain(self, x, template, electrons, row_gain):
+        """The smooth gain along the rows of patch x against a template (h,), normalised to a mean of 1, or
+        None when the evidence prefers none.
+
+        Each row's summed counts against the template's (a row sum barely feels the scan noise) are fitted by
+        a scale times the gain's harmonics; the gain is kept when its Bayes factor against a scale alone
+        exceeds 1, with a Gaussian prior of RMS _GAIN_PRIOR on each harmonic: a patch of the templates'
+        material shows only noise there.
+        """
+        cols = slice(self._edge, x.shape[-1] - self._edge)
+        counts = electrons * x[:, cols].sum(1)
+        expected = electrons * np.clip(template[:, cols].sum(1), 1e-12, None)
+        ratio = counts / expected
+        basis = self._row_basis(row_gain)
+        # Poisson: a ratio's variance is ratio / expected counts; weighted least squares, then the
+        # harmonics' evidence against the fitted scale.
+        weight = expected / np.clip(ratio, 1e-6, None)
+        scale = (weight * ratio).sum() / weight.sum()
+        residual = ratio - scale
+        B = basis[:, 1:] * scale
+        B = B - (weight @ B / weight.sum())  # orthogonal to the scale, which both models fit
+        A = (B * weight[:, None]).T @ B
+        b = (B * weight[:, None]).T @ residual
+        posterior = A + np.eye(len(b)) / _GAIN_PRIOR**2
+        log_bayes = 0.5 * b @ np.linalg.solve(posterior, b) - 0.5 * np.linalg.slogdet(posterior * _GAIN_PRIOR**2)[1]
+        if log_bayes <= 0:
+            return None
+        gain = ratio / scale
+        coef = np.linalg.lstsq(basis * np.sqrt(weight)[:, None], gain * np.sqrt(weight), rcond=None)[0]
+        fitted = basis @ coef
+        return fitted / fitted.mean()
 
     def _templates(self, idx):
         """Templates (len(idx), h, w), float64, of the mirrored library's entries idx."""
@@ -204,7 +261,7 @@ class PairLibrary:
         rows = np.arange(len(shifts))[:, None]
         return T[:, rows, i0] * (1 - frac) + T[:, rows, i1] * frac
 
-    def _local_fit(self, x, idx, T, ll, electrons, n_local):
+    def _local_fit(self, x, idx, T, ll, electrons, n_local, row_gain):
         """Tilts of patch x under a linear model of the patch in the tilts, fitted to its n_local most likely
         templates.
 
@@ -213,7 +270,8 @@ class PairLibrary:
         patch's nuisances, and between them the patch is nearly linear in the tilts. The model's rows are
         shifted like the patch's scan rows (against its best template, then against the fit), and the tilts,
         with a sub-pixel shift of the whole patch, maximise the Poisson likelihood (Gauss-Newton) under a
-        weak Gaussian prior around the templates' mean.
+        weak Gaussian prior around the templates' mean. A smooth gain along the rows (row_gain harmonics
+        times the model) is free: a patch of another material differs from its templates by one.
         """
         best = np.argsort(ll)[::-1][:n_local]
         tilts = self.y[idx[best]]
@@ -224,13 +282,15 @@ class PairLibrary:
         # Two more directions: the whole patch shifted by a fraction of a pixel (down, right), which the
         # templates hold only at the offsets the training images happened to have.
         gradient = np.gradient(coef[0])
-        coef = np.concatenate([coef, -gradient[0][None], -gradient[1][None]])
-        prior = np.diag([_LOCAL_PRIOR**-2] * 3 + [_SHIFT_PRIOR**-2] * 2)
+        gains = self._row_basis(row_gain).T[:, :, None] * coef[0] if row_gain else np.empty((0, *coef[0].shape))
+        coef = np.concatenate([coef, -gradient[0][None], -gradient[1][None], gains])
+        # The gain's harmonics are free (a vanishing prior keeps the solve regular).
+        prior = np.diag([_LOCAL_PRIOR**-2] * 3 + [_SHIFT_PRIOR**-2] * 2 + [1e-8] * len(gains))
         w = x.shape[-1]
         cols = slice(self._edge, w - self._edge)
         reference = T[best[0]]
         # A linear model is trusted only over about the templates' own spread.
-        limit = np.array([_MAX_LOCAL_STEP] * 3 + [1.0] * 2)
+        limit = np.array([_MAX_LOCAL_STEP] * 3 + [1.0] * 2 + [np.inf] * len(gains))
         # Twice: the scan rows are aligned against the best template, then against the fitted model.
         for _alignment in range(2 if self.step is not None else 1):
             shifted = coef if self.step is None else self._shift_rows(coef, self._row_shifts(x, reference, electrons))
@@ -245,7 +305,7 @@ class PairLibrary:
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
         return center + step[:3]
 
-    def decide(self, X, tilts, n_local=None):
+    def decide(self, X, tilts, n_local=None, row_gain=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
         Parameters
@@ -253,8 +313,8 @@ class PairLibrary:
         X : ndarray (n, h * w)
         tilts : ndarray (n, 3)
             An estimate of each patch's tilts, either member of the pair.
-        n_local : int or None
-            Overrides the library's ``n_local``.
+        n_local, row_gain : int or None
+            Override the library's ``n_local`` and ``row_gain``.
 
         Returns
         -------
@@ -268,6 +328,8 @@ class PairLibrary:
         """
         n_local = self.n_local if n_local is None else int(n_local)
         self._check_n_local(n_local)
+        row_gain = self.row_gain if row_gain is None else int(row_gain)
+        self._check_row_gain(row_gain)
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64)
@@ -277,6 +339,14 @@ class PairLibrary:
         log_odds = np.empty(len(X))
         for i, x in enumerate(X):
             centers = candidates[i]
+            if row_gain:
+                # Against the most likely template near either member: one gain for both, so neither gains
+                # freedom the other lacks.
+                nearest = [self._nearest(x, c) for c in centers]
+                template = max(nearest, key=lambda m: m[2])[1][-1]
+                gain = self._row_gain(x, template, self._electrons(x, template), row_gain)
+                if gain is not None:
+                    x = x / gain[:, None]
             for _ in range(self.n_rounds):
                 members, electrons = self._score(x, centers)
                 centers = np.stack([self._weighted_tilts(idx, ll) for idx, _, ll in members])
@@ -287,8 +357,8 @@ class PairLibrary:
             posterior[i] = centers[chosen]
             if n_local:
                 # Twice: the second fit takes its templates around the first fit's tilts.
-                estimate = self._local_fit(x, *members[chosen], electrons, n_local)
+                estimate = self._local_fit(x, *members[chosen], electrons, n_local, row_gain)
                 idx, T, _ = self._nearest(x, estimate)
                 ll = self._log_likelihood(x, T, electrons)
-                posterior[i] = self._local_fit(x, idx, T, ll, electrons, n_local)
+                posterior[i] = self._local_fit(x, idx, T, ll, electrons, n_local, row_gain)
         return swap, posterior, log_odds

@@ -163,6 +163,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         templates around the first fit). 0: ``predict`` returns the mean
         of the network's estimate and the likelihood-weighted mean tilts of
         the best templates.
+    pair_row_gain : int, default=4
+        With ``pair_likelihood``: harmonics (0 to 8) of a smooth gain along
+        the patch's rows by which it may differ from every template, as a
+        patch of another material does (its A-site columns scatter
+        differently). When the gain's Bayes factor says so (a patch of the
+        training material shows only noise there), it is divided out of
+        the patch before the pair is decided, and the local fit has it as
+        a free nuisance. 0: neither.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -228,6 +236,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "pair_likelihood": ["boolean"],
         "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "pair_local": [Interval(numbers.Integral, 0, 20, closed="both")],
+        "pair_row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -246,9 +255,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=400,
-                 pair_local=8, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30, early_stopping=False,
-                 validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto", callbacks=None,
-                 random_state=None, verbose=0):
+                 pair_local=8, pair_row_gain=4, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30,
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto",
+                 callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
         self.n_targets = n_targets
         self.conv_channels = conv_channels
@@ -268,6 +277,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.pair_likelihood = pair_likelihood
         self.pair_neighbors = pair_neighbors
         self.pair_local = pair_local
+        self.pair_row_gain = pair_row_gain
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -441,7 +451,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_invariants:
             pred = _decode_pair(pred)
         if self.pair_likelihood:
-            swap, templates, _ = self.pair_library_.decide(X, pred[:, :3], n_local=self.pair_local)
+            swap, templates, _ = self.pair_library_.decide(X, pred[:, :3], n_local=self.pair_local,
+                                                           row_gain=self.pair_row_gain)
             if self.pair_local:
                 pred = templates
             else:

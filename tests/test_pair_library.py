@@ -143,3 +143,40 @@ def test_local_linear_fit_interpolates_between_templates():
         PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_local=3)
     with pytest.raises(ValueError, match="n_local must be 0 or at least 4 templates"):
         library.decide(X_clean, y, n_local=2)
+
+
+def test_a_smooth_row_gain_is_divided_out_only_where_the_evidence_asks_for_it():
+    # Another material's patches differ from every template by a smooth gain along the rows (its A-site
+    # columns scatter differently): multiplied in before the noise here.
+    f = _toy_projection()
+    rng = np.random.default_rng(5)
+    X_lib, y_lib = _data(f, 1500, rng)
+    X_clean, y = _data(f, 150, rng)
+    rows = np.arange(SIDE) - (SIDE - 1) / 2
+    gain = 1 + 0.03 * np.cos(2 * np.pi * rows / SIDE) - 0.02 * np.sin(4 * np.pi * rows / SIDE)
+    images = X_clean.reshape(-1, SIDE, SIDE)
+    X_plain = rng.poisson(images * ELECTRONS) / ELECTRONS
+    X_gain = rng.poisson(images * gain[:, None] * ELECTRONS) / ELECTRONS
+    library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200)
+    # Against the patch's own noise-free image: the Bayes factor never asks for a gain where there is
+    # none, always where there is one, and the gain found is the one put in.
+    assert all(library._row_gain(x, t, ELECTRONS, 4) is None for x, t in zip(X_plain, images))
+    found = [library._row_gain(x, t, ELECTRONS, 4) for x, t in zip(X_gain, images)]
+    assert all(g is not None for g in found)
+    assert max(np.abs(g - gain / gain.mean()).max() for g in found) < 0.02
+    results = {}
+    for row_gain in (0, 4):
+        library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200, row_gain=row_gain)
+        for name, X in (("plain", X_plain), ("gain", X_gain)):
+            chosen, posterior = _decide(library, X.reshape(len(X), -1), y, np.random.default_rng(4))
+            results[name, row_gain] = _pair_right(chosen, y), np.abs(posterior - y).mean()
+    # Unchanged where there is no gain; where there is, far better than ignoring it (0.79 against 0.67 of
+    # the pairs right and an MAE of 2.5 against 5.0 degrees when this test was written).
+    assert results["plain", 4][0] == results["plain", 0][0]
+    assert results["plain", 4][1] < results["plain", 0][1] + 0.1
+    assert results["gain", 4][0] > results["gain", 0][0] + 0.05, results
+    assert results["gain", 4][1] < 0.7 * results["gain", 0][1], results
+    with pytest.raises(ValueError, match="row_gain must be from 0 to 8"):
+        PairLibrary(X_lib, y_lib, (SIDE, SIDE), row_gain=9)
+    with pytest.raises(ValueError, match="row_gain must be from 0 to 8"):
+        library.decide(X_plain.reshape(len(X_plain), -1), y, row_gain=-1)

@@ -288,6 +288,10 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     np.testing.assert_allclose(reg.set_params(pair_local=0).predict(X[96:]),
                                (np.where(swap[:, None], network @ PAIR_MAP.T, network) + templates) / 2)
     reg.set_params(pair_local=8)
+    # pair_row_gain=0: no gain divided out of the patches, none in the local fit.
+    _, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8, row_gain=0)
+    np.testing.assert_allclose(reg.set_params(pair_row_gain=0).predict(X[96:]), templates)
+    reg.set_params(pair_row_gain=4)
     with pytest.raises(ValueError, match=r"pair_local must be 0 or from 4 to min\(20, pair_neighbors\)=20"):
         clone(reg).set_params(pair_local=3).fit(X[:96], y[:96])
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
