@@ -476,7 +476,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             Angstrom per pixel of ``image``. When it differs from the
             estimator's ``sampling`` (that of the training patches), the
             image (and ``centers``) is resampled to it first; ``None`` means
-            the image already has the training sampling.
+            the image already has the training sampling. A model trained on
+            ``make_perovskite_abf`` patches (every cell over whole pixels)
+            is sensitive to this: resampled by 2%, simulated SrTiO3 loses
+            most of its pair decisions (benchmarks/RESULTS.md, twelfth run).
         stride : int or None
             Step between grid patches in pixels (after resampling); ``None``
             is half the patch size. Ignored when ``centers`` is given.
