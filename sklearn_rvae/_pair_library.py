@@ -234,12 +234,18 @@ class PairLibrary:
         order = np.argsort(plain)[-self.n_best :]
         return idx[order], T[order], plain[order[-1]]
 
-    def _score(self, x, centers):
-        """Each member's best templates (indices, images, full log-likelihoods), from the templates nearest
-        its tilts centers (2, 3), and the patch's electrons per unit intensity."""
+    def _nearest_members(self, x, centers):
+        """Each member's best templates by plain likelihood (see _nearest) around its tilts centers (2, 3),
+        the most likely of them all, and the patch's electrons per unit intensity against that one."""
         members = [self._nearest(x, c) for c in centers]
-        best = int(np.argmax([m[2] for m in members]))
-        electrons = self._electrons(x, members[best][1][-1])
+        best = members[int(np.argmax([m[2] for m in members]))][1][-1]
+        return members, best, self._electrons(x, best)
+
+    def _score(self, x, centers, nearest=None):
+        """Each member's best templates (indices, images, full log-likelihoods), from the templates nearest
+        its tilts centers (2, 3) (or ``nearest``, from _nearest_members), and the patch's electrons per unit
+        intensity."""
+        members, _, electrons = self._nearest_members(x, centers) if nearest is None else nearest
         return [(idx, T, self._log_likelihood(x, T, electrons)) for idx, T, _ in members], electrons
 
     def _weighted_tilts(self, idx, ll):
@@ -339,16 +345,17 @@ class PairLibrary:
         log_odds = np.empty(len(X))
         for i, x in enumerate(X):
             centers = candidates[i]
+            nearest = None
             if row_gain:
                 # Against the most likely template near either member: one gain for both, so neither gains
                 # freedom the other lacks.
-                nearest = [self._nearest(x, c) for c in centers]
-                template = max(nearest, key=lambda m: m[2])[1][-1]
-                gain = self._row_gain(x, template, self._electrons(x, template), row_gain)
+                nearest = self._nearest_members(x, centers)
+                gain = self._row_gain(x, *nearest[1:], row_gain)
                 if gain is not None:
-                    x = x / gain[:, None]
+                    x, nearest = x / gain[:, None], None
             for _ in range(self.n_rounds):
-                members, electrons = self._score(x, centers)
+                members, electrons = self._score(x, centers, nearest)
+                nearest = None
                 centers = np.stack([self._weighted_tilts(idx, ll) for idx, _, ll in members])
             evidence = [logsumexp(ll) for _, _, ll in members]
             chosen = int(evidence[1] > evidence[0])
