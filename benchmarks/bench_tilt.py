@@ -54,6 +54,23 @@ def pair_stats(pred, y):
     return np.abs(pred - np.where(closer[:, None], mirrored, y)).mean(0), 1 - closer.mean()
 
 
+def load_model(path, *, pair_local, pair_row_gain):
+    """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
+
+    Models saved before pair_local and pair_row_gain existed lack them, and their templates lack later
+    attributes: the templates are built again by the current PairLibrary from the stored training patches."""
+    import joblib
+
+    model = joblib.load(path)
+    model.pair_local, model.pair_row_gain = pair_local, pair_row_gain
+    library = getattr(model, "pair_library_", None)
+    if library is not None:
+        model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
+                                          library.image_shape, n_neighbors=library.n_neighbors,
+                                          scan_jitter=library.scan_jitter)
+    return model
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=700, help="simulated SrTiO3 training images")
@@ -169,18 +186,7 @@ def main():
     for name, model in models.items():
         t = time.perf_counter()
         if name == "TiltRegressor" and args.load_model:
-            import joblib
-
-            model = joblib.load(args.load_model)
-            # Models saved before pair_local and pair_row_gain existed lack them, and their templates lack later
-            # attributes: the templates are built again by the current PairLibrary from the stored training patches.
-            model.pair_local = args.pair_local
-            model.pair_row_gain = args.pair_row_gain
-            library = getattr(model, "pair_library_", None)
-            if library is not None:
-                model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
-                                                  library.image_shape, n_neighbors=library.n_neighbors,
-                                                  scan_jitter=library.scan_jitter)
+            model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain)
             model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
         else:
             model.fit(*((cnn_X, cnn_y) if name == "TiltRegressor" else (X, y)))

@@ -18,12 +18,15 @@ Usage::
 import argparse
 from pathlib import Path
 
-import joblib
 import numpy as np
+from bench_tilt import fmt, load_model, pair_stats
 
-from bench_tilt import fmt, pair_stats
-from sklearn_rvae._pair_library import PairLibrary
-from sklearn_rvae.datasets import orient_110, perovskite_supercell, postprocess_abf, simulate_abf
+from sklearn_rvae.datasets import (
+    orient_110,
+    perovskite_supercell,
+    postprocess_abf,
+    simulate_abf,
+)
 from sklearn_rvae.datasets._perovskite import _b_columns
 
 SAMPLING = 0.25
@@ -38,13 +41,7 @@ def main():
     parser.add_argument("--factors", default="1,1.0196", help="comma-separated resampling factors")
     args = parser.parse_args()
 
-    model = joblib.load(args.load_model)
-    library = model.pair_library_
-    # As bench_tilt --load-model: templates rebuilt by the current PairLibrary, current predict settings.
-    model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
-                                      library.image_shape, n_neighbors=library.n_neighbors,
-                                      scan_jitter=library.scan_jitter)
-    model.pair_local, model.pair_row_gain = 8, 4
+    model = load_model(args.load_model, pair_local=8, pair_row_gain=4)
     rng = np.random.default_rng(3)
     cells = []
     for _ in range(args.n_images):
