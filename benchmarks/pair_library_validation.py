@@ -72,10 +72,11 @@ def main():
     y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups in clean])
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
     # moved by --offset).
-    X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
-                                       grid_offset=(args.offset, args.offset), **common)
-    X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
-    if args.material != "SrTiO3":
+    if args.material == "SrTiO3":
+        X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
+                                           grid_offset=(args.offset, args.offset), **common)
+        X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
+    else:
         X_val, y_val = make_perovskite_abf(args.n_material, material=args.material, random_state=2, dose=1e5,
                                            scan_noise=0.2, patches_per_image=4, sampling=args.material_sampling,
                                            grid_offset=(args.offset, args.offset), cache_dir=args.cache)
