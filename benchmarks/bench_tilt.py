@@ -34,7 +34,8 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sklearn_rvae import TiltRegressor
-from sklearn_rvae._pair_library import PairLibrary
+from sklearn_rvae._pair_library import CellPairLibrary, PairLibrary
+from sklearn_rvae._periodic import PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
 
 ROOT = Path(__file__).resolve().parent
@@ -54,17 +55,22 @@ def pair_stats(pred, y):
     return np.abs(pred - np.where(closer[:, None], mirrored, y)).mean(0), 1 - closer.mean()
 
 
-def load_model(path, *, pair_local, pair_row_gain):
+def load_model(path, *, pair_local, pair_row_gain, cells=None):
     """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
 
     Models saved before pair_local and pair_row_gain existed lack them, and their templates lack later
-    attributes: the templates are built again by the current PairLibrary from the stored training patches."""
+    attributes: the templates are built again by the current PairLibrary from the stored training patches,
+    or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
     import joblib
 
     model = joblib.load(path)
     model.pair_local, model.pair_row_gain = pair_local, pair_row_gain
     library = getattr(model, "pair_library_", None)
-    if library is not None:
+    if cells is not None:
+        model.pair_library_ = CellPairLibrary(cells.distinct(model.image_shape_, SAMPLING), model.image_shape_,
+                                              SAMPLING, n_neighbors=model.pair_neighbors or 100,
+                                              scan_jitter=model.scan_jitter)
+    elif library is not None and not isinstance(library, CellPairLibrary):
         model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
                                           library.image_shape, n_neighbors=library.n_neighbors,
                                           scan_jitter=library.scan_jitter)
@@ -107,6 +113,20 @@ def main():
     parser.add_argument("--pair-row-gain", type=int, default=4,
                         help="TiltRegressor(pair_row_gain=...): harmonics of a smooth row gain between a patch and "
                              "the templates, divided out where the evidence asks for it (0: none)")
+    parser.add_argument("--pixel-grid", choices=("cell", "exact"), default="cell",
+                        help="training patches on the simulated grid (every cell over whole pixels, columns at "
+                             "fixed sub-pixel offsets) or on exact 0.25 A pixels with columns anywhere "
+                             "(make_perovskite_abf(pixel_grid=...); 'exact' needs an integer --patches)")
+    parser.add_argument("--scale-jitter", type=float, default=0.0,
+                        help="with --pixel-grid exact: training pixel sizes spread by this fraction (uniform)")
+    parser.add_argument("--cell-templates", action="store_true",
+                        help="TiltRegressor.fit(..., cells=...): templates rendered from the noise-free periodic "
+                             "images on each patch's own grid (offset and pixel size fitted per patch)")
+    parser.add_argument("--scan-test", type=int, default=0,
+                        help="also test on this many images per material simulated directly on exact 0.25 A "
+                             "pixels, one patch each at a random offset (make_perovskite_abf(pixel_grid='scan')): "
+                             "SrTiO3 (fresh tilts, random_state=3), CaTiO3 (random_state=1), and the SrTiO3 ones "
+                             "recorded at 0.255 A per pixel, a 2%% calibration error the model is not told of")
     parser.add_argument("--catio3-sampling", type=float, default=SAMPLING,
                         help="Angstrom per pixel of the CaTiO3 test images: 0.25 * 3.83 / 3.905 = 0.2452 puts "
                              "CaTiO3's cell on as many pixels as SrTiO3's (magnification set by the known lattice "
@@ -131,11 +151,14 @@ def main():
     def training_set(**conditions):
         """The SrTiO3 training patches, with their mid-plane mirrors after them when --pairs."""
         sets = [make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=args.patches,
-                                    mid_plane_mirror=mirror, **conditions) for mirror in (False, True)[: 1 + args.pairs]]
-        return np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets])
+                                    mid_plane_mirror=mirror, pixel_grid=args.pixel_grid,
+                                    scale_jitter=args.scale_jitter, return_cells=True, **conditions)
+                for mirror in (False, True)[: 1 + args.pairs]]
+        return np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets]), PeriodicCells.join(
+            [s[2] for s in sets])
 
     t0 = time.perf_counter()
-    X, y = training_set(**noise)
+    X, y, cells = training_set(**noise)
     train_generation = time.perf_counter() - t0
     t0 = time.perf_counter()
     # The test images follow the training ones in the same stream (indices n_train..): fresh tilts.
@@ -144,6 +167,14 @@ def main():
     Xte, yte = Xall[2 * args.n_train :], yall[2 * args.n_train :]
     Xc, yc = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1, patches_per_image=2,
                                  sampling=args.catio3_sampling, **noise)
+    test_sets = {"SrTiO3": (Xte, yte), "CaTiO3": (Xc, yc)}
+    if args.scan_test:
+        scan = dict(noise, patches_per_image=1, pixel_grid="scan")
+        for name, material, seed, sampling in (("SrTiO3 scan", "SrTiO3", 3, SAMPLING),
+                                               ("CaTiO3 scan", "CaTiO3", 1, SAMPLING),
+                                               ("SrTiO3 scan 0.255", "SrTiO3", 3, 0.255)):
+            test_sets[name] = make_perovskite_abf(args.scan_test, material=material, random_state=seed,
+                                                  sampling=sampling, **scan)
     # The two exact mirrors of the [110] projection, with their tilts transformed: 4x the patches. A CNN
     # with the mirrors built in (--symmetry) sees each patch's mirrors anyway and trains on the patches alone.
     cnn_mirrors = (lambda X, y: (X, y)) if args.symmetry else mirror_patches_110
@@ -151,7 +182,7 @@ def main():
     cnn_augment, counts = False, (50.0, 1000.0)
     if args.fresh_noise:
         # The same images, columns and sub-pixel offsets as X (the noise has its own stream), so y applies.
-        cnn_X, _ = cnn_mirrors(*training_set(**dict(noise, dose=None, scan_noise=0.0)))
+        cnn_X, _ = cnn_mirrors(*training_set(**dict(noise, dose=None, scan_noise=0.0))[:2])
         # Mean detected electrons per pixel of each patch, as the test data record them.
         electrons = cnn_X.mean(1) * args.dose * SAMPLING**2
         counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
@@ -180,28 +211,37 @@ def main():
                                           RidgeCV(alphas=np.logspace(-3, 3, 13))),
         "k-NN (k=5)": make_pipeline(sqrt, StandardScaler(), KNeighborsRegressor(min(5, len(X)))),
     }
-    rows, predictions = [], dict(SrTiO3_true=yte, CaTiO3_true=yc)
-    print(f"\n{'model':18s} {'train s':>8s} {'SrTiO3 MAE a/b/g (deg)':>24s} {'CaTiO3 MAE a/b/g (deg)':>24s} "
-          f"{'patches/s':>10s}", flush=True)
+    rows, predictions = [], {f"{name}_true": ys for name, (_, ys) in test_sets.items()}
+    print(f"\n{'model':18s} {'train s':>8s} {'test set':>18s} {'MAE a/b/g (deg)':>17s} {'up to the pair':>17s} "
+          f"{'pair right':>10s} {'patches/s':>10s}", flush=True)
     for name, model in models.items():
         t = time.perf_counter()
         if name == "TiltRegressor" and args.load_model:
-            model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain)
+            model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
+                               cells=cells if args.cell_templates else None)
             model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
+        elif name == "TiltRegressor":
+            model.fit(cnn_X, cnn_y, cells=cells if args.cell_templates else None)
         else:
-            model.fit(*((cnn_X, cnn_y) if name == "TiltRegressor" else (X, y)))
+            model.fit(X, y)
         train_time = float("nan") if name == "TiltRegressor" and args.load_model else time.perf_counter() - t
         if name == "TiltRegressor" and args.save_model:
             import joblib
 
             joblib.dump(model, args.save_model)  # to re-run predict's post-processing without training again
-        t = time.perf_counter()
-        pred = model.predict(Xte)
-        rate = len(Xte) / (time.perf_counter() - t)
-        mae = np.abs(pred - yte).mean(0)
-        pred_c = model.predict(Xc)
-        mae_c = np.abs(pred_c - yc).mean(0)
-        predictions.update({f"{name}/SrTiO3": pred, f"{name}/CaTiO3": pred_c})
+        row = dict(model=name, train_s=round(train_time, 1))
+        for set_name, (Xs, ys) in test_sets.items():
+            t = time.perf_counter()
+            pred = model.predict(Xs)
+            rate = len(Xs) / (time.perf_counter() - t)
+            mae, (mae_pair, right) = np.abs(pred - ys).mean(0), pair_stats(pred, ys)
+            predictions[f"{name}/{set_name}"] = pred
+            print(f"{name:18s} {train_time:8.0f} {set_name:>18s} {fmt(mae):>17s} {fmt(mae_pair):>17s} {right:10.3f} "
+                  f"{rate:10.0f}", flush=True)
+            key = set_name.replace(" ", "_")
+            row.update({f"{key}_mae_{k}": round(m, 3) for k, m in zip("abg", mae)})
+            row.update({f"{key}_pair_mae_{k}": round(m, 3) for k, m in zip("abg", mae_pair)})
+            row.update({f"{key}_nearer_true_member": round(right, 3), f"{key}_patches_per_s": round(rate, 1)})
         if name == "TiltRegressor" and (args.pair_invariants or args.pair_likelihood):
             # The network alone, before decoding the invariants and deciding the pair (these parameters only
             # change predict's post-processing, so toggling them reads the same fitted network).
@@ -209,22 +249,13 @@ def main():
             if args.pair_invariants and args.pair_likelihood:
                 stages.append(("network with the invariants", dict(pair_likelihood=False)))
             for stage, off in stages:
-                for material, Xs, ys in (("SrTiO3", Xte, yte), ("CaTiO3", Xc, yc)):
+                for set_name, (Xs, ys) in test_sets.items():
                     raw = model.set_params(**off).predict(Xs)[:, :3]
                     model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
-                    predictions[f"{name}/{material}_{stage.replace(' ', '_')}"] = raw
-                    print(f"{stage}: {material} MAE {fmt(np.abs(raw - ys).mean(0))}, up to the pair "
+                    predictions[f"{name}/{set_name}_{stage.replace(' ', '_')}"] = raw
+                    print(f"  {stage}: {set_name} MAE {fmt(np.abs(raw - ys).mean(0))}, up to the pair "
                           f"{fmt(pair_stats(raw, ys)[0])}, pair right {pair_stats(raw, ys)[1]:.3f}", flush=True)
-        mae_pair, right = pair_stats(pred, yte)
-        mae_pair_c, right_c = pair_stats(pred_c, yc)
-        print(f"{name:18s} {train_time:8.0f} {fmt(mae):>24s} {fmt(mae_c):>24s} {rate:10.0f}   up to the mirror "
-              f"pair: {fmt(mae_pair)}; nearer the true member than its mirror: {right:.3f} (CaTiO3 "
-              f"{fmt(mae_pair_c)}, {right_c:.3f})", flush=True)
-        rows.append(dict(model=name, train_s=round(train_time, 1), patches_per_s=round(rate, 1),
-                         **{f"SrTiO3_mae_{k}": round(m, 3) for k, m in zip("abg", mae)},
-                         **{f"CaTiO3_mae_{k}": round(m, 3) for k, m in zip("abg", mae_c)},
-                         **{f"SrTiO3_pair_mae_{k}": round(m, 3) for k, m in zip("abg", mae_pair)},
-                         SrTiO3_nearer_true_member=round(right, 3), CaTiO3_nearer_true_member=round(right_c, 3)))
+        rows.append(row)
     out = ROOT / "out" / "tilt.csv"
     out.parent.mkdir(exist_ok=True)
     with open(out, "w", newline="") as f:

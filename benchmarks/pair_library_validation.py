@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_rvae._pair_library import PAIR_MAP, PairLibrary
+from sklearn_rvae._pair_library import PAIR_MAP, CellPairLibrary, PairLibrary
+from sklearn_rvae._periodic import PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf
 
 ROOT = Path(__file__).resolve().parent
@@ -52,6 +53,14 @@ def main():
     parser.add_argument("--quarter-pixel-library", action="store_true",
                         help="also cut the library images moved by a quarter pixel in y, x and both "
                              "(make_perovskite_abf's grid_offset): templates every quarter pixel, 4x as many")
+    parser.add_argument("--library", choices=("patches", "cells"), default="patches",
+                        help="templates: the library images' noise-free patches (PairLibrary), or their periodic "
+                             "images rendered on each patch's own grid (CellPairLibrary)")
+    parser.add_argument("--fit-scale", type=int, default=1, help="CellPairLibrary(fit_scale=...)")
+    parser.add_argument("--registration", type=int, default=8, help="CellPairLibrary(n_registration=...)")
+    parser.add_argument("--grid", choices=("cell", "exact"), default="cell",
+                        help="validation patches on the simulated grid, or on exact pixels with columns anywhere "
+                             "(make_perovskite_abf(pixel_grid='exact'))")
     parser.add_argument("--row-gain", default="4", help="comma-separated PairLibrary(row_gain=...) to try (0: none)")
     parser.add_argument("--material", default="SrTiO3",
                         help="validation patches of this material instead (random_state=2 images, never in any "
@@ -66,32 +75,41 @@ def main():
     common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
     offsets = [(0.0, 0.0)] + [(0.25, 0.0), (0.0, 0.25), (0.25, 0.25)] * args.quarter_pixel_library
     clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, return_groups=True,
-                                 patches_per_image=args.library_patches, grid_offset=offset, **common)
+                                 patches_per_image=args.library_patches, grid_offset=offset, return_cells=True,
+                                 **common)
              for offset in offsets for m in (False, True)]
-    X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups in clean])
-    y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups in clean])
+    X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups, _ in clean])
+    y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups, _ in clean])
+    # The library images' cells (both members, no offsets: a rendered template has every offset).
+    cells = PeriodicCells.join([c.subset(range(args.n_library)) for *_, c in clean[:2]]).distinct()
+    grid = dict(pixel_grid=args.grid)
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
     # moved by --offset).
     if args.material == "SrTiO3":
         X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
-                                           grid_offset=(args.offset, args.offset), **common)
+                                           grid_offset=(args.offset, args.offset), **grid, **common)
         X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
     else:
         X_val, y_val = make_perovskite_abf(args.n_material, material=args.material, random_state=2, dose=1e5,
                                            scan_noise=0.2, patches_per_image=4, sampling=args.material_sampling,
-                                           grid_offset=(args.offset, args.offset), cache_dir=args.cache)
+                                           grid_offset=(args.offset, args.offset), cache_dir=args.cache, **grid)
     rng = np.random.default_rng(0)
     start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)
     flip = rng.random(len(y_val)) < 0.5
     start[flip] = start[flip] @ PAIR_MAP.T
-    print(f"library: {len(X_lib)} patches (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
+    print(f"library: {len(X_lib)} patches or {len(cells)} cell columns (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
           f"error {args.start_error} deg RMS", flush=True)
     print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'pair right':>10s} {'start MAE':>17s} "
           f"{'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
     settings = (args.neighbors, args.best, args.local, args.row_gain)
     for k, m, local, gain in itertools.product(*(map(int, a.split(",")) for a in settings)):
-        library = PairLibrary(X_lib, y_lib, (32, 32), n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter,
-                              n_rounds=args.rounds, n_local=local, row_gain=gain)
+        settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
+                        row_gain=gain)
+        if args.library == "cells":
+            library = CellPairLibrary(cells, (32, 32), 0.25, fit_scale=bool(args.fit_scale),
+                                      n_registration=args.registration, **settings)
+        else:
+            library = PairLibrary(X_lib, y_lib, (32, 32), **settings)
         t = time.perf_counter()
         swap, templates, _ = library.decide(X_val, start)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3

@@ -82,8 +82,12 @@ class PairLibrary:
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
-        y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
+        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain)
+
+    def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain):
+        """The settings, and the tilts of the n templates y (n, 3) and of their three mirrors."""
+        y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.y = y4
         self.image_shape = tuple(image_shape)
         self.n_neighbors = int(min(n_neighbors, len(y4)))
@@ -153,6 +157,9 @@ class PairLibrary:
         coef = np.linalg.lstsq(basis * np.sqrt(weight)[:, None], gain * np.sqrt(weight), rcond=None)[0]
         fitted = basis @ coef
         return fitted / fitted.mean()
+
+    def _prepare(self, x, centers):
+        """Called with each patch before its templates are looked up (the base library needs nothing)."""
 
     def _templates(self, idx):
         """Templates (len(idx), h, w), float64, of the mirrored library's entries idx."""
@@ -345,6 +352,7 @@ class PairLibrary:
         log_odds = np.empty(len(X))
         for i, x in enumerate(X):
             centers = candidates[i]
+            self._prepare(x, centers)
             nearest = None
             if row_gain:
                 # Against the most likely template near either member: one gain for both, so neither gains
@@ -369,3 +377,85 @@ class PairLibrary:
                 ll = self._log_likelihood(x, T, electrons)
                 posterior[i] = self._local_fit(x, idx, T, ll, electrons, n_local, row_gain)
         return swap, posterior, log_odds
+
+
+class CellPairLibrary(PairLibrary):
+    """A PairLibrary whose templates are rendered from periodic cells at each patch's own geometry.
+
+    Training patches are templates only at the sub-pixel offsets and pixel
+    size their images happened to have (every simulated cell over whole
+    pixels): a patch recorded at another offset or pixel size, as a
+    microscope records it, matches none of them, and the pair decision
+    fails (benchmarks/RESULTS.md). Here every template is the Fourier series
+    of a noise-free cell, evaluated on the patch's own grid: before the
+    look-up, the column's sub-pixel position in the patch and the pixel size
+    (in the cells' Angstrom, so another lattice constant too) are fitted to
+    the mean of the templates nearest both members (one geometry for both,
+    so neither gains freedom the other lacks); then all templates are
+    rendered there.
+
+    Parameters
+    ----------
+    cells : PeriodicCells
+        Noise-free periodic images with their columns' tilts (for example
+        ``make_perovskite_abf(..., return_cells=True)``).
+    image_shape : (h, w)
+    sampling : float
+        Angstrom per pixel of the patches (the fit starts there).
+    fit_scale : bool
+        Fit the pixel size (within 10%) as well as the offset.
+    n_registration : int
+        Templates per member in the mean the geometry is fitted to.
+    Others as :class:`PairLibrary`.
+    """
+
+    def __init__(self, cells, image_shape, sampling, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
+                 n_rounds=2, n_local=8, row_gain=4, fit_scale=True, n_registration=8):
+        self.cells = cells
+        self.sampling = float(sampling)
+        self.fit_scale = bool(fit_scale)
+        self.n_registration = int(n_registration)
+        self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local,
+                        row_gain)
+        self.geometry = (np.zeros(2), self.sampling)
+
+    def _render(self, idx, offset, sampling, derivatives=False):
+        """Entries idx (mirrored library) rendered with their column at offset (pixels) from the patch centre;
+        a mirrored entry is its column rendered at the mirrored offset, then flipped."""
+        mirror, base = np.divmod(np.asarray(idx), len(self.cells))
+        signs = np.ones((len(idx), 2))
+        for m, (dims, _) in enumerate(MIRRORS_110):
+            for d in dims:
+                signs[mirror == m, d + 2] = -1
+        out = self.cells.render(base, self.image_shape, signs * offset, sampling, derivatives)
+        patches, grads = out if derivatives else (out, None)
+        for m, (dims, _) in enumerate(MIRRORS_110):
+            if dims and np.any(mirror == m):
+                patches[mirror == m] = np.flip(patches[mirror == m], dims)
+                if grads is not None:
+                    g = np.flip(grads[:, mirror == m], dims)
+                    g[:2] *= signs[mirror == m].T[:, :, None, None]
+                    grads[:, mirror == m] = g
+        return (patches, grads) if derivatives else patches
+
+    def _templates(self, idx):
+        offset, sampling = self.geometry
+        return self._render(idx, offset, sampling)
+
+    def _prepare(self, x, centers):
+        """The patch's geometry: Gauss-Newton on (intensity, offset, pixel size) against the mean template."""
+        idx = np.concatenate([self.tree.query(c, k=self.n_registration)[1] for c in centers])
+        offset, sampling = np.zeros(2), self.sampling
+        cols = slice(self._edge, x.shape[-1] - self._edge)
+        target = x[:, cols].ravel()
+        for _ in range(4):
+            T, dT = self._render(idx, offset, sampling, derivatives=True)
+            mean, dmean = T.mean(0)[:, cols].ravel(), dT.mean(1)[:, :, cols].reshape(3, -1)
+            scale = (mean @ target) / (mean @ mean)
+            J = np.vstack([mean, scale * dmean[: 2 + self.fit_scale]])
+            residual = target - scale * mean
+            step = np.linalg.lstsq(J.T, residual, rcond=None)[0][1:]
+            offset = np.clip(offset + step[:2], -1.0, 1.0)
+            if self.fit_scale:
+                sampling = float(np.clip(sampling + step[2], 0.9 * self.sampling, 1.1 * self.sampling))
+        self.geometry = (offset, sampling)

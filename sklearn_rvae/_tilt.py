@@ -20,7 +20,8 @@ from ._utils import (
     resolve_image_shape,
     seed_from,
 )
-from ._pair_library import PAIR_MAP, PairLibrary
+from ._pair_library import PAIR_MAP, CellPairLibrary, PairLibrary
+from ._periodic import PeriodicCells
 from .nn._tilt import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
@@ -150,8 +151,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         patches_per_image="all")``), the denser the templates. Costs memory
         (the training patches are kept, float32) and about 0.1 s per patch
         on a 2-core CPU.
-    pair_neighbors : int, default=400
-        Templates per member for ``pair_likelihood``.
+    pair_neighbors : int or None, default=None
+        Templates per member for ``pair_likelihood``; ``None``: 400 training
+        patches, or 100 columns of ``fit(..., cells=...)`` (a cell's column
+        stands for the four half-pixel cuts of it a patch library holds).
     pair_local : int, default=8
         With ``pair_likelihood``: the templates (0, or 4 to 20) of the local
         linear model that gives the chosen member's tilts. Templates of the
@@ -234,7 +237,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "symmetry": [StrOptions({"110"}), None],
         "pair_invariants": ["boolean"],
         "pair_likelihood": ["boolean"],
-        "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "pair_local": [Interval(numbers.Integral, 0, 20, closed="both")],
         "pair_row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -254,7 +257,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
-                 symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=400,
+                 symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
                  pair_local=8, pair_row_gain=4, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto",
                  callbacks=None, random_state=None, verbose=0):
@@ -306,7 +309,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         return y
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, cells=None):
         """Train the CNN on patches X and angles y.
 
         Parameters
@@ -315,6 +318,16 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             Non-negative ABF intensities, patches flattened row-major.
         y : array-like of shape (n_samples, n_targets)
             Angles in degrees.
+        cells : PeriodicCells or None
+            With ``pair_likelihood``: the noise-free periodic images the
+            training patches come from (``make_perovskite_abf(...,
+            return_cells=True)``), as templates rendered on each patch's own
+            grid: the column's sub-pixel offset and the pixel size are
+            fitted per patch, so patches recorded at any offset, or at a
+            pixel size a few percent off ``sampling`` (a calibration error,
+            another lattice constant), meet templates of their own geometry.
+            Needs ``sampling``. ``None``: the training patches are the
+            templates, at the offsets and pixel size they happen to have.
 
         Returns
         -------
@@ -356,12 +369,24 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_likelihood and self.symmetry != "110":
             raise ValueError(f"pair_likelihood=True is for the [110] mid-plane-mirror pair; it needs "
                              f"symmetry='110', got symmetry={self.symmetry!r}.")
-        if self.pair_likelihood and self.pair_local and not 4 <= self.pair_local <= min(20, self.pair_neighbors):
-            raise ValueError(f"pair_local must be 0 or from 4 to min(20, pair_neighbors)="
-                             f"{min(20, self.pair_neighbors)} templates (a linear model in three tilts), got "
-                             f"pair_local={self.pair_local!r}.")
-        self.pair_library_ = PairLibrary(X, y, image_shape, n_neighbors=self.pair_neighbors,
-                                         scan_jitter=self.scan_jitter) if self.pair_likelihood else None
+        if cells is not None and not isinstance(cells, PeriodicCells):
+            raise TypeError(f"cells must be a PeriodicCells (make_perovskite_abf(..., return_cells=True)) or None, "
+                            f"got {type(cells).__name__}.")
+        if cells is not None and self.sampling is None:
+            raise ValueError("fit(cells=...) renders templates on the patches' grid: set TiltRegressor(sampling=...), "
+                             "the Angstrom per pixel of the patches.")
+        neighbors = self.pair_neighbors
+        if neighbors is None:
+            neighbors = 400 if cells is None else 100
+        if self.pair_likelihood and self.pair_local and not 4 <= self.pair_local <= min(20, neighbors):
+            raise ValueError(f"pair_local must be 0 or from 4 to min(20, pair_neighbors)={min(20, neighbors)} "
+                             f"templates (a linear model in three tilts), got pair_local={self.pair_local!r}.")
+        self.pair_library_ = None
+        if self.pair_likelihood and cells is None:
+            self.pair_library_ = PairLibrary(X, y, image_shape, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
+        elif self.pair_likelihood:
+            self.pair_library_ = CellPairLibrary(cells.distinct(image_shape, self.sampling), image_shape,
+                                                 self.sampling, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
         if self.pair_invariants:
             d, g = y[:, 0] - y[:, 1], y[:, 2]
             y = np.column_stack([y, d * d - g * g, 2 * d * g])

@@ -248,7 +248,7 @@ def orient_110(atoms):
 
 def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
                  frozen_phonons=0, phonon_sigma=0.08, sampling=0.25, potential_sampling=0.08, slice_thickness=2.0,
-                 method="multislice", x_repeats=1, random_state=0):
+                 method="multislice", x_repeats=1, window=None, random_state=0):
     """ABF-STEM image of one periodic cell (abTEM), shape (ny, nx), fraction of the beam.
 
     Parameters
@@ -289,6 +289,11 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         width is scanned and the image is tiled: exact, and that many times
         cheaper. The caller vouches for the symmetry (for ``a-b-c-`` tilts
         along [110], the [1-10] half-cell translation is one).
+    window : ((y0, x0), (h, w)) or None
+        Scan only an ``h`` x ``w`` grid of exactly ``sampling`` Angstrom
+        per pixel, its first pixel at ``(y0, x0)`` Angstrom (positions past
+        the cell wrap: the potential is periodic). This is how a microscope
+        samples: no whole-pixel cell, no tiling (``x_repeats`` is ignored).
     random_state : int
         Seeds the frozen phonons.
 
@@ -315,8 +320,14 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         raise ValueError(f"x_repeats must be a positive integer, got {x_repeats!r}.")
     nx = x_repeats * int(np.ceil(extent[0] / x_repeats / sampling - 1e-9))
     ny = int(np.ceil(extent[1] / sampling - 1e-9))
-    scan = abtem.GridScan(start=(0, 0), end=(extent[0] / x_repeats, extent[1]), gpts=(nx // x_repeats, ny),
-                          endpoint=False)
+    if window is not None:
+        (y0, x0), (wh, ww) = window
+        x_repeats, nx, ny = 1, int(ww), int(wh)
+        scan = abtem.GridScan(start=(x0, y0), end=(x0 + ww * sampling, y0 + wh * sampling), gpts=(ww, wh),
+                              endpoint=False)
+    else:
+        scan = abtem.GridScan(start=(0, 0), end=(extent[0] / x_repeats, extent[1]), gpts=(nx // x_repeats, ny),
+                              endpoint=False)
     abf = abtem.AnnularDetector(inner=inner, outer=outer)
     if method == "prism":
         probe = abtem.SMatrix(potential=potential, energy=energy, semiangle_cutoff=semiangle, interpolation=1)
@@ -381,8 +392,9 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                         patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
                         slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
-                        mid_plane_mirror=False, grid_offset=(0.0, 0.0), return_groups=False, cache_dir=None,
-                        random_state=0, n_jobs=1, verbose=False):
+                        mid_plane_mirror=False, grid_offset=(0.0, 0.0), pixel_grid="cell", scale_jitter=0.0,
+                        return_groups=False, return_cells=False, cache_dir=None, random_state=0, n_jobs=1,
+                        verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
@@ -431,6 +443,27 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         does), so the two data sets together are the matched pairs a model
         must tell apart; they share tilts, so keep them on the same side
         of a train/test split.
+    pixel_grid : {"cell", "exact", "scan"}, default="cell"
+        ``"cell"``: the simulated grid, ``sampling`` or a little finer so
+        that the periodic cell spans whole pixels (its columns then sit at
+        the same sub-pixel offsets in every patch). ``"exact"``: each patch
+        on a grid of exactly ``sampling`` Angstrom per pixel (times the
+        scale jitter) with its column anywhere within half a pixel of the
+        centre, as a microscope records it, evaluated from the periodic
+        image's Fourier series (see ``return_cells``; it aliases a little
+        at 0.25 A per pixel). ``"scan"``: the same geometry, each patch
+        simulated directly on its own scan grid (about 2.5 times the cost
+        of a cell per patch, cached apart): the honest test of a model
+        that ``"exact"`` data trained. Both need an integer
+        ``patches_per_image`` and no ``grid_offset``.
+    scale_jitter : float, default=0.0
+        With ``pixel_grid`` ``"exact"`` or ``"scan"``: each patch's pixel size is
+        ``sampling * (1 + u)``, ``u`` uniform in ``+-scale_jitter`` (a
+        calibration error, or another lattice constant).
+    return_cells : bool, default=False
+        Also return the noise-free (source-blurred) periodic images, their B
+        columns and those columns' tilts, as the templates of
+        ``TiltRegressor.fit(..., cells=...)``.
 
     Returns
     -------
@@ -439,6 +472,8 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
     y : ndarray (n_patches, 3), tilts (alpha, beta, gamma) of the centre column, degrees
     groups : ndarray (n_patches,) of int
         With ``return_groups``: the image each row was cut from.
+    cells : PeriodicCells
+        With ``return_cells``: the images the patches come from.
     """
     import joblib
 
@@ -460,6 +495,15 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
     if len(offset) != 2 or not all(math.isfinite(v) for v in offset):
         raise ValueError(f"grid_offset must be two finite shifts in pixels (rows, columns), got {grid_offset!r}.")
     grid_offset = offset
+    if pixel_grid not in ("cell", "exact", "scan"):
+        raise ValueError(f"pixel_grid must be 'cell', 'exact' or 'scan', got {pixel_grid!r}.")
+    if pixel_grid != "cell" and (patches_per_image == "all" or any(grid_offset)):
+        raise ValueError(f"pixel_grid={pixel_grid!r} places every column at a random sub-pixel offset: it needs an "
+                         f"integer patches_per_image and grid_offset=(0, 0).")
+    if pixel_grid == "scan" and return_cells:
+        raise ValueError("return_cells needs the periodic images: pixel_grid 'cell' or 'exact', not 'scan'.")
+    if not (0 <= scale_jitter < 0.5):
+        raise ValueError(f"scale_jitter must be a relative pixel-size spread in [0, 0.5), got {scale_jitter!r}.")
     glazer = _check_glazer(glazer)
     # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
     # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
@@ -470,6 +514,9 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                   slice_thickness=slice_thickness, method=method, random_state=random_state)
     if mid_plane_mirror:
         params["mid_plane_mirror"] = True  # only when set: the unmirrored caches keep their keys
+    if pixel_grid == "scan":
+        params.update(pixel_grid="scan", patch_size=patch_size, patches_per_image=patches_per_image,
+                      scale_jitter=scale_jitter)
     folder = None
     if cache_dir is not None:
         import hashlib
@@ -493,12 +540,28 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         atoms = orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
         if mid_plane_mirror:
             atoms = mirror_mid_plane(atoms)
-        image = simulate_abf(atoms, energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
-                             thickness_periods=thickness_periods, frozen_phonons=frozen_phonons, sampling=sampling,
-                             potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method,
-                             x_repeats=x_repeats, random_state=int(rng.integers(2**31)))
-        columns, signs = _b_columns(atoms, image.shape)
-        result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
+        settings = dict(energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
+                        thickness_periods=thickness_periods, frozen_phonons=frozen_phonons,
+                        potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method,
+                        random_state=int(rng.integers(2**31)))
+        if pixel_grid == "scan":
+            # Each patch's own scan grid: a random column, at a random sub-pixel offset and pixel size.
+            geometry = np.random.default_rng([int(random_state), int(i), 2])
+            fractions, signs = _b_columns(atoms, (1, 1))
+            where = fractions * atoms.cell.lengths()[[1, 0]]  # Angstrom (y, x)
+            order = geometry.permutation(len(where))
+            chosen = np.array([order[p % len(order)] for p in range(patches_per_image)])
+            offsets = geometry.uniform(-0.5, 0.5, (patches_per_image, 2))
+            scales = sampling * (1 + geometry.uniform(-scale_jitter, scale_jitter, patches_per_image))
+            size = patch_size + 2 * _MARGIN
+            windows = [simulate_abf(atoms, sampling=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
+                                    **settings) for c, u, s in zip(chosen, offsets, scales)]
+            result = dict(windows=np.asarray(windows, dtype=np.float32), tilts=tilts, chosen=chosen,
+                          scales=scales, signs=signs)
+        else:
+            image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
+            columns, signs = _b_columns(atoms, image.shape)
+            result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
         if path(i) is not None:
             # Write then rename: an interrupted write never leaves a half file.
             tmp = path(i).with_suffix(".tmp.npz")
@@ -515,7 +578,10 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         if verbose:
             print(f"make_perovskite_abf: {done + start + len(chunk)} of {n_samples}", flush=True)
 
+    from .._periodic import PeriodicCells
+
     patches, targets, groups = [], [], []
+    cell_parts = ([], [], [], [])
     for i in range(n_samples):
         if i in computed:
             sim = computed[i]
@@ -524,6 +590,19 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                 sim = {k: f[k] for k in f.files}
         # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
         rng = np.random.default_rng([int(random_state), int(i), 1])
+        if pixel_grid == "scan":
+            from scipy import ndimage
+
+            column_tilts = sim["signs"] * sim["tilts"]
+            if mid_plane_mirror:
+                column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
+            for c, window, s in zip(sim["chosen"], sim["windows"], sim["scales"]):
+                # Not periodic: the margin takes the blur's edge.
+                window = ndimage.gaussian_filter(window.astype(np.float64), source_size / 2.3548 / s, mode="reflect")
+                patches.append(_finish_window(window, sampling, dose, scan_noise, rng).ravel())
+                targets.append(column_tilts[c])
+                groups.append(i)
+            continue
         image = postprocess_abf(sim["image"], sampling=sampling, source_size=source_size)  # periodic: wrap is exact
         columns = sim["columns"]
         if any(grid_offset):
@@ -532,7 +611,26 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
 
             image = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(image), grid_offset)).real
             columns = columns + np.asarray(grid_offset, dtype=np.float64)
-        if patches_per_image == "all":
+        column_tilts = sim["signs"] * sim["tilts"]
+        if mid_plane_mirror:
+            column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
+        if pixel_grid == "exact" or return_cells:
+            # The cell's extent is not cached; it follows from the structure (milliseconds to build).
+            extent = orient_110(perovskite_supercell(material, sim["tilts"], glazer, repeats=(2, 2, 2))).cell.lengths()
+            pixel_size = (extent[1] / image.shape[0], extent[0] / image.shape[1])
+            cell = PeriodicCells([image], [pixel_size], [columns], [column_tilts])
+            for part, value in zip(cell_parts, (image, pixel_size, columns, column_tilts)):
+                part.append(value)
+        if pixel_grid == "exact":
+            order = rng.permutation(len(columns))
+            cuts = []
+            for p in range(patches_per_image):
+                c = order[p % len(order)]
+                offset_px = rng.uniform(-0.5, 0.5, 2)
+                scale = sampling * (1 + rng.uniform(-scale_jitter, scale_jitter))
+                size = patch_size + 2 * _MARGIN
+                cuts.append((c, cell.render([c], (size, size), offset_px, scale)[0]))
+        elif patches_per_image == "all":
             cuts, seen = [], []
             for c, center in enumerate(columns):
                 for origin in _cut_origins(center, patch_size):
@@ -549,17 +647,18 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                 patch = _cut_patch(image, columns[c], patch_size, sampling, dose, scan_noise, rng)
             else:
                 patch = _finish_window(window, sampling, dose, scan_noise, rng)
-            target = sim["signs"][c] * sim["tilts"]
-            if mid_plane_mirror:
-                target = target[[1, 0, 2]] * (1, 1, -1)
+            target = column_tilts[c]
             patches.append(patch.ravel())
             targets.append(target)
             groups.append(i)
     X = np.asarray(patches, dtype=np.float32).reshape(-1, patch_size * patch_size)
     y = np.asarray(targets, dtype=np.float64).reshape(-1, 3)
+    out = (X, y)
     if return_groups:
-        return X, y, np.asarray(groups)
-    return X, y
+        out += (np.asarray(groups),)
+    if return_cells:
+        out += (PeriodicCells(*cell_parts),)
+    return out
 
 
 def mirror_mid_plane(atoms):
