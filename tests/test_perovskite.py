@@ -300,3 +300,62 @@ def test_mirror_mid_plane_is_the_structure_with_beta_alpha_minus_gamma():
     assert d.min(1).max() < 1e-6 and sorted(order) == list(range(len(cols_d)))
     label_m = (signs_m * tilts)[:, [1, 0, 2]] * (1, 1, -1)
     np.testing.assert_allclose(signs_d[order] * tilts[[1, 0, 2]] * (1, 1, -1), label_m)
+
+
+def test_make_perovskite_abf_exact_and_scan_grids(tmp_path):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+    from sklearn_rvae.datasets._perovskite import _MARGIN
+
+    X, y, cells = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, pixel_grid="exact",
+                                      return_cells=True, random_state=1, **CHEAP)
+    Xc, yc = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, random_state=1, **CHEAP)
+    assert X.shape == Xc.shape == (6, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 2  # one simulation
+    # Every target is the tilts of one of its image's columns; the patches sit at other offsets than the cuts.
+    for target, image in zip(y, np.repeat([0, 1], 3)):
+        assert np.any(np.all(np.isclose(cells.tilts[cells.cell == image], target), axis=1))
+    assert not np.allclose(X, Xc, atol=1e-3)
+    # Scan windows: simulated on their own grid, cached apart, and the rendering of the periodic image agrees
+    # with them (up to the aliasing of the coarse test grid).
+    Xs, ys = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
+                                 scale_jitter=0.02, **CHEAP)
+    assert Xs.shape == (4, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 4
+    np.testing.assert_allclose(np.abs(ys), np.abs(np.repeat(yc[::3], 2, axis=0)))
+    for f in sorted(tmp_path.rglob("image_*.npz")):
+        with np.load(f) as sim:
+            if "windows" not in sim.files:
+                continue
+            i = int(f.stem.split("_")[1])
+            for c, offset, scale, window in zip(sim["chosen"], sim["offsets"], sim["scales"], sim["windows"]):
+                entry = np.flatnonzero(cells.cell == i)[c]
+                rendered = cells.render([entry], window.shape, offset, scale)[0]
+                # cells hold the source-blurred images; compare the centres, away from the window's edge
+                core = (slice(_MARGIN, -_MARGIN),) * 2
+                assert np.corrcoef(rendered[core].ravel(), window[core].ravel())[0, 1] > 0.9
+                assert abs(scale / CHEAP["sampling"] - 1) <= 0.02
+    Xs2, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
+                                 scale_jitter=0.02, **CHEAP)
+    np.testing.assert_array_equal(Xs2, Xs)
+    with pytest.raises(ValueError, match="needs an integer patches_per_image"):
+        make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", pixel_grid="exact", **CHEAP)
+    with pytest.raises(ValueError, match="pixel_grid must be 'cell', 'exact' or 'scan'"):
+        make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="fine", **CHEAP)
+    with pytest.raises(ValueError, match="return_cells needs the periodic images"):
+        make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="scan", return_cells=True, **CHEAP)
+    with pytest.raises(ValueError, match="scale_jitter must be"):
+        make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="exact", scale_jitter=0.7, **CHEAP)
+
+
+def test_simulate_abf_window_scans_the_periodic_cell_anywhere():
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import orient_110, perovskite_supercell, simulate_abf
+
+    atoms = orient_110(perovskite_supercell("SrTiO3", (4.0, -3.0, 2.0), repeats=(2, 2, 2)))
+    settings = dict(thickness_periods=1, potential_sampling=0.16, semiangle=20.0)
+    image = simulate_abf(atoms, sampling=0.4, **settings)
+    height = atoms.cell.lengths()[1]
+    ny = image.shape[0]
+    # The first column of the cell image, scanned alone at the cell's own row pitch, from one period further
+    # down (the potential is periodic).
+    column = simulate_abf(atoms, sampling=height / ny, window=((height, 0.0), (ny, 1)), **settings)
+    np.testing.assert_allclose(column[:, 0], image[:, 0], atol=1e-5)

@@ -297,3 +297,36 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
+
+
+def test_pair_likelihood_with_cell_templates():
+    import sys
+    from pathlib import Path
+
+    from sklearn_rvae._pair_library import CellPairLibrary
+    from sklearn_rvae.datasets import mirror_patches_110
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_periodic import _library_cells
+
+    rng = np.random.default_rng(0)
+    cells = _library_cells(rng, n=80)
+    # Patches recorded anywhere: the column within half a pixel of the centre, the pixel size 2% either way.
+    entries = rng.integers(0, len(cells), 120)
+    X = np.stack([cells.render([e], (20, 20), rng.uniform(-0.5, 0.5, 2), 0.25 * (1 + rng.uniform(-0.02, 0.02)))[0]
+                  for e in entries])
+    X = (rng.poisson(X * 2e4) / 2e4).reshape(len(X), -1)
+    y = cells.tilts[entries]
+    params = dict(symmetry="110", pair_likelihood=True, scan_jitter=0.2, max_epochs=2, augment=False, **SMALL)
+    with pytest.raises(ValueError, match=r"set TiltRegressor\(sampling=...\)"):
+        TiltRegressor(**params).fit(X[:100], y[:100], cells=cells)
+    with pytest.raises(TypeError, match="cells must be a PeriodicCells"):
+        TiltRegressor(sampling=0.25, **params).fit(X[:100], y[:100], cells=X)
+    reg = TiltRegressor(sampling=0.25, pair_local=4, **params).fit(X[:100], y[:100], cells=cells)
+    assert isinstance(reg.pair_library_, CellPairLibrary) and reg.pair_library_.n_neighbors == 100
+    pred = reg.predict(X[100:])
+    assert pred.shape == (20, 3) and np.all(np.isfinite(pred))
+    # The templates follow the patch: its mirrors get the mirrored geometry and templates, so the tilts mirror.
+    X4, pred4 = mirror_patches_110(X[100:], pred)
+    np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-5)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[100:]), pred)

@@ -557,7 +557,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
             windows = [simulate_abf(atoms, sampling=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
                                     **settings) for c, u, s in zip(chosen, offsets, scales)]
             result = dict(windows=np.asarray(windows, dtype=np.float32), tilts=tilts, chosen=chosen,
-                          scales=scales, signs=signs)
+                          offsets=offsets, scales=scales, signs=signs)
         else:
             image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
             columns, signs = _b_columns(atoms, image.shape)
