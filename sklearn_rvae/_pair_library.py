@@ -403,7 +403,9 @@ class CellPairLibrary(PairLibrary):
     sampling : float
         Angstrom per pixel of the patches (the fit starts there).
     fit_scale : bool
-        Fit the pixel size (within 10%) as well as the offset.
+        Fit the pixel size of the rows and of the columns (each within
+        10%; scan distortion and simulated cells make pixels a little
+        rectangular) as well as the offset.
     n_registration : int
         Templates per member in the mean the geometry is fitted to.
     Others as :class:`PairLibrary`.
@@ -417,7 +419,7 @@ class CellPairLibrary(PairLibrary):
         self.n_registration = int(n_registration)
         self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local,
                         row_gain)
-        self.geometry = (np.zeros(2), self.sampling)
+        self.geometry = (np.zeros(2), np.full(2, self.sampling))
 
     def _render(self, idx, offset, sampling, derivatives=False):
         """Entries idx (mirrored library) rendered with their column at offset (pixels) from the patch centre;
@@ -443,19 +445,19 @@ class CellPairLibrary(PairLibrary):
         return self._render(idx, offset, sampling)
 
     def _prepare(self, x, centers):
-        """The patch's geometry: Gauss-Newton on (intensity, offset, pixel size) against the mean template."""
+        """The patch's geometry: Gauss-Newton on (intensity, offset, pixel sizes) against the mean template."""
         idx = np.concatenate([self.tree.query(c, k=self.n_registration)[1] for c in centers])
-        offset, sampling = np.zeros(2), self.sampling
+        offset, sampling = np.zeros(2), np.full(2, self.sampling)
         cols = slice(self._edge, x.shape[-1] - self._edge)
         target = x[:, cols].ravel()
         for _ in range(4):
             T, dT = self._render(idx, offset, sampling, derivatives=True)
-            mean, dmean = T.mean(0)[:, cols].ravel(), dT.mean(1)[:, :, cols].reshape(3, -1)
+            mean, dmean = T.mean(0)[:, cols].ravel(), dT.mean(1)[:, :, cols].reshape(4, -1)
             scale = (mean @ target) / (mean @ mean)
-            J = np.vstack([mean, scale * dmean[: 2 + self.fit_scale]])
+            J = np.vstack([mean, scale * dmean[: 2 + 2 * self.fit_scale]])
             residual = target - scale * mean
             step = np.linalg.lstsq(J.T, residual, rcond=None)[0][1:]
             offset = np.clip(offset + step[:2], -1.0, 1.0)
             if self.fit_scale:
-                sampling = float(np.clip(sampling + step[2], 0.9 * self.sampling, 1.1 * self.sampling))
+                sampling = np.clip(sampling + step[2:], 0.9 * self.sampling, 1.1 * self.sampling)
         self.geometry = (offset, sampling)

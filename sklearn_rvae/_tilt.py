@@ -501,10 +501,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             Angstrom per pixel of ``image``. When it differs from the
             estimator's ``sampling`` (that of the training patches), the
             image (and ``centers``) is resampled to it first; ``None`` means
-            the image already has the training sampling. A model trained on
-            ``make_perovskite_abf`` patches (every cell over whole pixels)
-            is sensitive to this: resampled by 2%, simulated SrTiO3 loses
-            most of its pair decisions (benchmarks/RESULTS.md, twelfth run).
+            the image already has the training sampling. With templates
+            from ``fit(..., cells=...)`` and ``pair_likelihood``, an image
+            within 5% of ``sampling`` is not resampled: the templates are
+            rendered at each patch's own fitted pixel size. Templates that
+            are training patches (every cell over whole pixels) are
+            sensitive to the pixel size: resampled by 2%, simulated SrTiO3
+            loses most of its pair decisions (benchmarks/RESULTS.md,
+            twelfth run).
         stride : int or None
             Step between grid patches in pixels (after resampling); ``None``
             is half the patch size. Ignored when ``centers`` is given.
@@ -534,6 +538,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             if not (isinstance(sampling, numbers.Real) and sampling > 0):
                 raise ValueError(f"sampling must be a positive pixel size in Angstrom, got {sampling!r}.")
             factor = float(sampling) / float(self.sampling)
+            if isinstance(self.pair_library_, CellPairLibrary) and self.pair_likelihood and abs(factor - 1) <= 0.05:
+                # Templates rendered on each patch's own grid fit its pixel size: resampling would only blur the
+                # noise (and correlate it, which their Poisson likelihood does not expect).
+                factor = 1.0
             if abs(factor - 1) > 1e-9:
                 from scipy import ndimage
 

@@ -36,12 +36,13 @@ def test_render_reproduces_the_image_on_its_own_grid_and_differentiates_exactly(
     square = PeriodicCells([image], [(0.25, 0.25)], [np.array([column])], [np.zeros((1, 3))])
     own = square.render([0], (ny, nx), (column[0] - (ny - 1) / 2, column[1] - (nx - 1) / 2), 0.25)[0]
     np.testing.assert_allclose(own, image, atol=1e-10)
-    patches, grads = cells.render([0, 0], (16, 18), [(0.1, -0.3), (0.4, 0.2)], [0.25, 0.255], derivatives=True)
-    assert patches.shape == (2, 16, 18) and grads.shape == (3, 2, 16, 18)
+    # Rectangular pixels, one geometry per entry.
+    sampling = np.array([(0.25, 0.245), (0.255, 0.25)])
+    patches, grads = cells.render([0, 0], (16, 18), [(0.1, -0.3), (0.4, 0.2)], sampling, derivatives=True)
+    assert patches.shape == (2, 16, 18) and grads.shape == (4, 2, 16, 18)
     e = 1e-6
-    for k, delta in enumerate(np.eye(3) * e):
-        moved = cells.render([0, 0], (16, 18), np.array([(0.1, -0.3), (0.4, 0.2)]) + delta[:2],
-                             np.array([0.25, 0.255]) + delta[2])
+    for k, delta in enumerate(np.eye(4) * e):
+        moved = cells.render([0, 0], (16, 18), np.array([(0.1, -0.3), (0.4, 0.2)]) + delta[:2], sampling + delta[2:])
         np.testing.assert_allclose((moved - patches) / e, grads[k], atol=1e-3 * np.abs(grads[k]).max())
 
 
@@ -71,30 +72,30 @@ def _library_cells(rng, n=60):
 def test_cell_library_renders_mirrored_templates_and_finds_the_patch_geometry():
     rng = np.random.default_rng(2)
     cells = _library_cells(rng)
-    library = CellPairLibrary(cells, (20, 20), 0.25, n_neighbors=20, n_best=10, n_local=0, row_gain=0)
+    library = CellPairLibrary(cells, (32, 32), 0.25, n_neighbors=20, n_best=10, n_local=0, row_gain=0)
     # A mirrored entry is its column rendered at the mirrored offset and flipped, with its tilts mapped.
     offset = np.array([0.3, -0.2])
     for m, (dims, tilts) in enumerate(MIRRORS_110):
         entry = m * len(cells) + 5
         patch, grads = library._render([entry], offset, 0.25, derivatives=True)
         sign = np.array([-1.0 if (a - 2) in dims else 1.0 for a in (0, 1)])
-        base = cells.render([5], (20, 20), sign * offset, 0.25)[0]
+        base = cells.render([5], (32, 32), sign * offset, 0.25)[0]
         np.testing.assert_allclose(patch[0], np.flip(base, dims) if dims else base, atol=1e-12)
         np.testing.assert_allclose(library.y[entry], np.asarray(tilts) @ cells.tilts[5])
         e = 1e-6
         moved = library._render([entry], offset + (e, 0), 0.25)
         np.testing.assert_allclose((moved - patch) / e, grads[0], atol=1e-3 * np.abs(grads[0]).max())
-    # The geometry of a noisy patch recorded at an offset and a pixel size 3% off: found to a few hundredths
+    # The geometry of a noisy patch recorded at an offset and pixel sizes (rows, columns) 3% off: found to a few hundredths
     # of a pixel and about 1% (a toy of few features; SrTiO3 ABF patches: 0.006 px and 0.2% RMS).
     errors = []
     for j in range(20):
-        truth = np.array([*rng.uniform(-0.5, 0.5, 2), 0.25 * (1 + rng.uniform(-0.03, 0.03))])
-        clean = cells.render([j], (20, 20), truth[:2], truth[2])[0]
+        truth = np.array([*rng.uniform(-0.5, 0.5, 2), *(0.25 * (1 + rng.uniform(-0.03, 0.03, 2)))])
+        clean = cells.render([j], (32, 32), truth[:2], truth[2:])[0]
         x = rng.poisson(clean * 5e4) / 5e4
         start = cells.tilts[j] + rng.normal(scale=1.0, size=3)
         library._prepare(x, np.stack([start, start @ PAIR_MAP.T]))
-        errors.append([*(library.geometry[0] - truth[:2]), (library.geometry[1] - truth[2]) / 0.25])
+        errors.append([*(library.geometry[0] - truth[:2]), *((library.geometry[1] - truth[2:]) / 0.25)])
     errors = np.abs(errors)
-    assert errors[:, :2].max() < 0.05 and errors[:, 2].max() < 0.015, errors.max(0)
+    assert errors[:, :2].max() < 0.05 and errors[:, 2:].max() < 0.015, errors.max(0)
     swap, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None])
     assert posterior.shape == (1, 3) and np.isfinite(log_odds).all()

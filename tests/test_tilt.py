@@ -313,7 +313,7 @@ def test_pair_likelihood_with_cell_templates():
     cells = _library_cells(rng, n=80)
     # Patches recorded anywhere: the column within half a pixel of the centre, the pixel size 2% either way.
     entries = rng.integers(0, len(cells), 120)
-    X = np.stack([cells.render([e], (20, 20), rng.uniform(-0.5, 0.5, 2), 0.25 * (1 + rng.uniform(-0.02, 0.02)))[0]
+    X = np.stack([cells.render([e], (20, 20), rng.uniform(-0.5, 0.5, 2), 0.25 * (1 + rng.uniform(-0.02, 0.02, 2)))[0]
                   for e in entries])
     X = (rng.poisson(X * 2e4) / 2e4).reshape(len(X), -1)
     y = cells.tilts[entries]
