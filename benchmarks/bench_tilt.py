@@ -65,6 +65,8 @@ def load_model(path, *, pair_local, pair_row_gain, cells=None):
 
     model = joblib.load(path)
     model.pair_local, model.pair_row_gain = pair_local, pair_row_gain
+    if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
+        model.network_shape, model.network_shape_ = None, model.image_shape_
     library = getattr(model, "pair_library_", None)
     if cells is not None:
         model.pair_library_ = CellPairLibrary(cells.distinct(model.image_shape_, SAMPLING), model.image_shape_,
@@ -113,6 +115,12 @@ def main():
     parser.add_argument("--pair-row-gain", type=int, default=4,
                         help="TiltRegressor(pair_row_gain=...): harmonics of a smooth row gain between a patch and "
                              "the templates, divided out where the evidence asks for it (0: none)")
+    parser.add_argument("--patch-size", type=int, default=32,
+                        help="patch side in pixels, of every training and test set (--scan-test windows are "
+                             "simulated per size)")
+    parser.add_argument("--network-size", type=int, default=None,
+                        help="TiltRegressor(network_shape=...): the CNN sees the central square of this side, "
+                             "the pair templates the whole patch (default: the whole patch)")
     parser.add_argument("--pixel-grid", choices=("cell", "exact"), default="cell",
                         help="training patches on the simulated grid (every cell over whole pixels, columns at "
                              "fixed sub-pixel offsets) or on exact 0.25 A pixels with columns anywhere "
@@ -146,7 +154,8 @@ def main():
 
         torch.set_flush_denormal(True)
 
-    noise = dict(dose=args.dose, scan_noise=args.scan_noise, cache_dir=args.cache, n_jobs=args.jobs, verbose=True)
+    noise = dict(dose=args.dose, scan_noise=args.scan_noise, patch_size=args.patch_size, cache_dir=args.cache,
+                 n_jobs=args.jobs, verbose=True)
 
     def training_set(**conditions):
         """The SrTiO3 training patches, with their mid-plane mirrors after them when --pairs."""
@@ -184,7 +193,9 @@ def main():
         # The same images, columns and sub-pixel offsets as X (the noise has its own stream), so y applies.
         cnn_X, _ = cnn_mirrors(*training_set(**dict(noise, dose=None, scan_noise=0.0))[:2])
         # Mean detected electrons per pixel of each patch, as the test data record them.
-        electrons = cnn_X.mean(1) * args.dose * SAMPLING**2
+        n, side = args.patch_size, args.network_size or args.patch_size
+        seen = cnn_X.reshape(len(cnn_X), n, n)[:, (n - side) // 2 : (n + side) // 2, (n - side) // 2 : (n + side) // 2]
+        electrons = seen.mean((1, 2)) * args.dose * SAMPLING**2  # over what the network sees
         counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
         print(f"CNN trains on noise-free patches, shot noise at {counts[0]:.0f}-{counts[1]:.0f} electrons per pixel",
               flush=True)

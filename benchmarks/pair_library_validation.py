@@ -69,8 +69,12 @@ def main():
     parser.add_argument("--material-sampling", type=float, default=0.25,
                         help="Angstrom per pixel of the --material images: 0.25 * 3.83 / 3.905 puts CaTiO3's cell "
                              "on as many pixels as SrTiO3's (the lattice-normalised frame)")
+    parser.add_argument("--patch-size", type=int, default=32,
+                        help="validation patch side in pixels (another than 32 needs --library cells)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
+    if args.patch_size != 32 and args.library != "cells":
+        parser.error("--patch-size other than 32 needs --library cells (the patch library is cut at 32 px)")
 
     common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
     offsets = [(0.0, 0.0)] + [(0.25, 0.0), (0.0, 0.25), (0.25, 0.25)] * args.quarter_pixel_library
@@ -82,7 +86,7 @@ def main():
     y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups, _ in clean])
     # The library images' cells (both members, no offsets: a rendered template has every offset).
     cells = PeriodicCells.join([c.subset(range(args.n_library)) for *_, c in clean[:2]]).distinct()
-    grid = dict(pixel_grid=args.grid)
+    grid = dict(pixel_grid=args.grid, patch_size=args.patch_size)
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
     # moved by --offset).
     if args.material == "SrTiO3":
@@ -106,7 +110,7 @@ def main():
         settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
                         row_gain=gain)
         if args.library == "cells":
-            library = CellPairLibrary(cells, (32, 32), 0.25, fit_scale=bool(args.fit_scale),
+            library = CellPairLibrary(cells, (args.patch_size,) * 2, 0.25, fit_scale=bool(args.fit_scale),
                                       n_registration=args.registration, **settings)
         else:
             library = PairLibrary(X_lib, y_lib, (32, 32), **settings)

@@ -50,6 +50,15 @@ def _decode_pair(pred):
     return np.column_stack([(total + z.real) / 2, (total - z.real) / 2, z.imag])
 
 
+def _central_crop(X, image_shape, crop_shape):
+    """The central crop_shape of flattened image_shape patches, flattened (X itself when they agree)."""
+    if tuple(crop_shape) == tuple(image_shape):
+        return X
+    (h, w), (ch, cw) = image_shape, crop_shape
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(X.reshape(len(X), h, w)[:, top : top + ch, left : left + cw]).reshape(len(X), -1)
+
+
 class TiltRegressor(RegressorMixin, BaseEstimator):
     """Octahedral tilt angles (alpha, beta, gamma) from ABF-STEM image patches.
 
@@ -64,6 +73,15 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     image_shape : tuple (h, w) or None, default=None
         Patch shape; X holds patches flattened row-major. ``None`` infers a
         square patch; one entry may be -1.
+    network_shape : tuple (h, w) or None, default=None
+        The central crop of each patch that the CNN sees; ``None``: the
+        whole patch. With ``pair_likelihood`` the pair is decided, and the
+        tilts fitted, on the whole patch: a patch wider than the network
+        needs shows more of the neighbouring columns' weak dynamical
+        contrast, which decides the pair (on simulated SrTiO3, 48 px
+        patches with a 32 px network: pair right 0.90 -> 0.97,
+        benchmarks/RESULTS.md). Each side no larger than the patch's and of
+        the same parity, so the crop keeps the patch centre.
     n_targets : int, default=3
         Outputs per patch (alpha, beta, gamma). y must be ``(n, n_targets)``
         (1-D when ``n_targets=1``).
@@ -198,6 +216,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     ----------
     net_ : skorch NeuralNetRegressor
     image_shape_ : tuple
+    network_shape_ : tuple
+        The (h, w) of the central crop the CNN sees.
     target_mean_, target_scale_ : ndarray of shape (n_targets,)
         Standardisation of y used in training (predictions are in y's units);
         shape (5,) with ``pair_invariants``, the invariants u, v after the angles.
@@ -221,6 +241,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "image_shape": ["array-like", None],
+        "network_shape": ["array-like", None],
         "n_targets": [Interval(numbers.Integral, 1, None, closed="left")],
         "conv_channels": ["array-like", None],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -254,7 +275,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, *, image_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
+    def __init__(self, *, image_shape=None, network_shape=None, n_targets=3, conv_channels=None, kernel_size=4, pool_after=(5, 10),
                  fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9, min_delta=0.05,
                  augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
@@ -262,6 +283,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto",
                  callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
+        self.network_shape = network_shape
         self.n_targets = n_targets
         self.conv_channels = conv_channels
         self.kernel_size = kernel_size
@@ -338,6 +360,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         y = self._check_y(y, len(X))
         self._check_X(X)
         image_shape = resolve_image_shape(self.image_shape, X.shape[1])
+        network_shape = self._check_network_shape(image_shape)
         channels = (64,) * 7 + (128,) * 3 if self.conv_channels is None else tuple(int(c) for c in self.conv_channels)
         if not channels or any(c < 1 for c in channels):
             raise ValueError(f"conv_channels must be positive integers, got {self.conv_channels!r}.")
@@ -405,11 +428,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
                 sink=print if self.verbose else (lambda *a: None))))
-        row_model = appearance_model(X, image_shape) if self.scan_correction else None
+        X_net = _central_crop(X, image_shape, network_shape)
+        row_model = appearance_model(X_net, network_shape) if self.scan_correction else None
         pixel_stats = None
         if self.pixel_standardize:
             with torch.no_grad():
-                z = torch.as_tensor(X, dtype=torch.float64).reshape(len(X), 1, *image_shape)
+                z = torch.as_tensor(X_net, dtype=torch.float64).reshape(len(X_net), 1, *network_shape)
                 if row_model is not None:
                     # The statistics of the patches as the CNN sees them: rows aligned.
                     aligner = ScanRowAligner(*row_model, jitter=self.scan_jitter).double()
@@ -426,7 +450,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             module__row_model=row_model,
             module__symmetry=self.symmetry,
             module__target_stats=(self.target_mean_, self.target_scale_),
-            module__image_shape=image_shape,
+            module__image_shape=network_shape,
             module__n_targets=y.shape[1],
             module__conv_channels=channels,
             module__kernel_size=self.kernel_size,
@@ -451,12 +475,13 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             verbose=self.verbose,
         )
         with local_torch_seed(seed, device):
-            net.fit(X.astype(np.float32), yt)
+            net.fit(X_net.astype(np.float32), yt)
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()
         self.net_ = net
         self.image_shape_ = image_shape
+        self.network_shape_ = network_shape
         self.history_ = history_frame(net.history)
         self.n_iter_ = len(net.history)
         return self
@@ -466,10 +491,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
-        out = []
+        out, X_net = [], _central_crop(X, self.image_shape_, self.network_shape_)
         with torch.inference_mode():
             for start in range(0, len(X), 256):
-                xb = torch.as_tensor(np.asarray(X[start : start + 256], dtype=np.float64), device=self.net_.device)
+                xb = torch.as_tensor(np.asarray(X_net[start : start + 256], dtype=np.float64),
+                                     device=self.net_.device)
                 self.net_.module_.eval()
                 out.append(self.net_.module_(xb).cpu().numpy())
         pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
@@ -568,6 +594,17 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         rows, cols = windows.shape[:2]
         pred = self.predict(windows.reshape(rows * cols, h * w))
         return pred.reshape(rows, cols, -1)
+
+    def _check_network_shape(self, image_shape):
+        if self.network_shape is None:
+            return image_shape
+        shape = tuple(self.network_shape)
+        if len(shape) != 2 or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape):
+            raise ValueError(f"network_shape must be a pair of integers (h, w), got {self.network_shape!r}.")
+        if any(not 0 < n <= p or (p - n) % 2 for n, p in zip(shape, image_shape)):
+            raise ValueError(f"network_shape={shape} must be a central crop of the patches of shape {image_shape}: "
+                             f"each side positive, at most the patch's, and of the same parity.")
+        return tuple(int(n) for n in shape)
 
     def _check_X(self, X):
         # The model square-roots intensities; sklearn's wording, which its checks expect.

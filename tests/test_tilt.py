@@ -330,3 +330,24 @@ def test_pair_likelihood_with_cell_templates():
     X4, pred4 = mirror_patches_110(X[100:], pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-5)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[100:]), pred)
+
+
+def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whole_patch():
+    from sklearn_rvae.datasets import load_abf_fixture
+
+    X, y = load_abf_fixture()  # 32 x 32 patches centred on a B column
+    crop = X.reshape(-1, 32, 32)[:, 6:26, 4:28].reshape(len(X), -1)
+    params = dict(max_epochs=2, augment=("poisson",), **SMALL)
+    wide = TiltRegressor(network_shape=(20, 24), **params).fit(X[:96], y[:96])
+    narrow = TiltRegressor(image_shape=(20, 24), **params).fit(crop[:96], y[:96])
+    assert wide.network_shape_ == (20, 24) and wide.image_shape_ == (32, 32) and wide.n_features_in_ == 32 * 32
+    # The same network, trained and applied on the crops.
+    np.testing.assert_allclose(wide.predict(X[96:]), narrow.predict(crop[96:]), rtol=1e-6, atol=1e-6)
+    # The templates are whole patches: the pair is decided on all 32 x 32 pixels.
+    reg = TiltRegressor(network_shape=(20, 24), symmetry="110", pair_likelihood=True, pair_neighbors=50,
+                        scan_jitter=0.2, **params).fit(X[:96], y[:96])
+    assert reg.pair_library_.X.shape == (96, 32, 32)
+    assert reg.predict(X[96:]).shape == (len(X) - 96, 3)
+    for bad in [(21, 24), (34, 32), (0, 32), (20,)]:
+        with pytest.raises(ValueError, match="network_shape"):
+            TiltRegressor(network_shape=bad, **params).fit(X[:8], y[:8])
