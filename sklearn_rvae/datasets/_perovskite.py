@@ -590,12 +590,12 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                 sim = {k: f[k] for k in f.files}
         # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
         rng = np.random.default_rng([int(random_state), int(i), 1])
+        column_tilts = sim["signs"] * sim["tilts"]
+        if mid_plane_mirror:
+            column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
         if pixel_grid == "scan":
             from scipy import ndimage
 
-            column_tilts = sim["signs"] * sim["tilts"]
-            if mid_plane_mirror:
-                column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
             for c, window, s in zip(sim["chosen"], sim["windows"], sim["scales"]):
                 # Not periodic: the margin takes the blur's edge.
                 window = ndimage.gaussian_filter(window.astype(np.float64), source_size / 2.3548 / s, mode="reflect")
@@ -611,9 +611,6 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
 
             image = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(image), grid_offset)).real
             columns = columns + np.asarray(grid_offset, dtype=np.float64)
-        column_tilts = sim["signs"] * sim["tilts"]
-        if mid_plane_mirror:
-            column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
         if pixel_grid == "exact" or return_cells:
             # The cell's extent is not cached; it follows from the structure (milliseconds to build).
             extent = orient_110(perovskite_supercell(material, sim["tilts"], glazer, repeats=(2, 2, 2))).cell.lengths()
