@@ -41,7 +41,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sklearn_rvae import TiltRegressor
-from sklearn_rvae._pair_library import CellPairLibrary, PairLibrary
+from sklearn_rvae._pair_library import CellPairLibrary
 from sklearn_rvae._periodic import PeriodicCells
 from sklearn_rvae._tilt import _central_crop
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
@@ -63,27 +63,24 @@ def pair_stats(pred, y):
     return np.abs(pred - np.where(closer[:, None], mirrored, y)).mean(0), 1 - closer.mean()
 
 
-def load_model(path, *, pair_local, pair_row_gain, cells=None):
+def load_model(path, *, pair_local, pair_row_gain, pair_refine, cells=None):
     """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
 
-    Models saved before pair_local and pair_row_gain existed lack them, and their templates lack later
-    attributes: the templates are built again by the current PairLibrary from the stored training patches,
+    Models saved before pair_local, pair_row_gain and pair_refine existed lack them, and their templates lack later
+    attributes: the templates are built again (TiltRegressor._pair_library) from the stored training patches,
     or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
     import joblib
 
     model = joblib.load(path)
-    model.pair_local, model.pair_row_gain = pair_local, pair_row_gain
+    model.pair_local, model.pair_row_gain, model.pair_refine = pair_local, pair_row_gain, pair_refine
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
     library = getattr(model, "pair_library_", None)
     if cells is not None:
-        model.pair_library_ = CellPairLibrary(cells.distinct(model.image_shape_, SAMPLING), model.image_shape_,
-                                              SAMPLING, n_neighbors=model.pair_neighbors or 100,
-                                              scan_jitter=model.scan_jitter)
+        model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, model.pair_neighbors or 100)
     elif library is not None and not isinstance(library, CellPairLibrary):
-        model.pair_library_ = PairLibrary(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
-                                          library.image_shape, n_neighbors=library.n_neighbors,
-                                          scan_jitter=library.scan_jitter)
+        model.pair_library_ = model._pair_library(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
+                                                  library.image_shape, None, library.n_neighbors)
     return model
 
 
@@ -123,6 +120,8 @@ def main():
     parser.add_argument("--pair-row-gain", type=int, default=4,
                         help="TiltRegressor(pair_row_gain=...): harmonics of a smooth row gain between a patch and "
                              "the templates, divided out where the evidence asks for it (0: none)")
+    parser.add_argument("--pair-refine", type=int, default=3,
+                        help="TiltRegressor(pair_refine=...): local fits repeated around the previous fit's tilts")
     parser.add_argument("--patch-size", type=int, default=32,
                         help="patch side in pixels, of every training and test set (--scan-test windows are "
                              "simulated per size)")
@@ -221,9 +220,10 @@ def main():
             pool_after=(5, 10) if args.channels == "stemdl" else tuple(int(p) for p in args.pool_after.split(",")),
             fc_units=512 if args.channels == "stemdl" else 256, augment=cnn_augment, counts_range=counts,
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
+            network_shape=(args.network_size,) * 2 if args.network_size else None,
             symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
             pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-            lr=2e-3, max_epochs=args.epochs,
+            pair_refine=args.pair_refine, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
@@ -237,7 +237,7 @@ def main():
         t = time.perf_counter()
         if name == "TiltRegressor" and args.load_model:
             model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-                               cells=cells if args.cell_templates else None)
+                               pair_refine=args.pair_refine, cells=cells if args.cell_templates else None)
             model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
         elif name == "TiltRegressor":
             model.fit(cnn_X, cnn_y, cells=cells if args.cell_templates else None)

@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
     parser.add_argument("--best", default="20", help="comma-separated n_best to try")
     parser.add_argument("--rounds", type=int, default=2, help="PairLibrary(n_rounds=...)")
+    parser.add_argument("--refine", default="3", help="comma-separated PairLibrary(n_refine=...) to try")
     parser.add_argument("--local", default="8", help="comma-separated PairLibrary(n_local=...) to try (0: none)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
@@ -103,12 +104,12 @@ def main():
     start[flip] = start[flip] @ PAIR_MAP.T
     print(f"library: {len(X_lib)} patches or {len(cells)} cell columns (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
           f"error {args.start_error} deg RMS", flush=True)
-    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'pair right':>10s} {'start MAE':>17s} "
+    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'refine':>6s} {'pair right':>10s} {'start MAE':>17s} "
           f"{'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
-    settings = (args.neighbors, args.best, args.local, args.row_gain)
-    for k, m, local, gain in itertools.product(*(map(int, a.split(",")) for a in settings)):
+    settings = (args.neighbors, args.best, args.local, args.row_gain, args.refine)
+    for k, m, local, gain, refine in itertools.product(*(map(int, a.split(",")) for a in settings)):
         settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
-                        row_gain=gain)
+                        row_gain=gain, n_refine=refine)
         if args.library == "cells":
             library = CellPairLibrary(cells, (args.patch_size,) * 2, 0.25, fit_scale=bool(args.fit_scale),
                                       n_registration=args.registration, **settings)
@@ -128,7 +129,7 @@ def main():
         def fmt(pred, truth=y_val):
             return "/".join(f"{v:.2f}" for v in np.abs(pred - truth).mean(0))
 
-        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
+        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {refine:6d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
               f"{fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
 
 

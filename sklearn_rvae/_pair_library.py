@@ -66,9 +66,13 @@ class PairLibrary:
     n_local : int
         The chosen member's tilts come from a linear model of the patch in
         the tilts, fitted to its ``n_local`` most likely templates (at
-        least 4; at most ``n_best`` are there), twice, the second time
-        around the first fit's tilts; 0 gives the likelihood-weighted mean
-        tilts of the templates instead.
+        least 4; at most ``n_best`` are there), then again around the
+        previous fit's tilts (``n_refine``); 0 gives the likelihood-weighted
+        mean tilts of the templates instead.
+    n_refine : int
+        Repeats of the local fit (at least 1), each with its templates,
+        and for rendered templates the patch's geometry, taken around the
+        previous fit's tilts; fewer when a fit moves less than 0.05 degree.
     row_gain : int
         Harmonics (along the rows) of a smooth gain by which a patch may
         differ from every template, as another material's does: the gain
@@ -78,14 +82,15 @@ class PairLibrary:
     """
 
     def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2,
-                 n_local=8, row_gain=4):
+                 n_local=8, row_gain=4, n_refine=3):
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
-        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain)
+        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain, n_refine)
 
-    def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain):
+    def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain,
+                   n_refine):
         """The settings, and the tilts of the n templates y (n, 3) and of their three mirrors."""
         y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.y = y4
@@ -98,6 +103,8 @@ class PairLibrary:
         self._check_n_local(self.n_local)
         self.row_gain = int(row_gain)
         self._check_row_gain(self.row_gain)
+        self.n_refine = int(n_refine)
+        self._check_n_refine(self.n_refine)
         self.tree = cKDTree(y4)
         # Rows shifted past the edge repeat its pixel: those columns are left out of every likelihood.
         self._edge = 2 if self.image_shape[1] > 8 and self.scan_jitter > 0 else 0
@@ -114,6 +121,11 @@ class PairLibrary:
         if n_local and not n_local >= 4:
             raise ValueError(f"n_local must be 0 or at least 4 templates (a linear model in three tilts), "
                              f"got {n_local!r}.")
+
+    @staticmethod
+    def _check_n_refine(n_refine):
+        if not n_refine >= 1:
+            raise ValueError(f"n_refine must be at least 1 local fit after the first, got {n_refine!r}.")
 
     @staticmethod
     def _check_row_gain(row_gain):
@@ -318,7 +330,7 @@ class PairLibrary:
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
         return center + step[:3]
 
-    def decide(self, X, tilts, n_local=None, row_gain=None):
+    def decide(self, X, tilts, n_local=None, row_gain=None, n_refine=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
         Parameters
@@ -326,8 +338,8 @@ class PairLibrary:
         X : ndarray (n, h * w)
         tilts : ndarray (n, 3)
             An estimate of each patch's tilts, either member of the pair.
-        n_local, row_gain : int or None
-            Override the library's ``n_local`` and ``row_gain``.
+        n_local, row_gain, n_refine : int or None
+            Override the library's ``n_local``, ``row_gain`` and ``n_refine``.
 
         Returns
         -------
@@ -343,6 +355,8 @@ class PairLibrary:
         self._check_n_local(n_local)
         row_gain = self.row_gain if row_gain is None else int(row_gain)
         self._check_row_gain(row_gain)
+        n_refine = self.n_refine if n_refine is None else int(n_refine)
+        self._check_n_refine(n_refine)
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64)
@@ -371,12 +385,22 @@ class PairLibrary:
             log_odds[i] = abs(evidence[1] - evidence[0])
             posterior[i] = centers[chosen]
             if n_local:
-                # Twice: the second fit takes its templates around the first fit's tilts.
-                estimate = self._local_fit(x, *members[chosen], electrons, n_local, row_gain)
-                idx, T, _ = self._nearest(x, estimate)
-                ll = self._log_likelihood(x, T, electrons)
-                posterior[i] = self._local_fit(x, idx, T, ll, electrons, n_local, row_gain)
+                first = self._local_fit(x, *members[chosen], electrons, n_local, row_gain)
+                posterior[i] = self._refine(x, first, electrons, n_local, row_gain, n_refine)
         return swap, posterior, log_odds
+
+    def _refine(self, x, estimate, electrons, n_local, row_gain, n_refine):
+        """The local fit again with its templates (and, for rendered ones, the patch's geometry) taken around the
+        previous fit's tilts, until it moves less than 0.05 degree or n_refine times: the first fit's
+        templates lie around the start, and a start degrees off leaves it short of the patch's tilts."""
+        for _ in range(n_refine):
+            self._prepare(x, estimate[None])
+            idx, T, _ = self._nearest(x, estimate)
+            ll = self._log_likelihood(x, T, electrons)
+            previous, estimate = estimate, self._local_fit(x, idx, T, ll, electrons, n_local, row_gain)
+            if np.abs(estimate - previous).max() < 0.05:
+                break
+        return estimate
 
 
 class CellPairLibrary(PairLibrary):
@@ -412,13 +436,13 @@ class CellPairLibrary(PairLibrary):
     """
 
     def __init__(self, cells, image_shape, sampling, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
-                 n_rounds=2, n_local=8, row_gain=4, fit_scale=True, n_registration=8):
+                 n_rounds=2, n_local=8, row_gain=4, n_refine=3, fit_scale=True, n_registration=8):
         self.cells = cells
         self.sampling = float(sampling)
         self.fit_scale = bool(fit_scale)
         self.n_registration = int(n_registration)
         self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local,
-                        row_gain)
+                        row_gain, n_refine)
         self.geometry = (np.zeros(2), np.full(2, self.sampling))
 
     def _render(self, idx, offset, sampling, derivatives=False):

@@ -180,8 +180,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         so the best of them is off by about half that; between them the
         patch is nearly linear in the tilts, and the tilts (with a
         sub-pixel shift of the patch) that maximise its Poisson likelihood
-        under that model are found (twice, the second time from the
-        templates around the first fit). 0: ``predict`` returns the mean
+        under that model are found, then again from the templates around
+        that fit (``pair_refine``). 0: ``predict`` returns the mean
         of the network's estimate and the likelihood-weighted mean tilts of
         the best templates.
     pair_row_gain : int, default=4
@@ -192,6 +192,13 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         training material shows only noise there), it is divided out of
         the patch before the pair is decided, and the local fit has it as
         a free nuisance. 0: neither.
+    pair_refine : int, default=3
+        With ``pair_likelihood`` and ``pair_local``: how many times (at
+        least 1) the local fit is repeated with its templates, and for
+        ``fit(..., cells=...)`` the patch's geometry, taken around the
+        previous fit's tilts; it stops early when a fit moves less than
+        0.05 degree. The first fit's templates lie around the network's
+        estimate: the further that is off, the more a repeat helps.
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -261,6 +268,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "pair_local": [Interval(numbers.Integral, 0, 20, closed="both")],
         "pair_row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
+        "pair_refine": [Interval(numbers.Integral, 1, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -279,7 +287,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  pool_after=(5, 10), fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9,
                  min_delta=0.05, augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
-                 pair_local=8, pair_row_gain=4, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30,
+                 pair_local=8, pair_row_gain=4, pair_refine=3, lr=1e-3, weight_decay=0.0, batch_size=64, max_epochs=30,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None, device="auto",
                  callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
@@ -303,6 +311,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.pair_neighbors = pair_neighbors
         self.pair_local = pair_local
         self.pair_row_gain = pair_row_gain
+        self.pair_refine = pair_refine
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -404,12 +413,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_likelihood and self.pair_local and not 4 <= self.pair_local <= min(20, neighbors):
             raise ValueError(f"pair_local must be 0 or from 4 to min(20, pair_neighbors)={min(20, neighbors)} "
                              f"templates (a linear model in three tilts), got pair_local={self.pair_local!r}.")
-        self.pair_library_ = None
-        if self.pair_likelihood and cells is None:
-            self.pair_library_ = PairLibrary(X, y, image_shape, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
-        elif self.pair_likelihood:
-            self.pair_library_ = CellPairLibrary(cells.distinct(image_shape, self.sampling), image_shape,
-                                                 self.sampling, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
+        self.pair_library_ = self._pair_library(X, y, image_shape, cells, neighbors) if self.pair_likelihood else None
         if self.pair_invariants:
             d, g = y[:, 0] - y[:, 1], y[:, 2]
             y = np.column_stack([y, d * d - g * g, 2 * d * g])
@@ -503,7 +507,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             pred = _decode_pair(pred)
         if self.pair_likelihood:
             swap, templates, _ = self.pair_library_.decide(X, pred[:, :3], n_local=self.pair_local,
-                                                           row_gain=self.pair_row_gain)
+                                                           row_gain=self.pair_row_gain, n_refine=self.pair_refine)
             if self.pair_local:
                 pred = templates
             else:
@@ -594,6 +598,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         rows, cols = windows.shape[:2]
         pred = self.predict(windows.reshape(rows * cols, h * w))
         return pred.reshape(rows, cols, -1)
+
+    def _pair_library(self, X, y, image_shape, cells, neighbors):
+        """The templates of pair_likelihood: the training patches X (n, h * w) with their tilts y, or the cells
+        rendered on each patch's grid."""
+        if cells is None:
+            return PairLibrary(X, y, image_shape, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
+        return CellPairLibrary(cells.distinct(image_shape, self.sampling), image_shape, self.sampling,
+                               n_neighbors=neighbors, scan_jitter=self.scan_jitter)
 
     def _check_network_shape(self, image_shape):
         if self.network_shape is None:

@@ -292,6 +292,13 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     _, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8, row_gain=0)
     np.testing.assert_allclose(reg.set_params(pair_row_gain=0).predict(X[96:]), templates)
     reg.set_params(pair_row_gain=4)
+    # pair_refine: the local fit repeated around its own tilts, up to that many times (default 3).
+    _, once, _ = reg.pair_library_.decide(X[96:], network, n_local=8, n_refine=1)
+    np.testing.assert_allclose(reg.set_params(pair_refine=1).predict(X[96:]), once)
+    assert np.abs(once - pred).max() > 1e-3  # the repeats moved some estimates
+    reg.set_params(pair_refine=3)
+    with pytest.raises(ValueError, match="n_refine must be at least 1"):
+        reg.pair_library_.decide(X[96:], network, n_refine=0)
     with pytest.raises(ValueError, match=r"pair_local must be 0 or from 4 to min\(20, pair_neighbors\)=20"):
         clone(reg).set_params(pair_local=3).fit(X[:96], y[:96])
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
