@@ -104,8 +104,8 @@ def main():
     start[flip] = start[flip] @ PAIR_MAP.T
     print(f"library: {len(X_lib)} patches or {len(cells)} cell columns (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
           f"error {args.start_error} deg RMS", flush=True)
-    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'refine':>6s} {'pair right':>10s} {'start MAE':>17s} "
-          f"{'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
+    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'refine':>6s} {'pair right':>10s} "
+          f"{'start MAE':>17s} {'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
     settings = (args.neighbors, args.best, args.local, args.row_gain, args.refine)
     for k, m, local, gain, refine in itertools.product(*(map(int, a.split(",")) for a in settings)):
         settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
