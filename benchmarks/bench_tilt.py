@@ -75,6 +75,8 @@ def load_model(path, *, pair_local, pair_row_gain, pair_refine, cells=None):
     model.pair_local, model.pair_row_gain, model.pair_refine = pair_local, pair_row_gain, pair_refine
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
+    if not hasattr(model, "n_jobs"):  # saved before predict could share the pair decision out
+        model.n_jobs = None
     library = getattr(model, "pair_library_", None)
     if cells is not None:
         model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, model.pair_neighbors or 100)
@@ -151,7 +153,10 @@ def main():
     parser.add_argument("--load-model", type=Path, default=None,
                         help="evaluate this fitted TiltRegressor (from --save-model) instead of training one")
     parser.add_argument("--save-model", type=Path, default=None, help="joblib file for the fitted TiltRegressor")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="processes simulating images")
+    parser.add_argument("--predict-jobs", type=int, default=1,
+                        help="processes for the pair decision in predict (TiltRegressor(n_jobs=...)); the "
+                             "patches/s column depends on it")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--generate-only", action="store_true")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
@@ -225,6 +230,7 @@ def main():
             pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
             pair_refine=args.pair_refine, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
+            n_jobs=args.predict_jobs,
             random_state=0, verbose=1),
         "PCA(100) + Ridge": make_pipeline(sqrt, StandardScaler(), PCA(min(100, len(X) - 1), random_state=0),
                                           RidgeCV(alphas=np.logspace(-3, 3, 13))),
@@ -238,7 +244,8 @@ def main():
         if name == "TiltRegressor" and args.load_model:
             model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
                                pair_refine=args.pair_refine, cells=cells if args.cell_templates else None)
-            model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
+            model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
+                             n_jobs=args.predict_jobs)
         elif name == "TiltRegressor":
             model.fit(cnn_X, cnn_y, cells=cells if args.cell_templates else None)
         else:
@@ -270,7 +277,8 @@ def main():
             for stage, off in stages:
                 for set_name, (Xs, ys) in test_sets.items():
                     raw = model.set_params(**off).predict(Xs)[:, :3]
-                    model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood)
+                    model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
+                             n_jobs=args.predict_jobs)
                     predictions[f"{name}/{set_name}_{stage.replace(' ', '_')}"] = raw
                     print(f"  {stage}: {set_name} MAE {fmt(np.abs(raw - ys).mean(0))}, up to the pair "
                           f"{fmt(pair_stats(raw, ys)[0])}, pair right {pair_stats(raw, ys)[1]:.3f}", flush=True)

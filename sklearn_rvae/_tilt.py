@@ -214,6 +214,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         ``make_perovskite_abf``'s default). Only ``predict_map`` uses it, to
         resample images recorded at another pixel size.
     device : str, default="auto"
+    n_jobs : int or None, default=None
+        Processes (joblib) for the ``pair_likelihood`` decision in
+        ``predict`` and ``predict_map``, the slow part of inference on a
+        CPU; -1 uses every core. The result does not depend on it. ``None``
+        is 1 outside a ``joblib.parallel_config`` context. The network runs
+        on ``device``.
     callbacks : list of skorch callbacks or None
         Cloned before use.
     random_state : int, RandomState or None, default=None
@@ -278,6 +284,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
+        "n_jobs": [numbers.Integral, None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -289,7 +296,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
                  pair_local=8, pair_row_gain=4, pair_refine=3, lr=1e-3, weight_decay=0.0, batch_size=64,
                  max_epochs=30, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None,
-                 device="auto", callbacks=None, random_state=None, verbose=0):
+                 device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
         self.network_shape = network_shape
         self.n_targets = n_targets
@@ -321,6 +328,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.sampling = sampling
         self.device = device
+        self.n_jobs = n_jobs
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -507,7 +515,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             pred = _decode_pair(pred)
         if self.pair_likelihood:
             swap, templates, _ = self.pair_library_.decide(X, pred[:, :3], n_local=self.pair_local,
-                                                           row_gain=self.pair_row_gain, n_refine=self.pair_refine)
+                                                           row_gain=self.pair_row_gain, n_refine=self.pair_refine,
+                                                           n_jobs=self.n_jobs)
             if self.pair_local:
                 pred = templates
             else:

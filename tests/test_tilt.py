@@ -337,6 +337,11 @@ def test_pair_likelihood_with_cell_templates():
     X4, pred4 = mirror_patches_110(X[100:], pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-5)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[100:]), pred)
+    # The pair decision shared out over processes: each patch is decided alone, so nothing changes.
+    np.testing.assert_array_equal(reg.set_params(n_jobs=2).predict(X[100:]), pred)
+    reg.set_params(n_jobs=None)
+    with pytest.raises(ValueError, match="n_jobs"):
+        TiltRegressor(n_jobs=1.5, **params).fit(X[:100], y[:100])
 
 
 def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whole_patch():
