@@ -63,16 +63,17 @@ def pair_stats(pred, y):
     return np.abs(pred - np.where(closer[:, None], mirrored, y)).mean(0), 1 - closer.mean()
 
 
-def load_model(path, *, pair_local, pair_row_gain, pair_refine, cells=None):
+def load_model(path, *, pair_local, pair_row_gain, pair_refine, pair_flip_gamma=True, cells=None):
     """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
 
-    Models saved before pair_local, pair_row_gain and pair_refine existed lack them, and their templates lack later
+    Models saved before pair_local, pair_row_gain, pair_refine and pair_flip_gamma existed lack them, and their templates lack later
     attributes: the templates are built again (TiltRegressor._pair_library) from the stored training patches,
     or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
     import joblib
 
     model = joblib.load(path)
     model.pair_local, model.pair_row_gain, model.pair_refine = pair_local, pair_row_gain, pair_refine
+    model.pair_flip_gamma = pair_flip_gamma
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
     if not hasattr(model, "n_jobs"):  # saved before predict could share the pair decision out
@@ -124,6 +125,9 @@ def main():
                              "the templates, divided out where the evidence asks for it (0: none)")
     parser.add_argument("--pair-refine", type=int, default=3,
                         help="TiltRegressor(pair_refine=...): local fits repeated around the previous fit's tilts")
+    parser.add_argument("--no-flip-gamma", action="store_true",
+                        help="TiltRegressor(pair_flip_gamma=False): the pair decided between the network's two "
+                             "members only (runs 1-16)")
     parser.add_argument("--patch-size", type=int, default=32,
                         help="patch side in pixels, of every training and test set (--scan-test windows are "
                              "simulated per size)")
@@ -228,7 +232,7 @@ def main():
             network_shape=(args.network_size,) * 2 if args.network_size else None,
             symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
             pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-            pair_refine=args.pair_refine, lr=2e-3, max_epochs=args.epochs,
+            pair_refine=args.pair_refine, pair_flip_gamma=not args.no_flip_gamma, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             n_jobs=args.predict_jobs,
             random_state=0, verbose=1),
@@ -243,7 +247,8 @@ def main():
         t = time.perf_counter()
         if name == "TiltRegressor" and args.load_model:
             model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-                               pair_refine=args.pair_refine, cells=cells if args.cell_templates else None)
+                               pair_refine=args.pair_refine, pair_flip_gamma=not args.no_flip_gamma,
+                               cells=cells if args.cell_templates else None)
             model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
                              n_jobs=args.predict_jobs)
         elif name == "TiltRegressor":

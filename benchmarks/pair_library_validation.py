@@ -63,6 +63,7 @@ def main():
                         help="validation patches on the simulated grid, or on exact pixels with columns anywhere "
                              "(make_perovskite_abf(pixel_grid='exact'))")
     parser.add_argument("--row-gain", default="4", help="comma-separated PairLibrary(row_gain=...) to try (0: none)")
+    parser.add_argument("--flip-gamma", default="1", help="comma-separated PairLibrary(flip_gamma=...) to try (0, 1)")
     parser.add_argument("--material", default="SrTiO3",
                         help="validation patches of this material instead (random_state=2 images, never in any "
                              "benchmark): the templates stay SrTiO3; give --n-library 700 to use them all")
@@ -104,21 +105,20 @@ def main():
     start[flip] = start[flip] @ PAIR_MAP.T
     print(f"library: {len(X_lib)} patches or {len(cells)} cell columns (x4 mirrors); validation: {len(X_val)} {args.material} patches; start "
           f"error {args.start_error} deg RMS", flush=True)
-    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'refine':>6s} {'pair right':>10s} "
+    print(f"{'neighbors':>9s} {'best':>4s} {'local':>5s} {'gain':>4s} {'refine':>6s} {'flip':>4s} {'pair right':>10s} "
           f"{'start MAE':>17s} {'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
-    settings = (args.neighbors, args.best, args.local, args.row_gain, args.refine)
-    for k, m, local, gain, refine in itertools.product(*(map(int, a.split(",")) for a in settings)):
+    settings = (args.neighbors, args.best, args.local, args.row_gain, args.refine, args.flip_gamma)
+    for k, m, local, gain, refine, flip in itertools.product(*(map(int, a.split(",")) for a in settings)):
         settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
-                        row_gain=gain, n_refine=refine)
+                        row_gain=gain, n_refine=refine, flip_gamma=bool(flip))
         if args.library == "cells":
             library = CellPairLibrary(cells, (args.patch_size,) * 2, 0.25, fit_scale=bool(args.fit_scale),
                                       n_registration=args.registration, **settings)
         else:
             library = PairLibrary(X_lib, y_lib, (32, 32), **settings)
         t = time.perf_counter()
-        swap, templates, _ = library.decide(X_val, start)
+        chosen, templates, _ = library.decide(X_val, start)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3
-        chosen = np.where(swap[:, None], start @ PAIR_MAP.T, start)
         right = np.mean(np.abs(chosen - y_val).sum(1) < np.abs(chosen - y_val @ PAIR_MAP.T).sum(1))
 
         predicted = templates if local else (chosen + templates) / 2
@@ -129,7 +129,7 @@ def main():
         def fmt(pred, truth=y_val):
             return "/".join(f"{v:.2f}" for v in np.abs(pred - truth).mean(0))
 
-        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {refine:6d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
+        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {refine:6d} {flip:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
               f"{fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
 
 

@@ -31,10 +31,12 @@ def main():
     parser.add_argument("--n-patches", type=int, default=200, help="SrTiO3 test patches timed (at most 200)")
     parser.add_argument("--n-train", type=int, default=700, help="bench_tilt.py's --n-train (the test stream follows)")
     parser.add_argument("--patch-size", type=int, default=48)
+    parser.add_argument("--no-flip-gamma", action="store_true", help="TiltRegressor(pair_flip_gamma=False)")
     parser.add_argument("--cache", default=str(ROOT / "out" / "abf_cache"))
     args = parser.parse_args()
 
-    model = load_model(args.load_model, pair_local=8, pair_row_gain=4, pair_refine=3)
+    model = load_model(args.load_model, pair_local=8, pair_row_gain=4, pair_refine=3,
+                       pair_flip_gamma=not args.no_flip_gamma)
     model.set_params(pair_invariants=True)
     X, _ = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0, patches_per_image=2,
                                dose=1e5, scan_noise=0.2, patch_size=args.patch_size, cache_dir=args.cache)

@@ -16,7 +16,9 @@ patch's nuisances: it interpolates between templates about a degree apart.
 A patch of another material (or thickness) differs from every template by
 a smooth gain along its rows (the A-site columns' contrast): where the
 evidence asks for it, that gain is divided out before the decision, and
-the local fit has it as a free nuisance.
+the local fit has it as a free nuisance. A network's gamma is its weakest
+angle: with ``flip_gamma`` both members are also looked up with gamma's
+sign flipped, and the most likely of the four candidates wins.
 """
 
 import numpy as np
@@ -29,6 +31,8 @@ from .datasets._perovskite import MIRRORS_110
 
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
 PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
+#: Gamma's sign flipped: with flip_gamma, each member of the start is also looked up this way.
+GAMMA_FLIP = np.diag([1.0, 1.0, -1.0])
 
 #: RMS (degrees) of the Gaussian prior on the local fit's step from its templates' mean tilts.
 _LOCAL_PRIOR = 2.0
@@ -81,18 +85,25 @@ class PairLibrary:
         is divided out of the patch before the decision when its Bayes
         factor (prior RMS 2% per harmonic) says so, and the local fit
         fits it as a nuisance. 0: neither.
+    flip_gamma : bool
+        Also look up each member of the start with gamma's sign flipped:
+        four candidates, the most likely wins. A network's gamma is its
+        weakest angle; a start whose alpha, beta order belongs to one
+        member and whose gamma sign to the other fits neither member's
+        templates well, and the evidence between them is then a coin toss.
     """
 
     def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2,
-                 n_local=8, row_gain=4, n_refine=3):
+                 n_local=8, row_gain=4, n_refine=3, flip_gamma=True):
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
-        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain, n_refine)
+        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain, n_refine,
+                        flip_gamma)
 
     def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain,
-                   n_refine):
+                   n_refine, flip_gamma):
         """The settings, and the tilts of the n templates y (n, 3) and of their three mirrors."""
         y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.y = y4
@@ -107,6 +118,7 @@ class PairLibrary:
         self._check_row_gain(self.row_gain)
         self.n_refine = int(n_refine)
         self._check_n_refine(self.n_refine)
+        self.flip_gamma = bool(flip_gamma)
         self.tree = cKDTree(y4)
         # Rows shifted past the edge repeat its pixel: those columns are left out of every likelihood.
         self._edge = 2 if self.image_shape[1] > 8 and self.scan_jitter > 0 else 0
@@ -332,7 +344,7 @@ class PairLibrary:
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
         return center + step[:3]
 
-    def decide(self, X, tilts, n_local=None, row_gain=None, n_refine=None, n_jobs=None):
+    def decide(self, X, tilts, n_local=None, row_gain=None, n_refine=None, flip_gamma=None, n_jobs=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
         Parameters
@@ -340,8 +352,9 @@ class PairLibrary:
         X : ndarray (n, h * w)
         tilts : ndarray (n, 3)
             An estimate of each patch's tilts, either member of the pair.
-        n_local, row_gain, n_refine : int or None
-            Override the library's ``n_local``, ``row_gain`` and ``n_refine``.
+        n_local, row_gain, n_refine, flip_gamma : int, bool or None
+            Override the library's ``n_local``, ``row_gain``, ``n_refine``
+            and ``flip_gamma``.
         n_jobs : int or None
             Processes (joblib) over which the patches are shared out; each
             patch is decided alone, so the result does not depend on it.
@@ -349,13 +362,15 @@ class PairLibrary:
 
         Returns
         -------
-        swap : ndarray (n,) of bool
-            True where the other member, ``tilts @ PAIR_MAP.T``, fits better.
+        chosen : ndarray (n, 3)
+            The candidate that fits best: ``tilts``, the other member
+            ``tilts @ PAIR_MAP.T``, or (``flip_gamma``) either with gamma's
+            sign flipped.
         posterior : ndarray (n, 3)
-            The chosen member's tilts from its templates: the local linear
-            fit (``n_local``), else their likelihood-weighted mean.
+            The chosen candidate's tilts from its templates: the local
+            linear fit (``n_local``), else their likelihood-weighted mean.
         log_odds : ndarray (n,)
-            Log evidence of the chosen member over the other (>= 0).
+            Log evidence of the chosen candidate over its pair partner (>= 0).
         """
         n_local = self.n_local if n_local is None else int(n_local)
         self._check_n_local(n_local)
@@ -363,6 +378,7 @@ class PairLibrary:
         self._check_row_gain(row_gain)
         n_refine = self.n_refine if n_refine is None else int(n_refine)
         self._check_n_refine(n_refine)
+        flip_gamma = self.flip_gamma if flip_gamma is None else bool(flip_gamma)
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64).reshape(len(X), 3)
@@ -372,46 +388,50 @@ class PairLibrary:
             # pickled: read from joblib's memory maps instead, a chunk took twice as long.
             bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
             parts = Parallel(n_jobs=n_chunks, max_nbytes=None)(
-                delayed(self._decide)(X[a:b], tilts[a:b], n_local, row_gain, n_refine)
+                delayed(self._decide)(X[a:b], tilts[a:b], n_local, row_gain, n_refine, flip_gamma)
                 for a, b in zip(bounds[:-1], bounds[1:]))
             return tuple(np.concatenate(part) for part in zip(*parts))
-        return self._decide(X, tilts, n_local, row_gain, n_refine)
+        return self._decide(X, tilts, n_local, row_gain, n_refine, flip_gamma)
 
-    def _decide(self, X, tilts, n_local, row_gain, n_refine):
+    def _decide(self, X, tilts, n_local, row_gain, n_refine, flip_gamma):
         """decide's work on patches X (n, h, w), in this process."""
         # Its matrices are small: BLAS threads only spin (one thread was 13% faster on 2 cores).
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._decide_patches(X, tilts, n_local, row_gain, n_refine)
+            return self._decide_patches(X, tilts, n_local, row_gain, n_refine, flip_gamma)
 
-    def _decide_patches(self, X, tilts, n_local, row_gain, n_refine):
-        candidates = np.stack([tilts, tilts @ PAIR_MAP.T], 1)  # (n, 2, 3)
-        swap = np.zeros(len(X), dtype=bool)
+    def _decide_patches(self, X, tilts, n_local, row_gain, n_refine, flip_gamma):
+        # Pair partners next to each other (k and k ^ 1): the start's two members, then both with gamma flipped.
+        maps = [np.eye(3), PAIR_MAP] + [GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP] * flip_gamma
+        candidates = np.stack([tilts @ m.T for m in maps], 1)  # (n, 2 or 4, 3)
+        chosen = np.empty((len(X), 3))
         posterior = np.empty((len(X), 3))
         log_odds = np.empty(len(X))
         for i, x in enumerate(X):
-            centers = candidates[i]
-            self._prepare(x, centers)
+            # The geometry and the gain are the start's members' alone, as without flip_gamma (validated so).
+            members_of_start = candidates[i, :2]
+            self._prepare(x, members_of_start)
             nearest = None
             if row_gain:
                 # Against the most likely template near either member: one gain for both, so neither gains
                 # freedom the other lacks.
-                nearest = self._nearest_members(x, centers)
+                nearest = self._nearest_members(x, members_of_start)
                 gain = self._row_gain(x, *nearest[1:], row_gain)
-                if gain is not None:
-                    x, nearest = x / gain[:, None], None
+                if gain is not None or flip_gamma:
+                    x, nearest = (x if gain is None else x / gain[:, None]), None
+            centers = candidates[i]
             for _ in range(self.n_rounds):
                 members, electrons = self._score(x, centers, nearest)
                 nearest = None
                 centers = np.stack([self._weighted_tilts(idx, ll) for idx, _, ll in members])
-            evidence = [logsumexp(ll) for _, _, ll in members]
-            chosen = int(evidence[1] > evidence[0])
-            swap[i] = bool(chosen)
-            log_odds[i] = abs(evidence[1] - evidence[0])
-            posterior[i] = centers[chosen]
+            evidence = np.array([logsumexp(ll) for _, _, ll in members])
+            best = int(np.argmax(evidence))
+            chosen[i] = candidates[i, best]
+            log_odds[i] = evidence[best] - evidence[best ^ 1]
+            posterior[i] = centers[best]
             if n_local:
-                first = self._local_fit(x, *members[chosen], electrons, n_local, row_gain)
+                first = self._local_fit(x, *members[best], electrons, n_local, row_gain)
                 posterior[i] = self._refine(x, first, electrons, n_local, row_gain, n_refine)
-        return swap, posterior, log_odds
+        return chosen, posterior, log_odds
 
     def _refine(self, x, estimate, electrons, n_local, row_gain, n_refine):
         """The local fit again with its templates (and, for rendered ones, the patch's geometry) taken around the
@@ -460,13 +480,13 @@ class CellPairLibrary(PairLibrary):
     """
 
     def __init__(self, cells, image_shape, sampling, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
-                 n_rounds=2, n_local=8, row_gain=4, n_refine=3, fit_scale=True, n_registration=8):
+                 n_rounds=2, n_local=8, row_gain=4, n_refine=3, flip_gamma=True, fit_scale=True, n_registration=8):
         self.cells = cells
         self.sampling = float(sampling)
         self.fit_scale = bool(fit_scale)
         self.n_registration = int(n_registration)
         self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local,
-                        row_gain, n_refine)
+                        row_gain, n_refine, flip_gamma)
         self.geometry = (np.zeros(2), np.full(2, self.sampling))
 
     def _render(self, idx, offset, sampling, derivatives=False):

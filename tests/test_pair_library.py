@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from sklearn_rvae._pair_library import PAIR_MAP, PairLibrary
+from sklearn_rvae._pair_library import GAMMA_FLIP, PAIR_MAP, PairLibrary
 from sklearn_rvae.datasets import mirror_patches_110
 from sklearn_rvae.datasets._perovskite import MIRRORS_110
 
@@ -68,9 +68,9 @@ def _decide(library, X, y, rng):
     start = y + rng.normal(scale=0.5, size=y.shape)
     flip = rng.random(len(y)) < 0.5
     start[flip] = start[flip] @ PAIR_MAP.T
-    swap, posterior, log_odds = library.decide(X, start)
-    assert swap.dtype == bool and posterior.shape == y.shape and np.all(log_odds >= 0)
-    return np.where(swap[:, None], start @ PAIR_MAP.T, start), posterior
+    chosen, posterior, log_odds = library.decide(X, start)
+    assert chosen.shape == posterior.shape == y.shape and np.all(log_odds >= 0)
+    return chosen, posterior
 
 
 def test_toy_projection_has_the_110_mirrors():
@@ -100,6 +100,36 @@ def test_picks_the_member_the_patch_shows_and_not_when_the_patch_cannot_tell():
     symmetric = ((images + images[:, ::-1, ::-1]) / 2).reshape(len(X), -1)
     chosen, _ = _decide(library, symmetric, y, rng)
     assert 0.3 < _pair_right(chosen, y) < 0.7
+
+
+def test_flip_gamma_adds_both_members_with_gammas_sign_flipped_as_candidates():
+    f = _toy_projection()
+    rng = np.random.default_rng(6)
+    X_lib, y_lib = _data(f, 1500, rng)
+    library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200)
+    X, y = _data(f, 200, rng, electrons=ELECTRONS)
+    keep = np.abs(y[:, 2]) > 4  # a gamma the patch shows plainly
+    X, y = X[keep][:60], y[keep][:60]
+    members, flipped = [np.eye(3), PAIR_MAP], [GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP]
+
+    def which(chosen, start):
+        """Per patch: 0 if a member of the start was chosen, 1 if one with gamma flipped, -1 if neither."""
+        return np.array([0 if any(np.allclose(c, s @ m.T) for m in members) else
+                         1 if any(np.allclose(c, s @ m.T) for m in flipped) else -1 for c, s in zip(chosen, start)])
+
+    # From the truth blurred: the flipped candidates are wrong, and rarely win.
+    near = y + rng.normal(scale=0.5, size=y.shape)
+    chosen, posterior, log_odds = library.decide(X, near)
+    assert np.all(which(chosen, near) >= 0) and np.mean(which(chosen, near) == 1) < 0.1
+    assert _pair_right(posterior, y) > 0.9 and np.all(log_odds >= 0)
+    # From the truth's alpha, beta order with gamma's sign flipped (half way between the members): the flipped
+    # candidates are the truth and its partner, and often win.
+    mixed = y @ GAMMA_FLIP.T + rng.normal(scale=0.5, size=y.shape)
+    chosen, posterior, _ = library.decide(X, mixed)
+    assert np.mean(which(chosen, mixed) == 1) > 0.3 and _pair_right(posterior, y) > 0.9
+    # flip_gamma=False: only the start's two members.
+    chosen, _, _ = library.decide(X, mixed, flip_gamma=False)
+    assert np.all(which(chosen, mixed) == 0)
 
 
 def test_integrating_out_the_scan_rows_makes_the_likelihood_nearly_blind_to_row_jitter():

@@ -266,7 +266,7 @@ def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
 def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirrors():
     import pickle
 
-    from sklearn_rvae._pair_library import PAIR_MAP
+    from sklearn_rvae._pair_library import GAMMA_FLIP, PAIR_MAP
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
@@ -280,14 +280,20 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     # predict = the templates' local fit for the member they pick, from the network's estimate.
     network = reg.set_params(pair_likelihood=False).predict(X[96:])
     reg.set_params(pair_likelihood=True)
-    swap, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8)
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8)
     np.testing.assert_allclose(pred, templates)
-    # pair_local=0 (no refit needed): the network's estimate of that member averaged with the templates'
-    # weighted mean.
-    swap, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=0)
-    np.testing.assert_allclose(reg.set_params(pair_local=0).predict(X[96:]),
-                               (np.where(swap[:, None], network @ PAIR_MAP.T, network) + templates) / 2)
+    # The candidates: the network's estimate, its pair partner, and both with gamma's sign flipped.
+    maps = [np.eye(3), PAIR_MAP, GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP]
+    assert all(any(np.allclose(c, n @ m.T) for m in maps) for c, n in zip(chosen, network))
+    # pair_local=0 (no refit needed): the chosen candidate averaged with the templates' weighted mean.
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=0)
+    np.testing.assert_allclose(reg.set_params(pair_local=0).predict(X[96:]), (chosen + templates) / 2)
     reg.set_params(pair_local=8)
+    # pair_flip_gamma=False: the two members of the network's estimate only.
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, flip_gamma=False)
+    np.testing.assert_allclose(reg.set_params(pair_flip_gamma=False).predict(X[96:]), templates)
+    assert all(np.allclose(c, n) or np.allclose(c, n @ PAIR_MAP.T) for c, n in zip(chosen, network))
+    reg.set_params(pair_flip_gamma=True)
     # pair_row_gain=0: no gain divided out of the patches, none in the local fit.
     _, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8, row_gain=0)
     np.testing.assert_allclose(reg.set_params(pair_row_gain=0).predict(X[96:]), templates)
