@@ -16,6 +16,7 @@ distance between the members in units of the shot noise).
 Usage::
 
     PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_oracle.py --dose 2e4 1e5 1e6
+    PYTHONPATH=. .venv/bin/python benchmarks/abf_pair_oracle.py --patch-size 48
 """
 
 import argparse
@@ -35,10 +36,12 @@ def main():
     parser.add_argument("--n-images", type=int, default=700)
     parser.add_argument("--dose", type=float, nargs="+", default=[1e5], help="electrons per square Angstrom")
     parser.add_argument("--scan-noise", type=float, default=0.2, help="RMS row jitter of the data set, pixels")
+    parser.add_argument("--patch-size", type=int, default=32, help="patch side in pixels (bench_tilt.py's --patch-size)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 
-    common = dict(material="SrTiO3", random_state=0, patches_per_image=4, cache_dir=args.cache, n_jobs=2)
+    common = dict(material="SrTiO3", random_state=0, patches_per_image=4, patch_size=args.patch_size,
+                  cache_dir=args.cache, n_jobs=2)
     front, y = make_perovskite_abf(args.n_images, **common)
     back, y_back = make_perovskite_abf(args.n_images, mid_plane_mirror=True, **common)
     np.testing.assert_allclose(y_back, y[:, [1, 0, 2]] * (1, 1, -1))
