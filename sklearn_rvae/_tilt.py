@@ -639,6 +639,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         # The model square-roots intensities; sklearn's wording, which its checks expect.
         check_non_negative(X, f"{type(self).__name__} (X must hold ABF intensities)")
 
+    def __setstate__(self, state):
+        # A model pickled before a parameter existed gets the value that reproduces its predictions.
+        for name, value in (("n_jobs", None), ("pair_flip_gamma", False)):
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = self.n_targets > 1
