@@ -66,9 +66,9 @@ def pair_stats(pred, y):
 def load_model(path, *, pair_local, pair_row_gain, pair_refine, pair_flip_gamma=True, cells=None):
     """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
 
-    Models saved before pair_local, pair_row_gain, pair_refine and pair_flip_gamma existed lack them, and their templates lack later
-    attributes: the templates are built again (TiltRegressor._pair_library) from the stored training patches,
-    or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
+    Models saved before pair_local, pair_row_gain, pair_refine and pair_flip_gamma existed lack them, and their
+    templates lack later attributes: the templates are built again (TiltRegressor._pair_library) from the stored
+    training patches, or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
     import joblib
 
     model = joblib.load(path)

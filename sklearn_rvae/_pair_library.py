@@ -416,8 +416,10 @@ class PairLibrary:
                 # freedom the other lacks.
                 nearest = self._nearest_members(x, members_of_start)
                 gain = self._row_gain(x, *nearest[1:], row_gain)
-                if gain is not None or flip_gamma:
-                    x, nearest = (x if gain is None else x / gain[:, None]), None
+                if gain is not None:
+                    x, nearest = x / gain[:, None], None
+            if flip_gamma:
+                nearest = None  # the start's two members' look-up: the rounds look up all four
             centers = candidates[i]
             for _ in range(self.n_rounds):
                 members, electrons = self._score(x, centers, nearest)

@@ -304,9 +304,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  pool_after=(5, 10), fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9,
                  min_delta=0.05, augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
-                 pair_local=8, pair_row_gain=4, pair_refine=3, pair_flip_gamma=True, lr=1e-3, weight_decay=0.0, batch_size=64,
-                 max_epochs=30, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=None,
-                 device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0):
+                 pair_local=8, pair_row_gain=4, pair_refine=3, pair_flip_gamma=True, lr=1e-3, weight_decay=0.0,
+                 batch_size=64, max_epochs=30, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 sampling=None, device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
         self.network_shape = network_shape
         self.n_targets = n_targets
