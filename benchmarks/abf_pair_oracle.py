@@ -36,7 +36,8 @@ def main():
     parser.add_argument("--n-images", type=int, default=700)
     parser.add_argument("--dose", type=float, nargs="+", default=[1e5], help="electrons per square Angstrom")
     parser.add_argument("--scan-noise", type=float, default=0.2, help="RMS row jitter of the data set, pixels")
-    parser.add_argument("--patch-size", type=int, default=32, help="patch side in pixels (bench_tilt.py's --patch-size)")
+    parser.add_argument("--patch-size", type=int, default=32,
+                        help="patch side in pixels (bench_tilt.py's --patch-size)")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "abf_cache")
     args = parser.parse_args()
 

@@ -76,8 +76,6 @@ def load_model(path, *, pair_local, pair_row_gain, pair_refine, pair_flip_gamma=
     model.pair_flip_gamma = pair_flip_gamma
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
-    if not hasattr(model, "n_jobs"):  # saved before predict could share the pair decision out
-        model.n_jobs = None
     library = getattr(model, "pair_library_", None)
     if cells is not None:
         model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, model.pair_neighbors or 100)
@@ -283,7 +281,7 @@ def main():
                 for set_name, (Xs, ys) in test_sets.items():
                     raw = model.set_params(**off).predict(Xs)[:, :3]
                     model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
-                             n_jobs=args.predict_jobs)
+                                     n_jobs=args.predict_jobs)
                     predictions[f"{name}/{set_name}_{stage.replace(' ', '_')}"] = raw
                     print(f"  {stage}: {set_name} MAE {fmt(np.abs(raw - ys).mean(0))}, up to the pair "
                           f"{fmt(pair_stats(raw, ys)[0])}, pair right {pair_stats(raw, ys)[1]:.3f}", flush=True)

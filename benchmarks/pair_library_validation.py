@@ -129,8 +129,8 @@ def main():
         def fmt(pred, truth=y_val):
             return "/".join(f"{v:.2f}" for v in np.abs(pred - truth).mean(0))
 
-        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {refine:6d} {flip:4d} {right:10.3f} {fmt(chosen):>17s} {fmt(templates):>17s} "
-              f"{fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
+        print(f"{k:9d} {m:4d} {local:5d} {gain:4d} {refine:6d} {flip:4d} {right:10.3f} {fmt(chosen):>17s} "
+              f"{fmt(templates):>17s} {fmt(predicted):>17s} {fmt(predicted, up_to_pair):>17s} {ms:8.0f}", flush=True)
 
 
 if __name__ == "__main__":
