@@ -26,7 +26,12 @@ from ._utils import (
     resolve_image_shape,
     seed_from,
 )
-from .nn._rvae import NegativeELBO, RotationInvariantVAEModule, elbo_terms
+from .nn._rvae import (
+    CircularRotationVAEModule,
+    NegativeELBO,
+    RotationInvariantVAEModule,
+    elbo_terms,
+)
 
 
 class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -77,15 +82,33 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Capacity annealing (Burgess et al. 2018): the loss is
         ``NLL + gamma * |KL - C|`` with C rising linearly from 0 to ``c_max``
         nats over ``n_epochs`` epochs.
-    rotation_prior : float, default=0.3
-        Standard deviation of the normal prior on the angle, in radians. A
-        prior narrower than the spread of the angles pins each learned
-        template to the mean orientation of its class: on rotated digits
-        (+-60 degrees) 0.3 recovers the angle better than 0.5-1.0 (circular
-        correlation 0.983-0.985 against 0.962-0.979 over three seeds). With
-        orientations over the whole circle some images are matched to a
-        template turned by 180 degrees whatever the prior (see
-        benchmarks/RESULTS.md).
+    rotation_prior : "uniform" or float, default=0.3
+        Prior on the angle. ``"uniform"``: every angle on the circle (modulo
+        ``360 / rotation_symmetry`` degrees) is equally likely, and the
+        posterior is a mixture over ``n_rotation_bins`` bins, each with a
+        normal offset from its centre, read by an encoder that sees the input
+        turned back by every bin centre (equivariant by construction, as in
+        TARGET-VAE). It finds the pose whatever the orientation, and several
+        candidate angles of an ambiguous image stay visible
+        (``transform_pose(X, return_posterior=True)``). A float is the
+        standard deviation, in radians, of a normal prior on the angle (the
+        classic rVAE): it works while orientations stay within about +-100
+        degrees, and a prior narrower than their spread pins each template
+        to its class's mean orientation (on rotated digits, +-60 degrees,
+        0.3 recovers the angle better than 0.5-1.0). See
+        benchmarks/RESULTS.md.
+    rotation_symmetry : int, default=1
+        n-fold rotational symmetry of the objects: their angle is defined
+        modulo ``360 / n`` degrees, and ``transform_pose`` reports it in
+        ``[-180 / n, 180 / n)``. Graphene diffraction patterns: 6.
+    n_rotation_bins : int, default=12
+        Number of rotation bins over ``360 / rotation_symmetry`` degrees with
+        ``rotation_prior="uniform"``; each bin's offset covers the angles in
+        between. The cost of a training step grows with it: 12 is the most
+        that keeps an epoch within 3x the normal prior's on rotated digits,
+        and 16 or 24 were no better on validation data (benchmarks/RESULTS.md).
+        Also the bins of the angle posterior that
+        ``transform_pose(..., return_posterior=True)`` reports.
     translation_prior : float, default=2.0
         Standard deviation of the normal prior on each shift component, in
         pixels.
@@ -178,7 +201,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "noise_scale": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "capacity": ["array-like", None],
-        "rotation_prior": [Interval(numbers.Real, 0, None, closed="neither")],
+        "rotation_prior": [
+            Interval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"uniform"}),
+        ],
+        "rotation_symmetry": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_rotation_bins": [Interval(numbers.Integral, 2, None, closed="left")],
         "translation_prior": [Interval(numbers.Real, 0, None, closed="neither")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -207,6 +235,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         beta=1.0,
         capacity=None,
         rotation_prior=0.3,
+        rotation_symmetry=1,
+        n_rotation_bins=12,
         translation_prior=2.0,
         lr=1e-3,
         batch_size=100,
@@ -231,6 +261,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.beta = beta
         self.capacity = capacity
         self.rotation_prior = rotation_prior
+        self.rotation_symmetry = rotation_symmetry
+        self.n_rotation_bins = n_rotation_bins
         self.translation_prior = translation_prior
         self.lr = lr
         self.batch_size = batch_size
@@ -348,8 +380,17 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                     ),
                 )
             )
+        if self.rotation_prior == "uniform":
+            module = CircularRotationVAEModule
+            rotation = dict(
+                module__rotation_symmetry=self.rotation_symmetry,
+                module__n_rotation_bins=self.n_rotation_bins,
+            )
+        else:
+            module = RotationInvariantVAEModule
+            rotation = dict(module__rotation_prior=self.rotation_prior)
         return ModuleLossNet(
-            module=RotationInvariantVAEModule,
+            module=module,
             module__image_shape=image_shape,
             module__n_components=self.n_components,
             module__translation=self.translation,
@@ -358,8 +399,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             module__activation=self.activation,
             module__likelihood=self.likelihood,
             module__noise_scale=noise_scale,
-            module__rotation_prior=self.rotation_prior,
             module__translation_prior=self.translation_prior,
+            **rotation,
             criterion=NegativeELBO,
             criterion__likelihood=self.likelihood,
             criterion__beta=self.beta,
@@ -391,7 +432,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _posterior_mean(self, X):
         """Posterior means of ``[pose, z]`` for validated X."""
-        _, _, mean, _ = self.net_.forward(X, training=False)
+        mean = self.net_.forward(X, training=False)[2]
         return mean.numpy()
 
     def transform(self, X):
@@ -408,32 +449,82 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Posterior means of z.
         """
         mean = self._posterior_mean(self._validated(X))
-        return mean[:, self.net_.module_.n_pose :]
+        n_pose = self.net_.module_.n_pose
+        return mean[:, n_pose : n_pose + self.n_components]
 
-    def transform_pose(self, X):
+    def transform_pose(self, X, return_posterior=False):
         """Inferred pose of each image.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, h * w)
             Flattened images.
+        return_posterior : bool, default=False
+            Also return the posterior probability of each rotation bin, to
+            see which images are ambiguous (two digits alike both ways up
+            show two peaks 180 degrees apart).
 
         Returns
         -------
         angle : ndarray of shape (n_samples,)
-            Rotation of each image relative to the learned upright template,
-            in degrees in (-180, 180], counter-clockwise on screen.
+            Most probable rotation of each image relative to the learned
+            upright template, in degrees in ``[-180 / n, 180 / n)`` with n the
+            ``rotation_symmetry``, counter-clockwise on screen.
         shift : ndarray of shape (n_samples, 2) or None
             ``(dx, dy)`` in pixels (dx right, dy down); None when
             ``translation=False``.
+        posterior : ndarray of shape (n_samples, n_rotation_bins)
+            Only with ``return_posterior=True``: the probability of each bin
+            of ``rotation_bins_`` (rows sum to 1). For the uniform prior these
+            are the mixture weights of the posterior; for a normal prior, the
+            mass of the posterior normal (wrapped on the circle) in each bin.
         """
-        mean = self._posterior_mean(self._validated(X))
-        return self._pose_from_latent(mean)
+        Xt = self._validated(X)
+        _, _, mean, log_var = self.net_.forward(Xt, training=False)[:4]
+        mean = mean.numpy()
+        angle, shift = self._pose_from_latent(mean)
+        if not return_posterior:
+            return angle, shift
+        module = self.net_.module_
+        if isinstance(module, CircularRotationVAEModule):
+            n_lead = module.n_pose + self.n_components
+            posterior = mean[:, n_lead:]
+        else:
+            posterior = self._normal_bin_mass(
+                mean[:, 0] * module.rotation_prior,
+                np.exp(0.5 * log_var.numpy()[:, 0]) * module.rotation_prior,
+            )
+        return angle, shift, posterior
+
+    @property
+    def rotation_bins_(self):
+        """Centres of the rotation bins, degrees in ``[-180 / n, 180 / n)``, shape (n_rotation_bins,)."""
+        check_is_fitted(self)
+        period = 360.0 / self.rotation_symmetry
+        centers = np.arange(self.n_rotation_bins) * period / self.n_rotation_bins
+        return (centers + period / 2) % period - period / 2
+
+    def _normal_bin_mass(self, mu, sigma):
+        """Mass of N(mu, sigma^2) (radians), wrapped with the symmetry's period, in each bin."""
+        from scipy.special import ndtr
+
+        period = 2 * np.pi / self.rotation_symmetry
+        width = period / self.n_rotation_bins
+        lo = np.arange(self.n_rotation_bins) * width - width / 2
+        mu = (mu + width / 2) % period - width / 2  # into [lo[0], lo[0] + period)
+        n_wrap = int(np.ceil(6 * np.max(sigma, initial=0.0) / period)) + 1
+        mass = np.zeros((len(mu), self.n_rotation_bins))
+        for m in range(-n_wrap, n_wrap + 1):
+            a = (lo[None, :] + m * period - mu[:, None]) / sigma[:, None]
+            mass += ndtr(a + width / sigma[:, None]) - ndtr(a)
+        return mass / mass.sum(1, keepdims=True)
 
     def _pose_from_latent(self, latent):
         module = self.net_.module_
-        angle = np.rad2deg(latent[:, 0] * module.rotation_prior)
-        angle = -((-angle + 180.0) % 360.0 - 180.0)  # wrap to (-180, 180]
+        scale = 1.0 if isinstance(module, CircularRotationVAEModule) else module.rotation_prior
+        period = 360.0 / self.rotation_symmetry
+        angle = np.rad2deg(latent[:, 0] * scale)
+        angle = (angle + period / 2) % period - period / 2  # into [-period / 2, period / 2)
         shift = latent[:, 1:3] * module.translation_prior if module.translation else None
         return angle, shift
 
@@ -504,7 +595,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         X_rec : ndarray of shape (n_samples, h * w)
             Mean reconstructions, in the units of X.
         """
-        recon, _, _, _ = self.net_.forward(self._validated(X), training=False)
+        recon = self.net_.forward(self._validated(X), training=False)[0]
         return recon.numpy() * self.data_scale_
 
     def score_samples(self, X, n_draws=4):
@@ -531,7 +622,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         Xt = self._validated(X)
         module = self.net_.module_
-        n_lat = module.n_pose + module.n_components
+        n_lat = module.n_noise
         half = torch.randn(
             max(1, -(-n_draws // 2)), n_lat,
             generator=torch.Generator().manual_seed(0), dtype=torch.float64,
@@ -598,7 +689,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         angle = np.zeros(n_samples)
         shift = np.zeros((n_samples, 2)) if module.translation else None
         if not upright:
-            angle = rng.standard_normal(n_samples) * module.rotation_prior
+            if isinstance(module, CircularRotationVAEModule):
+                angle = rng.uniform(0.0, 2 * np.pi / self.rotation_symmetry, n_samples)
+            else:
+                angle = rng.standard_normal(n_samples) * module.rotation_prior
             if module.translation:
                 shift = rng.standard_normal((n_samples, 2)) * module.translation_prior
         return self._decode(z, angle, shift)

@@ -3,8 +3,9 @@ import pytest
 from scipy import ndimage
 from sklearn.datasets import load_digits
 
-from sklearn_rvae.datasets import make_rotated_digits
+from sklearn_rvae.datasets import SHAPE_NAMES, make_rotated_digits, make_rotated_shapes
 from sklearn_rvae.metrics import (
+    angle_error_by_class,
     circular_correlation,
     defect_detection_auc,
     knn_outlier_score,
@@ -34,6 +35,50 @@ def test_make_rotated_digits_validates():
         make_rotated_digits(max_angle=200)
     with pytest.raises(ValueError, match="size"):
         make_rotated_digits(size=4)
+
+
+def test_make_rotated_shapes_angles_follow_the_rotate_convention():
+    X, y, angle = make_rotated_shapes(n_samples=60, size=24, n_classes=6, noise=0.0, max_shift=0.0, random_state=2)
+    assert X.shape == (60, 576) and set(y.tolist()) == set(range(6)) and len(SHAPE_NAMES) == 6
+    assert np.bincount(y).min() == 10  # classes take turns
+    Xu, yu, _ = make_rotated_shapes(n_samples=6, size=24, n_classes=6, max_angle=0, noise=0.0, max_shift=0.0)
+    for i in range(10):
+        ref = Xu[list(yu).index(y[i])].reshape(24, 24)
+        right = ndimage.rotate(ref, angle[i], reshape=False, order=1)
+        wrong = ndimage.rotate(ref, -angle[i], reshape=False, order=1)
+        err = np.abs(right - X[i].reshape(24, 24)).mean()
+        assert err < 0.03
+        if abs(np.sin(np.deg2rad(angle[i]))) > 0.3:
+            assert np.abs(wrong - X[i].reshape(24, 24)).mean() > 2 * err
+
+
+def test_no_shape_matches_a_turned_copy_of_itself_or_another():
+    # The angle is defined over the whole circle only if no turn maps a shape
+    # onto itself (or onto another class).
+    X, y, _ = make_rotated_shapes(n_samples=6, size=32, n_classes=6, max_angle=0, noise=0.0, max_shift=0.0)
+    images = [X[list(y).index(c)].reshape(32, 32) for c in range(6)]
+    for a, img in enumerate(images):
+        for t in range(15, 360, 15):
+            turned = ndimage.rotate(img, t, reshape=False, order=1)
+            for b, other in enumerate(images):
+                if a != b or t:
+                    assert np.abs(turned - other).mean() > 0.04, (SHAPE_NAMES[a], SHAPE_NAMES[b], t)
+
+
+def test_angle_error_by_class_removes_each_offset_and_can_fail():
+    rng = np.random.default_rng(0)
+    true = rng.uniform(-180, 180, 300)
+    labels = np.repeat([0, 1, 2], 100)
+    pred = true + np.array([40.0, -100.0, 170.0])[labels] + rng.normal(0, 2.0, 300)
+    errors = angle_error_by_class(pred, true, labels)
+    assert set(errors) == {0, 1, 2} and all(1.0 < e < 2.0 for e in errors.values())
+    # the opposite sense of rotation is not an offset
+    assert min(angle_error_by_class(-pred, true, labels).values()) > 40
+    # with a 3-fold period, offsets of 120 degrees vanish
+    sym = angle_error_by_class(true + 120.0 * rng.integers(0, 3, 300), true, labels, period=120.0)
+    assert max(sym.values()) < 1e-6
+    with pytest.raises(ValueError, match="same non-zero length"):
+        angle_error_by_class(pred[:5], true, labels)
 
 
 def test_circular_correlation():

@@ -1,6 +1,7 @@
-"""Data sets: rotated digits, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
+"""Data sets: rotated digits and shapes, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
+from ._shapes import SHAPE_NAMES, make_rotated_shapes
 from ._perovskite import (
     PEROVSKITES,
     load_abf_fixture,
@@ -37,6 +38,8 @@ __all__ = [
     "make_graphene_4dstem",
     "make_graphene_orbits",
     "make_rotated_digits",
+    "make_rotated_shapes",
+    "SHAPE_NAMES",
     "make_zincblende_4dstem",
     "make_zincblende_pairs",
     "zincblende_110",

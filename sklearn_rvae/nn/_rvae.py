@@ -13,6 +13,7 @@ along rows (down), applied after the rotation.
 """
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -201,6 +202,11 @@ class RotationInvariantVAEModule(nn.Module):
             torch.tensor(0.0 if learn else math.log(noise_scale)), requires_grad=learn
         )
 
+    @property
+    def n_noise(self):
+        """Standard normal draws per sample: the pose, then z."""
+        return self.n_pose + self.n_components
+
     def split_latent(self, latent):
         """Return (angle in radians, shift in pixels or None, z)."""
         angle = latent[:, 0] * self.rotation_prior
@@ -226,11 +232,16 @@ class RotationInvariantVAEModule(nn.Module):
         return recon, self.log_scale.expand(x.shape[0]), mean, log_var
 
 
-def negative_log_likelihood(x, recon, log_scale, likelihood):
-    """Per-sample negative log-likelihood summed over pixels (nats)."""
+def negative_log_likelihood(x, recon, log_scale, likelihood, pixel_axis=1):
+    """Per-sample negative log-likelihood summed over pixels (nats).
+
+    ``x`` and ``recon`` (B, P), ``log_scale`` (B,). For the Bernoulli
+    likelihood the images may lie along another ``pixel_axis`` of a larger
+    tensor (the circular model's (P, K, B) stack of turned copies).
+    """
     if likelihood == "bernoulli":
         p = recon.clamp(1e-6, 1.0 - 1e-6)
-        return -(x * torch.log(p) + (1.0 - x) * torch.log1p(-p)).sum(1)
+        return -(x * torch.log(p) + (1.0 - x) * torch.log1p(-p)).sum(pixel_axis)
     ls = log_scale.unsqueeze(1)
     return (0.5 * (x - recon) ** 2 * torch.exp(-2.0 * ls) + ls + 0.5 * _LOG_2PI).sum(1)
 
@@ -241,7 +252,13 @@ def kl_standard_normal(mean, log_var):
 
 
 def elbo_terms(outputs, x, likelihood):
-    """Per-sample (negative log-likelihood, KL) from the module's output tuple."""
+    """Per-sample (negative log-likelihood, KL) from the module's output tuple.
+
+    The circular module's tuple (five entries) carries both terms already:
+    they are summed over its rotation bins inside the module.
+    """
+    if len(outputs) == 5:
+        return outputs[3], outputs[4]
     recon, log_scale, mean, log_var = outputs
     nll = negative_log_likelihood(x, recon, log_scale, likelihood)
     return nll, kl_standard_normal(mean, log_var).sum(1)
@@ -268,3 +285,288 @@ class NegativeELBO(nn.Module):
         c_max, n_epochs, gamma = self.capacity
         c = c_max * min(1.0, max(epoch - 1, 0) / max(n_epochs, 1))
         return nll.mean() + gamma * (kl.mean() - c).abs()
+
+
+
+def turn_matrix(image_shape, angles):
+    """Sparse (h * w * K, h * w) CSR matrix that turns an image by each of ``angles``.
+
+    Row ``p * K + k`` holds the bilinear weights of :func:`warp_images` at
+    angle ``angles[k]`` (radians, no shift; zero outside the frame) for
+    output pixel p, so ``(M @ X).view(h * w, K, B)`` turns the images held as
+    the columns of X by every angle. For angles fixed once (the rotation
+    bins) this gathers four pixels per output pixel: far cheaper on a CPU
+    than K resamplings.
+    """
+    h, w = image_shape
+    points = pixel_grid(image_shape).double()
+    angles = torch.as_tensor(angles, dtype=torch.float64)
+    n_pix = h * w
+    src = upright_coordinates(points, angles, None)  # (K, P, 2)
+    col = src[..., 0] + (w - 1) / 2.0
+    row = src[..., 1] + (h - 1) / 2.0
+    c0, r0 = torch.floor(col), torch.floor(row)
+    fc, fr = col - c0, row - r0
+    out_index = torch.arange(n_pix * len(angles)).view(n_pix, len(angles)).T
+    rows, cols, vals = [], [], []
+    for dr, dc, weight in [(0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
+                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)]:
+        rr, cc = r0 + dr, c0 + dc
+        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w) & (weight > 0)
+        rows.append(out_index[inside])
+        cols.append((rr[inside] * w + cc[inside]).long())
+        vals.append(weight[inside])
+    with warnings.catch_warnings():
+        # torch flags sparse CSR as beta and its invariant checks as off.
+        warnings.simplefilter("ignore", UserWarning)
+        matrix = torch.sparse_coo_tensor(
+            torch.stack([torch.cat(rows), torch.cat(cols)]), torch.cat(vals).float(),
+            (n_pix * len(angles), n_pix),
+        )
+        return matrix.coalesce().to_sparse_csr()
+
+
+def _sparse_mm(matrix, dense):
+    """CSR times row-major dense into a new row-major result."""
+    return torch.mm(matrix, dense, out=dense.new_empty(matrix.shape[0], dense.shape[1]))
+
+
+class _TurnedSquaredError(torch.autograd.Function):
+    """``||turn_k(posed_b) - x_b||^2`` for every bin k and image b, as (K, B).
+
+    One fused step instead of autograd's chain (turn, subtract, square, sum
+    and their backward passes): the (P, K, B) stack of turned copies is the
+    largest tensor of a training step, and every fresh tensor of that size
+    costs page faults on a CPU. Here the stack is allocated once, the
+    difference is taken in place and kept for the backward pass, which
+    reuses it for the gradient (so it runs once: ``once_differentiable``).
+    Differentiable in ``posed`` only.
+    """
+
+    @staticmethod
+    def forward(ctx, matrix, matrix_t, posed, x):
+        n_pix, b = posed.shape
+        diff = _sparse_mm(matrix, posed).view(n_pix, -1, b)
+        diff.sub_(x.unsqueeze(1))
+        ctx.save_for_backward(matrix_t, diff)
+        ctx.used = False
+        return torch.linalg.vector_norm(diff, dim=0).square_()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        if ctx.used:
+            raise RuntimeError("the circular rVAE's likelihood can be backpropagated once per forward pass.")
+        ctx.used = True
+        matrix_t, diff = ctx.saved_tensors
+        n_pix, _, b = diff.shape
+        diff.mul_((2.0 * grad).unsqueeze(0))
+        return None, None, _sparse_mm(matrix_t, diff.view(-1, b)), None
+
+
+class _SparseTurn(torch.autograd.Function):
+    """``matrix @ columns`` with the transpose given, so the backward pass does
+    not transpose (sort) the sparse matrix on every step."""
+
+    @staticmethod
+    def forward(ctx, matrix, matrix_t, columns):
+        ctx.save_for_backward(matrix_t)
+        return _sparse_mm(matrix, columns)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (matrix_t,) = ctx.saved_tensors
+        return None, None, _sparse_mm(matrix_t, grad.contiguous())
+
+
+def turn_all(matrix, columns, matrix_t=None):
+    """Turn images held as the columns of ``columns`` (P, B) by every angle of a :func:`turn_matrix`.
+
+    Returns (P, K, B): pixels first, so the turned copies of one pixel lie
+    together and the products over pixels need no transposed copy. With
+    ``matrix_t`` (the matrix's transpose, also CSR) the result is
+    differentiable with respect to ``columns``.
+    """
+    n_pix, b = columns.shape
+    columns = columns.contiguous()  # CSR times a row-major dense is the fast path
+    if matrix_t is None:
+        out = _sparse_mm(matrix, columns)
+    else:
+        out = _SparseTurn.apply(matrix, matrix_t, columns)
+    return out.view(n_pix, -1, b)
+
+
+class CircularRotationVAEModule(RotationInvariantVAEModule):
+    """rVAE / rrVAE with a uniform prior on the angle over the whole circle.
+
+    The angle is a rotation bin k (K bins spanning ``2 pi / symmetry``) plus a
+    normal offset; the prior is a uniform bin and an offset of standard
+    deviation half a bin width, whose mixture over the bins is uniform on the
+    circle to within 1%. Inference and likelihood:
+
+    - bin evidence: the input is turned back by every bin centre (a fixed
+      sparse gather, :func:`turn_matrix`) and a small shared MLP scores each
+      copy as "upright or not", so turning the input by a bin step moves the
+      evidence by one bin, whatever the weights;
+    - content, offset and shift: the main encoder MLP reads the copies
+      averaged with the bin probabilities ``q_k`` (the input turned upright,
+      invariant under a turn), once per sample;
+    - the likelihood is summed exactly over the bins: the upright template is
+      decoded once, resampled once by the offset and shift, and turned to
+      every bin centre by the fixed sparse matrix.
+
+    The shift ``t`` is drawn in the template's frame (applied before the
+    turn), which under the isotropic normal prior is the same model as a
+    shift in the image frame; reported shifts are turned into the image frame.
+
+    ``forward(x)`` returns ``(recon, log_scale, summary, nll, kl)``: the mean
+    image at the most probable bin, the Gaussian log-scale, the posterior
+    summary ``[angle, (dx, dy), z, q_1 ... q_K]`` (angle in radians, shift in
+    units of ``translation_prior`` in the image frame, z means, bin
+    probabilities), and the per-sample expected negative log-likelihood and KL
+    divergence summed over the bins.
+    """
+
+    def __init__(self, image_shape, n_components=2, translation=True, decoder="conv",
+                 hidden_layer_sizes=(128, 128), activation="tanh", likelihood="gaussian",
+                 noise_scale=None, rotation_symmetry=1, n_rotation_bins=12,
+                 translation_prior=2.0, scorer_hidden=32):
+        super().__init__(image_shape, n_components, translation, decoder, hidden_layer_sizes,
+                         activation, likelihood, noise_scale, 1.0, translation_prior)
+        self.rotation_symmetry = int(rotation_symmetry)
+        self.n_rotation_bins = int(n_rotation_bins)
+        self.bin_width = 2.0 * math.pi / (self.rotation_symmetry * self.n_rotation_bins)
+        self.offset_prior = 0.5 * self.bin_width
+        centers = torch.arange(self.n_rotation_bins, dtype=torch.float64) * self.bin_width
+        self.register_buffer("centers", centers, persistent=False)  # float64: exact quarter turns
+        turn = turn_matrix(self.image_shape, centers)
+        self.register_buffer("turn_back", turn_matrix(self.image_shape, -centers), persistent=False)
+        self.register_buffer("turn", turn, persistent=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            turn_t = turn.to_sparse_coo().t().coalesce().to_sparse_csr()
+        self.register_buffer("turn_t", turn_t, persistent=False)
+        n_pixels = self.image_shape[0] * self.image_shape[1]
+        self.score_hidden = nn.Linear(n_pixels, scorer_hidden)
+        self.score_act = _ACTIVATIONS[activation]()
+        self.score_out = nn.Linear(scorer_hidden, 1)
+        # [offset mean, offset log-var, (t mean, t log-var), z mean, z log-var]
+        n_out = 2 + (4 if self.translation else 0) + 2 * self.n_components
+        self.encoder = nn.Sequential(
+            _mlp([n_pixels, *hidden_layer_sizes], activation), nn.Linear(hidden_layer_sizes[-1], n_out)
+        )
+
+    @property
+    def n_noise(self):
+        """Standard normal draws per sample: the offset, the shift, z."""
+        return self.n_pose + self.n_components
+
+    def posterior(self, x):
+        """Bin log-probabilities (B, K) and the normal parameters of the offset, shift and z."""
+        return self._posterior(x.T.contiguous())
+
+    def _posterior(self, columns):
+        copies = turn_all(self.turn_back, columns)  # (P, K, B)
+        n_pix, k, b = copies.shape
+        # The scorer MLP on every copy, as one product over all (bin, sample) columns.
+        hidden = self.score_act(
+            torch.addmm(self.score_hidden.bias[:, None], self.score_hidden.weight, copies.view(n_pix, -1))
+        )
+        logits = torch.addmm(self.score_out.bias[:, None], self.score_out.weight, hidden).view(k, b)
+        log_q = torch.log_softmax(logits.T, dim=1)  # (B, K)
+        # The copies averaged by q, one bin at a time: no second (P, K, B) tensor.
+        q_t = log_q.exp().T
+        upright = copies[:, 0] * q_t[0]
+        for j in range(1, k):
+            upright = upright + copies[:, j] * q_t[j]
+        out = self.encoder(upright.T)
+        offset_mean = self.bin_width * torch.tanh(out[:, 0])  # within one bin of the centre
+        offset_log_var = out[:, 1]
+        t_mean = t_log_var = None
+        rest = out[:, 2:]
+        if self.translation:
+            t_mean, t_log_var, rest = rest[:, :2], rest[:, 2:4], rest[:, 4:]
+        n = self.n_components
+        return log_q, offset_mean, offset_log_var, t_mean, t_log_var, rest[:, :n], rest[:, n:]
+
+    def forward(self, x, noise=None):
+        columns = x.T.contiguous()  # images as columns: every (P, K, B) product runs row-major
+        log_q, off_m, off_lv, t_m, t_lv, z_m, z_lv = self._posterior(columns)
+        b, k = log_q.shape
+        n_pix = columns.shape[0]
+        sample = self.training or noise is not None
+        if sample and noise is None:
+            noise = torch.randn(b, self.n_noise, dtype=x.dtype, device=x.device)
+        offset, t, z = off_m, t_m, z_m
+        if sample:
+            offset = off_m + torch.exp(0.5 * off_lv) * noise[:, 0]
+            if self.translation:
+                t = t_m + torch.exp(0.5 * t_lv) * noise[:, 1:3]
+            z = z_m + torch.exp(0.5 * z_lv) * noise[:, self.n_pose :]
+        template = self.decoder_upright(z)
+        shift = None if t is None else t * self.translation_prior
+        posed = warp_images(template, offset, shift, self.decoder.points).flatten(1)
+        log_scale = self.log_scale.expand(b)
+        if self.likelihood == "gaussian":
+            sq = _TurnedSquaredError.apply(self.turn, self.turn_t, posed.T.contiguous(), columns)
+            nll_bins = (0.5 * sq * torch.exp(-2.0 * log_scale) + n_pix * (log_scale + 0.5 * _LOG_2PI)).T
+        else:
+            turned = turn_all(self.turn, posed.T, self.turn_t)  # (P, K, B)
+            nll_bins = negative_log_likelihood(
+                columns.unsqueeze(1), turned, None, self.likelihood, pixel_axis=0
+            ).T  # (B, K)
+        q = log_q.exp()
+        nll = (q * nll_bins).sum(1)
+        kl = (q * (log_q + math.log(k))).sum(1)  # the bin, against uniform
+        kl = kl + 0.5 * (
+            (off_m**2 + off_lv.exp()) / self.offset_prior**2 - 1.0 - off_lv
+            + 2.0 * math.log(self.offset_prior)
+        )
+        kl = kl + kl_standard_normal(z_m, z_lv).sum(1)
+        best = q.argmax(1)
+        angle = self.centers.to(x.dtype)[best] + off_m
+        parts = [angle[:, None]]
+        if self.translation:
+            kl = kl + kl_standard_normal(t_m, t_lv).sum(1)
+            # Image-frame shift of the chosen bin: s = R(-theta_k) t.
+            parts.append(_rotate_vectors(t_m, -self.centers.to(x.dtype)[best]))
+        summary = torch.cat(parts + [z_m, q], dim=1)
+        # The chosen bin's image: the posed template turned by its centre.
+        recon = warp_images(
+            posed.view(b, 1, *self.image_shape), self.centers.to(x.dtype)[best], None, self.decoder.points
+        ).flatten(1)
+        return recon, log_scale, summary, nll, kl
+
+    def decode(self, z, angle, shift):
+        """Mean images at any pose, drawn the way the model draws its own.
+
+        The angle is split into the nearest bin centre and the rest; the
+        template is resampled by the rest (and the shift, turned into the
+        template's frame) and then turned by the bin centre, so
+        ``decode(z, angle, shift)`` at a sample's posterior pose equals its
+        reconstruction whenever its offset lies within half a bin.
+        """
+        k = torch.remainder(torch.round(angle / self.bin_width), self.n_rotation_bins).long()
+        center = self.centers.to(angle.dtype)[k]
+        period = 2 * math.pi / self.rotation_symmetry  # an angle counts modulo the symmetry
+        rest = torch.remainder(angle - center + period / 2, period) - period / 2
+        t = None if shift is None else _rotate_vectors(shift, center)
+        posed = warp_images(self.decoder_upright(z), rest, t, self.decoder.points)
+        return warp_images(posed, center, None, self.decoder.points).flatten(1)
+
+    def decoder_upright(self, z):
+        """The upright template (B, 1, h, w), output function applied."""
+        if isinstance(self.decoder, ConvDecoder):
+            img = self.decoder.upright(z)
+            return torch.sigmoid(img) if self.likelihood == "bernoulli" else img
+        zero = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        shift = torch.zeros(z.shape[0], 2, dtype=z.dtype, device=z.device) if self.translation else None
+        out = self.decoder(z, zero, shift)
+        return (torch.sigmoid(out) if self.likelihood == "bernoulli" else out).view(-1, 1, *self.image_shape)
+
+
+def _rotate_vectors(vectors, angle):
+    """Turn (x, y) vectors (B, 2) by ``R(angle)``, the matrix of :func:`upright_coordinates`."""
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    x, y = vectors[:, 0], vectors[:, 1]
+    return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=1)
