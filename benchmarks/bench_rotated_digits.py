@@ -1,6 +1,6 @@
 """Rotated-digits benchmark: RotationInvariantVAE against PCA, NMF and the peers.
 
-Protocol (issue 2): make_rotated_digits(size=20, max_angle in {60, 180}),
+Protocol (issues 2 and 21): make_rotated_digits(size=20, max_angle in {60, 180}),
 n_components=2, batch 100, lr 1e-3, --epochs epochs (60 for the recorded
 figures). For each method: KMeans(10) adjusted Rand index on the 2-D codes,
 5-fold 5-NN accuracy, circular correlation of the inferred angle with the
@@ -13,6 +13,10 @@ their median seconds per epoch is reported, as well as the full-run figures.
     python benchmarks/bench_rotated_digits.py                   # full protocol, ours + PCA/NMF
     python benchmarks/bench_rotated_digits.py --peers           # + AtomAI rVAE and pyroVED iVAE
     python benchmarks/bench_rotated_digits.py --epochs 20       # the README's quick run
+
+Rows: PCA, NMF, RotationInvariantVAE with its defaults (normal angle prior),
+with rotation_prior="uniform" (full-circle pose), with decoder="spatial";
+with --peers, AtomAI's rVAE and pyroVED's iVAE.
 
 --peers needs the venv of ../shared/peers/setup_peers.sh ($PEER_VENV).
 """
@@ -68,8 +72,8 @@ def rvae(decoder, seed, **kw):
     )
 
 
-def run_ours(decoder, X, y, angle, epochs, seed):
-    est = rvae(decoder, seed, max_epochs=epochs)
+def run_ours(decoder, X, y, angle, epochs, seed, **kw):
+    est = rvae(decoder, seed, max_epochs=epochs, **kw)
     t = time.perf_counter()
     Z = est.fit_transform(X)
     wall = time.perf_counter() - t
@@ -135,11 +139,14 @@ def main(argv=None):
                 Z = model.fit_transform(X)
                 codes[(max_angle, name)] = Z
                 rows.append({**base, "method": name, **scores(Z, y)})
-            decoders = ["conv"] + ([] if args.no_spatial else ["spatial"])
-            for dec in decoders:
-                row, Z = run_ours(dec, X, y, angle, args.epochs, args.seed)
-                codes[(max_angle, f"rVAE {dec}")] = Z
-                rows.append({**base, "method": f"RotationInvariantVAE decoder={dec}", **row})
+            variants = [("conv", {}), ("conv", {"rotation_prior": "uniform"})]
+            if not args.no_spatial:
+                variants.append(("spatial", {}))
+            for dec, kw in variants:
+                row, Z = run_ours(dec, X, y, angle, args.epochs, args.seed, **kw)
+                label = f"decoder={dec}" + "".join(f", {k}={v!r}" for k, v in kw.items())
+                codes[(max_angle, f"rVAE {dec}" + (" uniform" if kw else ""))] = Z
+                rows.append({**base, "method": f"RotationInvariantVAE {label}", **row})
                 print(pd.DataFrame([rows[-1]]).to_string(index=False, header=len(rows) == 3), flush=True)
             if args.peers:
                 for which, label in [("atomai", "AtomAI rVAE"), ("pyroved", "pyroVED iVAE (r)")]:
@@ -152,12 +159,14 @@ def main(argv=None):
         X, y, angle = make_rotated_digits(size=20, max_angle=60, random_state=args.seed)
         E = args.timing_epochs
 
-        def ours(dec):
+        def ours(dec, **kw):
             def fn():
-                est = rvae(dec, args.seed, max_epochs=E).fit(X)
+                est = rvae(dec, args.seed, max_epochs=E, **kw).fit(X)
                 return float(est.history_["dur"].median())
             return fn
 
+        timings.append(alternate("rVAE conv", ours("conv"), "rVAE conv, rotation_prior='uniform'",
+                                 ours("conv", rotation_prior="uniform"), args.timing_rounds))
         if not args.no_spatial:
             timings.append(alternate("rVAE conv", ours("conv"), "rVAE spatial", ours("spatial"), args.timing_rounds))
             if args.peers:
@@ -192,7 +201,7 @@ def plot(codes, max_angles, seed, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = ["PCA(2)", "NMF(2)", "rVAE conv"]
+    methods = ["PCA(2)", "NMF(2)", "rVAE conv", "rVAE conv uniform"]
     fig, axes = plt.subplots(len(max_angles), len(methods), figsize=(4 * len(methods), 3.8 * len(max_angles)), squeeze=False)
     for i, max_angle in enumerate(max_angles):
         _, y, _ = make_rotated_digits(size=20, max_angle=max_angle, random_state=seed)
@@ -200,7 +209,7 @@ def plot(codes, max_angles, seed, path):
             ax = axes[i, j]
             Z = codes[(max_angle, m)]
             sc = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
-            label = "RotationInvariantVAE" if m == "rVAE conv" else m
+            label = {"rVAE conv": "RotationInvariantVAE", "rVAE conv uniform": "rotation_prior='uniform'"}.get(m, m)
             ax.set_title(f"{label}\nmax_angle={int(max_angle)}", fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])

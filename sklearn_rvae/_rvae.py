@@ -697,6 +697,13 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 shift = rng.standard_normal((n_samples, 2)) * module.translation_prior
         return self._decode(z, angle, shift)
 
+    def __setstate__(self, state):
+        # Models pickled before the full-circle prior had neither parameter;
+        # these values reproduce them.
+        state.setdefault("rotation_symmetry", 1)
+        state.setdefault("n_rotation_bins", 12)
+        super().__setstate__(state)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

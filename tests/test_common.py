@@ -15,6 +15,7 @@ def _estimators():
     return [
         RotationInvariantVAE(**quick),
         RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **quick),
+        RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **quick),
         # The same one-row reading of X as a detector; no scan_shape, because
         # the checks vary n_samples, so fit learns the centre only.
         COMTransformer(detector_shape=(1, -1), device="cpu"),

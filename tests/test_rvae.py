@@ -134,7 +134,7 @@ def test_rrvae_has_no_shift(small_digits):
     rvae = _quick(translation=False, decoder="spatial", hidden_layer_sizes=(32, 32)).fit(X)
     angle, shift = rvae.transform_pose(X)
     assert shift is None and angle.shape == (len(X),)
-    assert np.all((angle > -180) & (angle <= 180))
+    assert np.all((angle >= -180) & (angle < 180))
     with pytest.raises(ValueError, match="translation=False"):
         rvae.inverse_transform(rvae.transform(X), shift=(1.0, 0.0))
 
