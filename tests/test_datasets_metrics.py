@@ -6,6 +6,7 @@ from sklearn.datasets import load_digits
 from sklearn_rvae.datasets import SHAPE_NAMES, make_rotated_digits, make_rotated_shapes
 from sklearn_rvae.metrics import (
     angle_error_by_class,
+    angle_residuals_by_class,
     circular_correlation,
     defect_detection_auc,
     knn_outlier_score,
@@ -79,6 +80,15 @@ def test_angle_error_by_class_removes_each_offset_and_can_fail():
     assert max(sym.values()) < 1e-6
     with pytest.raises(ValueError, match="same non-zero length"):
         angle_error_by_class(pred[:5], true, labels)
+    with pytest.raises(ValueError, match="period"):
+        angle_error_by_class(pred, true, labels, period=0)
+    # a class with 40% of its images turned by 180 degrees keeps a small
+    # median, and the residuals show the turned ones
+    flipped = pred.copy()
+    flipped[:40] += 180.0
+    assert angle_error_by_class(flipped, true, labels)[0] < 5.0
+    residuals = angle_residuals_by_class(flipped, true, labels)
+    assert np.mean(np.abs(residuals[:100]) > 150) == pytest.approx(0.4)
 
 
 def test_circular_correlation():
