@@ -191,3 +191,20 @@ def test_models_pickled_before_the_full_circle_prior_still_load(shapes):
     old.__setstate__(state)
     np.testing.assert_array_equal(old.transform_pose(X)[0], est.transform_pose(X)[0])
     assert old.get_params()["rotation_symmetry"] == 1
+
+
+def test_full_circle_digits_cluster_far_better_than_with_the_normal_prior():
+    # A short version of the issue-21 protocol on another angle draw: with the
+    # normal prior, each digit splits between a template and its copy turned
+    # by 180 degrees.
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from sklearn_rvae.datasets import make_rotated_digits
+
+    X, y, _ = make_rotated_digits(size=20, max_angle=180, random_state=2)
+    aris = {}
+    for prior in ("uniform", 0.3):
+        Z = RotationInvariantVAE(rotation_prior=prior, max_epochs=25, random_state=0, device="cpu").fit_transform(X)
+        aris[prior] = adjusted_rand_score(y, KMeans(10, n_init=10, random_state=0).fit_predict(Z))
+    assert aris["uniform"] > 0.4 and aris["uniform"] > aris[0.3] + 0.1, aris  # 0.48 and 0.32 here
