@@ -336,11 +336,10 @@ class _TurnedSquaredError(torch.autograd.Function):
 
     One fused step instead of autograd's chain (turn, subtract, square, sum
     and their backward passes): the (P, K, B) stack of turned copies is the
-    largest tensor of a training step, and every fresh tensor of that size
-    costs page faults on a CPU. Here the stack is allocated once, the
+    largest tensor of a training step. Here it is allocated once, the
     difference is taken in place and kept for the backward pass, which
-    reuses it for the gradient (so it runs once: ``once_differentiable``).
-    Differentiable in ``posed`` only.
+    reuses it for the gradient (so the backward pass runs once:
+    ``once_differentiable``). Differentiable in ``posed`` only.
     """
 
     @staticmethod
