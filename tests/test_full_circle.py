@@ -91,7 +91,6 @@ def test_n_fold_symmetric_objects_get_angles_modulo_360_over_n():
     arm = X0[list(y0).index(0)].reshape(20, 20)
     sym = np.max([ndimage.rotate(arm, t, reshape=False, order=1) for t in (0, 120, 240)], axis=0)
     truth = rng.uniform(-180, 180, 400)
-    X = _turn(sym[None].reshape(1, -1).repeat(400, 0), 0.0, 20)
     X = np.stack([ndimage.rotate(sym, t, reshape=False, order=1).ravel() for t in truth])
     X += 0.03 * rng.standard_normal(X.shape)
     est = RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=3, translation=False,
