@@ -1,7 +1,8 @@
-"""Data sets: rotated digits and shapes, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
+"""Data sets: rotated digits and shapes, atom-resolved STEM images and movies, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
 from ._digits import make_rotated_digits
 from ._shapes import SHAPE_NAMES, make_rotated_shapes
+from ._stem_image import environment_names, make_stem_image, make_stem_movie
 from ._perovskite import (
     PEROVSKITES,
     load_abf_fixture,
@@ -39,6 +40,9 @@ __all__ = [
     "make_graphene_orbits",
     "make_rotated_digits",
     "make_rotated_shapes",
+    "make_stem_image",
+    "make_stem_movie",
+    "environment_names",
     "SHAPE_NAMES",
     "make_zincblende_4dstem",
     "make_zincblende_pairs",

@@ -1,0 +1,370 @@
+"""Atom-resolved HAADF-STEM images and movies of doped graphene, with ground truth.
+
+The fast model is incoherent Z-contrast imaging: every atomic column is a
+Gaussian probe spot whose height scales as Z**1.7, on a flat background,
+sampled with Poisson noise. Rows of the scan can be displaced sideways
+(fly-back jitter) and a movie's field of view drifts. Coordinates are
+(row, col) in pixels with row 0 at the top and the centre of pixel (i, j) at
+(i, j).
+"""
+
+import numbers
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+GRAPHENE_LATTICE_CONSTANT = 2.46  # angstrom; the C-C bond is a / sqrt(3) = 1.42 A
+ATOMIC_NUMBERS = {"B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "P": 15, "S": 16, "Fe": 26}
+# An environment is decided by the first neighbours only: a carbon bonded to a
+# dopant is "C-<dopant>", a carbon with a missing neighbour "C-vacancy".
+_BOND = GRAPHENE_LATTICE_CONSTANT / np.sqrt(3)
+
+
+def environment_names(dopants=("Si",)):
+    """The environment classes of ``make_stem_image`` in the order of its ``label`` column.
+
+    ``("C", "C-vacancy")`` and then, for every dopant element,
+    ``(element, "C-" + element)``; e.g. ``("C", "C-vacancy", "Si", "C-Si")``.
+    """
+    names = ["C", "C-vacancy"]
+    for element in dopants:
+        names += [element, f"C-{element}"]
+    return tuple(names)
+
+
+def _graphene_sites(extent, angle_deg, rng):
+    """Graphene columns (n, 2) in angstrom, (y, x), covering a square of side ``extent``."""
+    a = GRAPHENE_LATTICE_CONSTANT
+    a1 = np.array([a, 0.0])
+    a2 = np.array([a / 2, a * np.sqrt(3) / 2])
+    basis = np.array([[0.0, 0.0], [0.0, _BOND]])  # (x, y)
+    n = int(np.ceil(1.6 * extent / a)) + 2
+    i, j = np.meshgrid(np.arange(-n, n + 1), np.arange(-n, n + 1), indexing="ij")
+    cells = i.reshape(-1, 1) * a1 + j.reshape(-1, 1) * a2
+    xy = (cells[:, None, :] + basis[None]).reshape(-1, 2)
+    xy += rng.uniform(0, a, 2)  # a random origin: no column is special
+    t = np.deg2rad(angle_deg)
+    rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+    xy = xy @ rot.T + extent / 2
+    keep = np.all((xy > -3 * a) & (xy < extent + 3 * a), axis=1)
+    return xy[keep][:, ::-1].copy()
+
+
+def _place_defects(sites, neighbours, n_defects, inside, rng, min_separation=4):
+    """Pick ``n_defects`` site indices, no two within ``min_separation`` bonds' reach."""
+    tree = cKDTree(sites)
+    candidates = rng.permutation(np.flatnonzero(inside))
+    chosen, blocked = [], np.zeros(len(sites), dtype=bool)
+    for idx in candidates:
+        if len(chosen) == n_defects:
+            break
+        if blocked[idx]:
+            continue
+        chosen.append(idx)
+        blocked[tree.query_ball_point(sites[idx], min_separation * _BOND)] = True
+    if len(chosen) < n_defects:
+        raise ValueError(
+            f"only {len(chosen)} defects fit in the field of view with the separation this "
+            f"simulator keeps between them; ask for fewer than {n_defects}."
+        )
+    return np.array(chosen, dtype=int)
+
+
+def _environments(elements, neighbours, dopants):
+    """Environment label of every present site (``-1`` for vacancies)."""
+    names = environment_names(dopants)
+    code = {name: k for k, name in enumerate(names)}
+    labels = np.full(len(elements), -1, dtype=int)
+    for i, element in enumerate(elements):
+        if element == "":
+            continue
+        if element != "C":
+            labels[i] = code[element]
+            continue
+        near = [elements[j] for j in neighbours[i]]
+        if "" in near:
+            labels[i] = code["C-vacancy"]
+        else:
+            foreign = [e for e in near if e != "C"]
+            labels[i] = code[f"C-{foreign[0]}"] if foreign else code["C"]
+    return labels
+
+
+def _render(rows, cols, heights, shape, sigma, row_jitter):
+    """Sum of Gaussian spots sampled on a grid whose row r is moved by ``row_jitter[r]`` along x."""
+    h, w = shape
+    image = np.zeros(shape)
+    reach = int(np.ceil(4 * sigma))
+    offsets = np.arange(-reach, reach + 1)
+    r0, c0 = np.rint(rows).astype(int), np.rint(cols).astype(int)
+    rr = r0[:, None] + offsets  # (n, W)
+    cc = c0[:, None] + offsets
+    valid_r = (rr >= 0) & (rr < h)
+    valid_c = (cc >= 0) & (cc < w)
+    jitter = row_jitter[np.clip(rr, 0, h - 1)]  # (n, W): the sideways shift of each row
+    gr = np.exp(-((rr - rows[:, None]) ** 2) / (2 * sigma**2))  # (n, W)
+    dx = cc[:, None, :] + jitter[:, :, None] - cols[:, None, None]  # (n, W, W)
+    spots = heights[:, None, None] * gr[:, :, None] * np.exp(-(dx**2) / (2 * sigma**2))
+    mask = valid_r[:, :, None] & valid_c[:, None, :]
+    flat = (np.clip(rr, 0, h - 1)[:, :, None] * w + np.clip(cc, 0, w - 1)[:, None, :])[mask]
+    np.add.at(image.reshape(-1), flat, spots[mask])
+    return image
+
+
+_COMMON = {
+    "size": [Interval(numbers.Integral, 16, None, closed="left")],
+    "pixel_size": [Interval(numbers.Real, 0, None, closed="neither")],
+    "dopants": [dict],
+    "n_vacancies": [Interval(numbers.Integral, 0, None, closed="left")],
+    "dose": [Interval(numbers.Real, 0, None, closed="neither")],
+    "probe_fwhm": [Interval(numbers.Real, 0, None, closed="neither")],
+    "background": [Interval(numbers.Real, 0, None, closed="left")],
+    "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+}
+
+
+def _check_dopants(dopants):
+    for element, count in dopants.items():
+        if element not in ATOMIC_NUMBERS or element == "C":
+            raise ValueError(
+                f"dopants={dopants!r}: unknown dopant element {element!r}; "
+                f"expected one of {sorted(set(ATOMIC_NUMBERS) - {'C'})}."
+            )
+        if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"dopants={dopants!r}: the count of {element!r} must be an int >= 0.")
+
+
+class _Scene:
+    """A graphene sheet with defects, seen through a square field of view."""
+
+    def __init__(self, size, pixel_size, dopants, n_vacancies, angle, margin, rng):
+        extent = size * pixel_size
+        self.sites = _graphene_sites(extent + 2 * margin, angle, rng) - margin  # (y, x), angstrom
+        tree = cKDTree(self.sites)
+        self.neighbours = [
+            [j for j in tree.query_ball_point(p, 1.2 * _BOND) if j != i]
+            for i, p in enumerate(self.sites)
+        ]
+        # Defects sit well inside the field (a bond and a half from the edge,
+        # or the movie's own margin) so that every one is seen in every frame.
+        pad = 1.5 * _BOND + margin
+        inside = np.all((self.sites > pad) & (self.sites < extent - pad), axis=1)
+        wanted = sum(dopants.values()) + n_vacancies
+        defects = _place_defects(self.sites, self.neighbours, wanted, inside, rng)
+        self.elements = np.array(["C"] * len(self.sites), dtype=object)
+        k = 0
+        for element, count in dopants.items():
+            self.elements[defects[k:k + count]] = element
+            k += count
+        self.elements[defects[k:]] = ""  # vacancies
+        self.dopants = tuple(dopants)
+
+    def hop(self, rng, centre):
+        """Swap the dopant nearest ``centre`` with one of its carbon neighbours; return both sites."""
+        dopant_sites = np.flatnonzero(np.isin(self.elements, self.dopants))
+        site = dopant_sites[np.argmin(np.linalg.norm(self.sites[dopant_sites] - centre, axis=1))]
+        carbons = [j for j in self.neighbours[site] if self.elements[j] == "C"]
+        target = carbons[rng.integers(len(carbons))]
+        self.elements[site], self.elements[target] = self.elements[target], self.elements[site]
+        return site, target
+
+    def frame(self, offset, pixel_size, size, dose, probe_fwhm, background, scan_jitter,
+              displacement, rng):
+        """One noisy image and its atoms table (angstrom offset of the field, (y, x))."""
+        present = self.elements != ""
+        pos = self.sites + displacement * rng.standard_normal(self.sites.shape)
+        pix = (pos - offset) / pixel_size - 0.5  # pixel centres at integers
+        labels = _environments(self.elements, self.neighbours, self.dopants)
+        z = np.array([ATOMIC_NUMBERS.get(e, 0) for e in self.elements], dtype=float)
+        heights = dose * (z / 6.0) ** 1.7
+        sigma = probe_fwhm / pixel_size / (2 * np.sqrt(2 * np.log(2)))
+        near = present & np.all((pix > -5 * sigma) & (pix < size - 1 + 5 * sigma), axis=1)
+        row_jitter = scan_jitter * rng.standard_normal(size)
+        clean = background * dose + _render(
+            pix[near, 0], pix[near, 1], heights[near], (size, size), sigma, row_jitter
+        )
+        image = rng.poisson(clean).astype(np.float64)
+        seen = present & np.all((pix >= -0.5) & (pix < size - 0.5), axis=1)
+        names = environment_names(self.dopants)
+        atoms = pd.DataFrame(
+            {
+                "row": pix[seen, 0],
+                "col": pix[seen, 1],
+                "element": self.elements[seen].astype(str),
+                "label": labels[seen],
+                "environment": pd.Categorical.from_codes(labels[seen], names),
+                "atom_id": np.flatnonzero(seen),
+            }
+        )
+        return image, atoms
+
+
+@validate_params(
+    {**_COMMON, "rotation": [Interval(numbers.Real, None, None, closed="neither"), None]},
+    prefer_skip_nested_validation=True,
+)
+def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies=6,  # noqa: B006
+                    rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05, scan_jitter=0.2,
+                    random_state=0):
+    """HAADF-STEM image of graphene with substitutional dopants and vacancies.
+
+    Incoherent Z-contrast model: each atomic column is a Gaussian probe spot
+    (``probe_fwhm``) whose height is ``dose * (Z / 6) ** 1.7`` counts, so a
+    Si column is 4.2 times as bright as a carbon one; a flat background of
+    ``background * dose`` counts; Poisson noise; every scan row displaced
+    sideways by a normal ``scan_jitter``. Defects are kept at least four
+    bond lengths apart, so every atom's environment is decided by its own
+    first neighbours.
+
+    Parameters
+    ----------
+    size : int, default=256
+        Side of the square image, pixels.
+    pixel_size : float, default=0.2
+        Angstrom per pixel (a C-C bond is 1.42 A, 7.1 px at the default).
+    dopants : dict, default={"Si": 12}
+        Number of substitutional dopants of each element (B, N, O, Al, Si,
+        P, S, Fe).
+    n_vacancies : int, default=6
+        Number of single vacancies.
+    rotation : float or None, default=None
+        Angle of the lattice in degrees (counter-clockwise on screen);
+        ``None`` draws one uniformly from [0, 60), all orientations of
+        graphene's six-fold lattice.
+    dose : float, default=40.0
+        Expected counts at the peak of an isolated carbon column.
+    probe_fwhm : float, default=1.0
+        Full width at half maximum of the probe, angstrom.
+    background : float, default=0.05
+        Flat background, as a fraction of ``dose``.
+    scan_jitter : float, default=0.2
+        Standard deviation of the sideways displacement of each scan row,
+        pixels.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the lattice offset and angle, the defects, jitter and noise.
+
+    Returns
+    -------
+    image : ndarray of shape (size, size)
+        Counts (float64).
+    atoms : pandas.DataFrame
+        One row per atomic column whose centre lies in the image: ``row``,
+        ``col`` (true position, pixels, row 0 at the top), ``element``,
+        ``label`` (int) and ``environment`` (categorical, names from
+        :func:`environment_names`), ``atom_id`` (the lattice site).
+
+    See Also
+    --------
+    make_stem_movie : frames of the same sheet with drift and a dopant hop.
+
+    Examples
+    --------
+    >>> from sklearn_rvae.datasets import make_stem_image
+    >>> image, atoms = make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0)
+    >>> image.shape, atoms["environment"].value_counts()["Si"]
+    ((64, 64), np.int64(1))
+    """
+    _check_dopants(dopants)
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+    angle = rng.uniform(0, 60) if rotation is None else float(rotation)
+    scene = _Scene(size, pixel_size, dopants, n_vacancies, angle, 0.0, rng)
+    return scene.frame(np.zeros(2), pixel_size, size, dose, probe_fwhm, background, scan_jitter,
+                       0.0, rng)
+
+
+@validate_params(
+    {
+        **_COMMON,
+        "n_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "rotation": [Interval(numbers.Real, None, None, closed="neither"), None],
+        "drift": ["array-like"],
+        "drift_jitter": [Interval(numbers.Real, 0, None, closed="left")],
+        "displacement": [Interval(numbers.Real, 0, None, closed="left")],
+        "hop_frames": ["array-like"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_stem_movie(n_frames=10, size=256, pixel_size=0.2, *, dopants={"Si": 12},  # noqa: B006
+                    n_vacancies=6, rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05,
+                    scan_jitter=0.2, drift=(1.5, -1.0), drift_jitter=0.5, displacement=0.05,
+                    hop_frames=(5,), random_state=0):
+    """A HAADF-STEM movie of one graphene sheet: drift, jitter and dopant hops.
+
+    Every frame is drawn as in :func:`make_stem_image` from the same sheet.
+    Between frames the field of view drifts by ``drift`` pixels plus a
+    normal ``drift_jitter``, and every atom is displaced from its site by a
+    normal ``displacement`` (thermal motion, small jumps). At each frame in
+    ``hop_frames`` the dopant nearest the centre of the sheet swaps places
+    with one of its carbon neighbours, so from that frame on the two sites
+    change element and their neighbours change environment.
+
+    Parameters
+    ----------
+    n_frames : int, default=10
+        Number of frames.
+    size, pixel_size, dopants, n_vacancies, rotation, dose, probe_fwhm, \
+background, scan_jitter
+        As in :func:`make_stem_image`.
+    drift : (float, float), default=(1.5, -1.0)
+        Mean motion of the sample in the image between frames, (row, col)
+        pixels.
+    drift_jitter : float, default=0.5
+        Standard deviation of the frame-to-frame change of the drift, pixels.
+    displacement : float, default=0.05
+        Standard deviation of every atom's displacement from its site in
+        each frame, angstrom.
+    hop_frames : sequence of int, default=(5,)
+        Frames at which a dopant hops (each in 1 .. n_frames - 1).
+    random_state : int, RandomState instance or None, default=0
+        Seed of the sheet, drift, hops and noise.
+
+    Returns
+    -------
+    frames : ndarray of shape (n_frames, size, size)
+        Counts (float64).
+    atoms : pandas.DataFrame
+        One row per atom per frame: ``frame`` and the columns of
+        :func:`make_stem_image`; ``atom_id`` names the lattice site, the
+        same in every frame, which is what linking recovers.
+
+    Examples
+    --------
+    >>> from sklearn_rvae.datasets import make_stem_movie
+    >>> frames, atoms = make_stem_movie(n_frames=3, size=64, dopants={"Si": 1},
+    ...                                 n_vacancies=0, hop_frames=(2,))
+    >>> frames.shape, atoms.groupby("frame")["element"].apply(lambda e: (e == "Si").sum()).tolist()
+    ((3, 64, 64), [1, 1, 1])
+    """
+    _check_dopants(dopants)
+    hop_frames = [int(f) for f in np.atleast_1d(np.asarray(hop_frames, dtype=float))]
+    if any(f < 1 or f >= n_frames for f in hop_frames):
+        raise ValueError(
+            f"hop_frames={hop_frames!r}: every hop frame must lie in 1 .. n_frames - 1 = {n_frames - 1}."
+        )
+    drift = np.asarray(drift, dtype=float)
+    if drift.shape != (2,) or not np.all(np.isfinite(drift)):
+        raise ValueError(f"drift={drift!r} must be two finite numbers, (row, col) pixels per frame.")
+    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+    steps = drift + drift_jitter * rng.standard_normal((n_frames, 2))
+    steps[0] = 0.0
+    # The sample moves by +drift in the image, so the field of view moves by -drift.
+    offsets = -np.cumsum(steps, axis=0) * pixel_size
+    offsets -= offsets.mean(axis=0)
+    margin = float(np.abs(offsets).max())
+    angle = rng.uniform(0, 60) if rotation is None else float(rotation)
+    scene = _Scene(size, pixel_size, dopants, n_vacancies, angle, margin, rng)
+    centre = np.full(2, size * pixel_size / 2)
+    frames, tables = [], []
+    for t in range(n_frames):
+        for _ in range(hop_frames.count(t)):
+            scene.hop(rng, centre)
+        image, atoms = scene.frame(offsets[t], pixel_size, size, dose, probe_fwhm, background,
+                                   scan_jitter, displacement, rng)
+        atoms.insert(0, "frame", t)
+        frames.append(image)
+        tables.append(atoms)
+    return np.stack(frames), pd.concat(tables, ignore_index=True)
