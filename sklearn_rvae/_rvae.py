@@ -10,6 +10,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -32,6 +33,16 @@ from .nn._rvae import (
     RotationInvariantVAEModule,
     elbo_terms,
 )
+
+
+def _edge_level(X, image_shape):
+    """Median of the pixels on the edges of the images (rows 0 and h-1, columns 0 and w-1)."""
+    h, w = image_shape
+    images = X.reshape(len(X), h, w)
+    edges = np.concatenate(
+        [images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)]
+    )
+    return float(np.median(edges))
 
 
 class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -112,6 +123,15 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     translation_prior : float, default=2.0
         Standard deviation of the normal prior on each shift component, in
         pixels.
+    n_classes : int or None, default=None
+        A categorical latent next to z: z's prior becomes a mixture of
+        ``n_classes`` learned normals, one per class, and the estimator
+        clusters (:meth:`predict`, :meth:`predict_proba`,
+        :meth:`fit_predict`). The class is summed out of the ELBO exactly.
+        The first half of the epochs trains with all components equal (the
+        standard normal prior), then a Gaussian mixture fitted to the codes
+        places them and the second half trains the model and the mixture
+        together.
     lr : float, default=1e-3
         Adam learning rate.
     batch_size : int, default=100
@@ -150,9 +170,16 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     ----------
     image_shape_ : tuple (h, w)
         Image shape used.
+    data_offset_ : float
+        The Gaussian model works on ``(X - data_offset_) / data_scale_``.
+        The offset is the median of the training images' edge pixels: a
+        turn fills the corners of an image with 0, which must read as what
+        the edges show (0 for digits on black; the lattice's typical level
+        for raw patches of a crystal). 0.0 for Bernoulli.
     data_scale_ : float
-        The Gaussian model works on ``X / data_scale_`` (the standard
-        deviation of the training pixels); 1.0 for Bernoulli.
+        The standard deviation of the training pixels; 1.0 for Bernoulli.
+        Together with the offset, this makes the model indifferent to the
+        units and the zero of the data.
     device_ : str
         Torch device the model was trained on (inference runs on
         ``net_.device``, which skorch sets to CPU when a CUDA-trained model
@@ -167,6 +194,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Number of epochs run (by the kept training).
     init_losses_ : ndarray of shape (n_init,)
         Final loss of every training; the kept one is the smallest.
+    classes_ : ndarray of shape (n_classes,)
+        ``0 .. n_classes - 1``, with ``n_classes``.
+    labels_ : ndarray of shape (n_samples,)
+        Class of every training sample, with ``n_classes``.
     n_features_in_ : int
         Number of pixels per sample seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -208,6 +239,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "rotation_symmetry": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_rotation_bins": [Interval(numbers.Integral, 2, None, closed="left")],
         "translation_prior": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_classes": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -238,6 +270,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         rotation_symmetry=1,
         n_rotation_bins=12,
         translation_prior=2.0,
+        n_classes=None,
         lr=1e-3,
         batch_size=100,
         max_epochs=100,
@@ -264,6 +297,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.rotation_symmetry = rotation_symmetry
         self.n_rotation_bins = n_rotation_bins
         self.translation_prior = translation_prior
+        self.n_classes = n_classes
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -330,18 +364,22 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # The first seed is seed_from(random_state): n_init=1 trains as before.
         seeds = [seed_from(rng) for _ in range(self.n_init)]
 
-        scale = 1.0
+        offset, scale = 0.0, 1.0
         if self.likelihood == "gaussian":
+            offset = _edge_level(X, image_shape)
             scale = float(np.std(X, dtype=np.float64))
             if not np.isfinite(scale) or scale <= 0:
                 scale = 1.0
         noise_scale = None if self.noise_scale is None else self.noise_scale / scale
-        Xt = (X / scale).astype(np.float32)
+        Xt = ((X - offset) / scale).astype(np.float32)
         net, best, losses = None, np.inf, []
         for seed in seeds:
             candidate = self._build_net(seed, image_shape, hidden, capacity, noise_scale, device)
             with local_torch_seed(seed, device):
-                candidate.fit(Xt, None)
+                if self.n_classes is None:
+                    candidate.fit(Xt, None)
+                else:
+                    self._fit_with_classes(candidate, Xt, seed)
             if self.early_stopping:
                 loss = float(np.min(candidate.history[:, "valid_loss"]))
             else:
@@ -357,12 +395,49 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         self.net_ = net
         self.image_shape_ = image_shape
+        self.data_offset_ = offset
         self.data_scale_ = scale
         self.device_ = device
         self.history_ = history_frame(net.history)
         self.n_iter_ = len(net.history)
         self.init_losses_ = np.array(losses)
+        if self.n_classes is not None:
+            self.classes_ = np.arange(self.n_classes)
+            self.labels_ = self.predict(X)
         return self
+
+    def _fit_with_classes(self, net, Xt, seed):
+        """Warm up with equal components, place them by a Gaussian mixture, train on."""
+        warm = max(self.max_epochs // 2, 1)
+        net.initialize()
+        net.partial_fit(Xt, None, epochs=warm)
+        if self.max_epochs - warm == 0:
+            return
+        module = net.module_
+        module.eval()
+        with torch.no_grad():
+            codes = self._content_means(module, torch.as_tensor(Xt, device=net.device))
+        mixture = GaussianMixture(
+            self.n_classes, covariance_type="diag", n_init=3, random_state=seed
+        ).fit(codes)
+        prior = module.class_prior
+        with torch.no_grad():
+            prior.means.copy_(torch.as_tensor(mixture.means_))
+            prior.log_vars.copy_(torch.as_tensor(np.log(mixture.covariances_)))
+            prior.logits.copy_(torch.as_tensor(np.log(mixture.weights_)))
+        net.partial_fit(Xt, None, epochs=self.max_epochs - warm)
+
+    def _content_means(self, module, x, batch=1000):
+        """Posterior means of z for a tensor of (scaled) images, in batches."""
+        out = []
+        for start in range(0, len(x), batch):
+            outputs = module(x[start:start + batch])
+            out.append(outputs[2][:, self._z_slice(module)].cpu().numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    @staticmethod
+    def _z_slice(module):
+        return slice(module.n_pose, module.n_pose + module.n_components)
 
     def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
         callbacks = clone_callbacks(self.callbacks)
@@ -400,6 +475,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             module__likelihood=self.likelihood,
             module__noise_scale=noise_scale,
             module__translation_prior=self.translation_prior,
+            module__n_classes=self.n_classes or 0,
             **rotation,
             criterion=NegativeELBO,
             criterion__likelihood=self.likelihood,
@@ -428,7 +504,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X_range(X)
-        return np.asarray(X, dtype=np.float64) / self.data_scale_
+        return (np.asarray(X, dtype=np.float64) - self.data_offset_) / self.data_scale_
 
     def _posterior_mean(self, X):
         """Posterior means of ``[pose, z]`` for validated X."""
@@ -451,6 +527,63 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         mean = self._posterior_mean(self._validated(X))
         n_pose = self.net_.module_.n_pose
         return mean[:, n_pose : n_pose + self.n_components]
+
+    def predict_proba(self, X):
+        """Class probabilities q(c | x), with ``n_classes``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w)
+            Flattened images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            The mixture's responsibilities at each image's code.
+        """
+        z = self.transform(X)
+        prior = self._class_prior()
+        with torch.no_grad():
+            log_gamma = prior.log_responsibility(torch.as_tensor(z, device=self.net_.device))
+        return log_gamma.exp().cpu().numpy()
+
+    def predict(self, X):
+        """Most probable class of every image, with ``n_classes``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w)
+            Flattened images.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.predict_proba(X).argmax(1)
+
+    def fit_predict(self, X, y=None):
+        """Fit, then the class of every training image (``labels_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w)
+            Flattened images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return self.fit(X).labels_
+
+    def _class_prior(self):
+        check_is_fitted(self)
+        if self.n_classes is None:
+            raise AttributeError(
+                "predict and predict_proba need a categorical latent: set n_classes=k and fit again."
+            )
+        return self.net_.module_.class_prior
 
     def transform_pose(self, X, return_posterior=False):
         """Inferred pose of each image.
@@ -539,7 +672,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             if module.translation:
                 st = torch.tensor(shift, dtype=torch.float64, device=dev)
             out = module.decode(zt, at, st)
-        return out.cpu().numpy() * self.data_scale_
+        return out.cpu().numpy() * self.data_scale_ + self.data_offset_
 
     def inverse_transform(self, Z, angle=None, shift=None):
         """Decode content latents into images, optionally posed.
@@ -596,7 +729,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Mean reconstructions, in the units of X.
         """
         recon = self.net_.forward(self._validated(X), training=False)[0]
-        return recon.numpy() * self.data_scale_
+        return recon.numpy() * self.data_scale_ + self.data_offset_
 
     def score_samples(self, X, n_draws=4):
         """Evidence lower bound (ELBO) of each sample, in nats.
@@ -638,7 +771,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
                 for eps in draws:
                     noise = eps.expand(xb.shape[0], n_lat)
-                    nll, kl = elbo_terms(module(xb, noise=noise), xb, module.likelihood)
+                    nll, kl = elbo_terms(module(xb, noise=noise), xb, module.likelihood, module)
                     total -= nll + kl
                 out[start : start + bs] = (total / len(draws)).cpu().numpy()
         if self.likelihood == "gaussian":
@@ -686,6 +819,13 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         rng = check_random_state(random_state)
         module = self.net_.module_
         z = rng.standard_normal((n_samples, self.n_components))
+        if module.class_prior is not None:
+            prior = module.class_prior
+            weights = torch.softmax(prior.logits.detach(), 0).cpu().numpy().astype(np.float64)
+            c = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
+            z = prior.means.detach().cpu().numpy()[c] + z * np.exp(
+                0.5 * prior.log_vars.detach().cpu().numpy()[c]
+            )
         angle = np.zeros(n_samples)
         shift = np.zeros((n_samples, 2)) if module.translation else None
         if not upright:
@@ -702,6 +842,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # these values reproduce them.
         state.setdefault("rotation_symmetry", 1)
         state.setdefault("n_rotation_bins", 12)
+        state.setdefault("n_classes", None)
+        if "data_scale_" in state:  # fitted before the offset existed
+            state.setdefault("data_offset_", 0.0)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

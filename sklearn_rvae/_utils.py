@@ -115,8 +115,8 @@ class ModuleLossNet(NeuralNet):
     """A skorch net whose criterion reads the module's tuple output and the input.
 
     Unsupervised models have no target: the criterion gets the whole tuple
-    ``y_pred`` the module returned, the batch ``X`` and the epoch number (for
-    schedules such as capacity annealing).
+    ``y_pred`` the module returned, the batch ``X``, the epoch number (for
+    schedules such as capacity annealing) and the module (for a learned prior).
     """
 
     def _set_training(self, training=True):
@@ -127,7 +127,7 @@ class ModuleLossNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         x = to_tensor(X, device=self.device)
-        return self.criterion_(y_pred, x, epoch=len(self.history))
+        return self.criterion_(y_pred, x, epoch=len(self.history), module=self.module_)
 
 
 def history_frame(history):

@@ -1,7 +1,8 @@
 """PyTorch modules of the rotationally invariant VAE (rVAE and rrVAE).
 
 Latent layout, shared by both decoders: ``[angle, (dx, dy), z_1 ... z_n]``.
-Every latent has a standard normal prior; the angle and shift are scaled by
+Every latent has a standard normal prior (with ``n_classes``, z has a
+mixture of ``n_classes`` normals instead: :class:`GaussianMixturePrior`); the angle and shift are scaled by
 their prior widths before they are applied (``angle = rotation_prior * u``),
 which is the same model as a N(0, prior**2) prior on the pose itself.
 
@@ -180,6 +181,7 @@ class RotationInvariantVAEModule(nn.Module):
         noise_scale=None,
         rotation_prior=1.0,
         translation_prior=2.0,
+        n_classes=0,
     ):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
@@ -201,6 +203,13 @@ class RotationInvariantVAEModule(nn.Module):
         self.log_scale = nn.Parameter(
             torch.tensor(0.0 if learn else math.log(noise_scale)), requires_grad=learn
         )
+        self.class_prior = GaussianMixturePrior(n_classes, self.n_components) if n_classes else None
+
+    def kl_content(self, mean, log_var):
+        """Per-sample KL of the content z against its prior (standard normal, or the class mixture)."""
+        if self.class_prior is None:
+            return kl_standard_normal(mean, log_var).sum(1)
+        return self.class_prior.kl(mean, log_var)
 
     @property
     def n_noise(self):
@@ -251,17 +260,61 @@ def kl_standard_normal(mean, log_var):
     return 0.5 * (mean**2 + torch.exp(log_var) - 1.0 - log_var)
 
 
-def elbo_terms(outputs, x, likelihood):
+class GaussianMixturePrior(nn.Module):
+    """A categorical class c next to the content z: p(z) = sum_c pi_c N(z; mu_c, diag sigma_c^2).
+
+    The KL term of the ELBO is summed over the classes exactly, with
+    q(c | x) = p(c | z at its posterior mean) (the responsibilities, as in
+    VaDE, Jiang et al. 2017): sum_c q_c KL(q(z) || N(mu_c, sigma_c^2)) +
+    KL(q(c) || pi). The weights, means and variances are learned. All
+    components start equal to N(0, I), where this is the standard normal
+    prior exactly; the estimator places them on the data after a warm-up.
+    """
+
+    def __init__(self, n_classes, n_components):
+        super().__init__()
+        self.means = nn.Parameter(torch.zeros(n_classes, n_components))
+        self.log_vars = nn.Parameter(torch.zeros(n_classes, n_components))
+        self.logits = nn.Parameter(torch.zeros(n_classes))
+
+    def log_responsibility(self, z):
+        """log q(c | z), shape (B, n_classes)."""
+        log_pi = torch.log_softmax(self.logits, 0)
+        log_norm = -0.5 * (
+            ((z[:, None, :] - self.means) ** 2) / self.log_vars.exp() + self.log_vars + _LOG_2PI
+        ).sum(2)
+        return torch.log_softmax(log_pi + log_norm, dim=1)
+
+    def kl(self, mean, log_var):
+        """Per-sample KL of N(mean, exp(log_var)) and the class posterior against the prior."""
+        log_gamma = self.log_responsibility(mean)
+        gamma = log_gamma.exp()
+        prior_lv = self.log_vars[None]
+        per_class = 0.5 * (
+            prior_lv - log_var[:, None, :]
+            + (log_var.exp()[:, None, :] + (mean[:, None, :] - self.means) ** 2) / prior_lv.exp()
+            - 1.0
+        ).sum(2)
+        log_pi = torch.log_softmax(self.logits, 0)
+        return (gamma * (per_class + log_gamma - log_pi)).sum(1)
+
+
+def elbo_terms(outputs, x, likelihood, module=None):
     """Per-sample (negative log-likelihood, KL) from the module's output tuple.
 
     The circular module's tuple (five entries) carries both terms already:
-    they are summed over its rotation bins inside the module.
+    they are summed over its rotation bins inside the module. ``module``
+    gives the prior of z (a class mixture) for the four-entry tuple.
     """
     if len(outputs) == 5:
         return outputs[3], outputs[4]
     recon, log_scale, mean, log_var = outputs
     nll = negative_log_likelihood(x, recon, log_scale, likelihood)
-    return nll, kl_standard_normal(mean, log_var).sum(1)
+    if module is None or module.class_prior is None:
+        return nll, kl_standard_normal(mean, log_var).sum(1)
+    n_pose = module.n_pose
+    kl = kl_standard_normal(mean[:, :n_pose], log_var[:, :n_pose]).sum(1)
+    return nll, kl + module.kl_content(mean[:, n_pose:], log_var[:, n_pose:])
 
 
 class NegativeELBO(nn.Module):
@@ -278,8 +331,8 @@ class NegativeELBO(nn.Module):
         self.beta = beta
         self.capacity = capacity
 
-    def forward(self, outputs, x, epoch=1):
-        nll, kl = elbo_terms(outputs, x, self.likelihood)
+    def forward(self, outputs, x, epoch=1, module=None):
+        nll, kl = elbo_terms(outputs, x, self.likelihood, module)
         if self.capacity is None:
             return (nll + self.beta * kl).mean()
         c_max, n_epochs, gamma = self.capacity
@@ -429,9 +482,9 @@ class CircularRotationVAEModule(RotationInvariantVAEModule):
     def __init__(self, image_shape, n_components=2, translation=True, decoder="conv",
                  hidden_layer_sizes=(128, 128), activation="tanh", likelihood="gaussian",
                  noise_scale=None, rotation_symmetry=1, n_rotation_bins=12,
-                 translation_prior=2.0, scorer_hidden=32):
+                 translation_prior=2.0, scorer_hidden=32, n_classes=0):
         super().__init__(image_shape, n_components, translation, decoder, hidden_layer_sizes,
-                         activation, likelihood, noise_scale, 1.0, translation_prior)
+                         activation, likelihood, noise_scale, 1.0, translation_prior, n_classes)
         self.rotation_symmetry = int(rotation_symmetry)
         self.n_rotation_bins = int(n_rotation_bins)
         self.bin_width = 2.0 * math.pi / (self.rotation_symmetry * self.n_rotation_bins)
@@ -521,7 +574,7 @@ class CircularRotationVAEModule(RotationInvariantVAEModule):
             (off_m**2 + off_lv.exp()) / self.offset_prior**2 - 1.0 - off_lv
             + 2.0 * math.log(self.offset_prior)
         )
-        kl = kl + kl_standard_normal(z_m, z_lv).sum(1)
+        kl = kl + self.kl_content(z_m, z_lv)
         best = q.argmax(1)
         angle = self.centers.to(x.dtype)[best] + off_m
         parts = [angle[:, None]]
