@@ -3,7 +3,13 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, TiltRegressor
+from sklearn_rvae import (
+    AtomPatchExtractor,
+    COMTransformer,
+    DiffractionPreprocessor,
+    RotationInvariantVAE,
+    TiltRegressor,
+)
 
 
 def _estimators():
@@ -16,6 +22,10 @@ def _estimators():
         RotationInvariantVAE(**quick),
         RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **quick),
         RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **quick),
+        RotationInvariantVAE(n_classes=2, **quick),
+        # Images in, one row per atom out: the checks that feed tabular X
+        # are skipped by its tags (as for sklearn's PatchExtractor).
+        AtomPatchExtractor(5, min_distance=2),
         # The same one-row reading of X as a detector; no scan_shape, because
         # the checks vary n_samples, so fit learns the centre only.
         COMTransformer(detector_shape=(1, -1), device="cpu"),

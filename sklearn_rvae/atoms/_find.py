@@ -21,6 +21,7 @@ _SMOOTH = 0.2
 # centre, after the fitted spots of its neighbours are subtracted.
 _FIT_RADIUS = 0.6
 _JOINT_STEPS = 6
+_THRESHOLD_FRACTION = 0.25
 _ROW_SHIFT_PRIOR = 0.3
 # No fit moves a column by more than this fraction of min_distance.
 _MAX_MOVE = 0.3
@@ -313,6 +314,17 @@ def _joint_fit(image, params, band=0, max_move=np.inf):
     return np.column_stack([np.full(n, background), amp, pos, np.full(n, np.log(sigma))]), shift
 
 
+def _smoothed_noise(image, sigma):
+    """Standard deviation of white pixel noise after a Gaussian filter of ``sigma``.
+
+    The pixel noise is the scaled median absolute difference of
+    neighbouring pixels (robust to the columns' own gradients).
+    """
+    diff = np.diff(image, axis=1).ravel() / np.sqrt(2)
+    noise = 1.4826 * np.median(np.abs(diff - np.median(diff)))
+    return noise / (2 * np.sqrt(np.pi) * sigma)
+
+
 def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True, border=0.0):
     """Sub-pixel positions of the atomic columns in an image.
 
@@ -335,11 +347,12 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         C-C bond is 7.1 px, about 5).
     threshold : float or None, default=None
         Lowest height of a column on the smoothed image (after inversion),
-        in the image's units. ``None`` puts it halfway between the
-        background (the smoothed image's 1st percentile) and the median
+        in the image's units. ``None`` puts it a quarter of the way from
+        the background (the smoothed image's 1st percentile) to the median
         height of the local maxima: columns of very different brightness
-        (C next to Si) pass together. Set it for images that are mostly
-        vacuum, where the typical maximum is noise.
+        (C next to Si) pass together; and at least five standard
+        deviations of the (smoothed) pixel noise above the background, so
+        that in an image mostly of vacuum the noise maxima do not pass.
     invert : bool, default=False
         Columns are dark (ABF, BF): the image is negated before the search.
     refine : bool, default=True
@@ -376,7 +389,8 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
             f"min_distance={min_distance!r} pixels is not smaller than the image {image.shape}."
         )
     work = -image if invert else image
-    smooth = ndimage.gaussian_filter(work, max(_SMOOTH * min_distance, 0.5), mode="nearest")
+    smooth_sigma = max(_SMOOTH * min_distance, 0.5)
+    smooth = ndimage.gaussian_filter(work, smooth_sigma, mode="nearest")
     # A maximum over a disk of half min_distance, then maxima closer than
     # min_distance thinned (peak_local_max keeps the brighter). A wider
     # disk would let a bright Si column's shoulder hide its C neighbours.
@@ -387,10 +401,17 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         return np.empty((0, 2))
     heights = smooth[peaks[:, 0], peaks[:, 1]]
     if threshold is None:
-        # Halfway between the background (the smoothed image's 1st
-        # percentile) and the typical column (the median maximum): bright
-        # and faint columns pass together, noise in holes does not.
-        threshold = 0.5 * (np.percentile(smooth, 1) + np.median(heights))
+        # A quarter of the way from the background (the smoothed image's 1st
+        # percentile) to the typical column (the median maximum): faint and
+        # bright columns pass together, noise in the holes does not.
+        # Where most maxima are noise (an image mostly of vacuum), the
+        # median is noise too; a column must also stand five noise standard
+        # deviations (of the smoothed image) above the background.
+        background = np.percentile(smooth, 1)
+        threshold = background + max(
+            _THRESHOLD_FRACTION * (np.median(heights) - background),
+            5 * _smoothed_noise(work, smooth_sigma),
+        )
     peaks = peaks[heights > threshold].astype(np.float64)
     positions = peaks
     if refine and len(peaks):
@@ -407,8 +428,8 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         residual = ndimage.gaussian_filter(residual, max(_SMOOTH * min_distance, 0.5), mode="nearest")
         found = peak_local_max(residual, min_distance=max(int(min_distance), 1), footprint=disk,
                                p_norm=2, exclude_border=False).astype(np.float64)
-        background = np.median(params[:, 0])
-        found = found[residual[found[:, 0].astype(int), found[:, 1].astype(int)] - background
+        level = np.median(params[:, 0])
+        found = found[residual[found[:, 0].astype(int), found[:, 1].astype(int)] - level
                       > threshold - np.percentile(smooth, 1)] if len(found) else found
         if len(found):
             gap, _ = cKDTree(params[:, 2:4]).query(found)

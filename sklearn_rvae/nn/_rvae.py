@@ -261,42 +261,55 @@ def kl_standard_normal(mean, log_var):
 
 
 class GaussianMixturePrior(nn.Module):
-    """A categorical class c next to the content z: p(z) = sum_c pi_c N(z; mu_c, diag sigma_c^2).
+    """A categorical class c over the content z: p(z) = sum_c pi_c N(z; mu_c, Sigma_c).
 
     The KL term of the ELBO is summed over the classes exactly, with
     q(c | x) = p(c | z at its posterior mean) (the responsibilities, as in
-    VaDE, Jiang et al. 2017): sum_c q_c KL(q(z) || N(mu_c, sigma_c^2)) +
-    KL(q(c) || pi). The weights, means and variances are learned. All
-    components start equal to N(0, I), where this is the standard normal
-    prior exactly; the estimator places them on the data after a warm-up.
+    VaDE, Jiang et al. 2017): sum_c q_c KL(q(z) || N(mu_c, Sigma_c)) +
+    KL(q(c) || pi). The mixture is set with :meth:`set_mixture` (the
+    estimator fits it by EM to the codes of the trained network); until
+    then every component is N(0, I), where this is the standard normal
+    prior exactly.
     """
 
     def __init__(self, n_classes, n_components):
         super().__init__()
-        self.means = nn.Parameter(torch.zeros(n_classes, n_components))
-        self.log_vars = nn.Parameter(torch.zeros(n_classes, n_components))
-        self.logits = nn.Parameter(torch.zeros(n_classes))
+        eye = torch.eye(n_components).expand(n_classes, -1, -1).clone()
+        self.register_buffer("means", torch.zeros(n_classes, n_components))
+        self.register_buffer("covariances", eye)
+        self.register_buffer("log_weights", torch.full((n_classes,), -math.log(n_classes)))
+
+    def set_mixture(self, weights, means, covariances):
+        """Set pi (k,), mu (k, d) and Sigma (k, d, d) from, e.g., ``sklearn.mixture.GaussianMixture``."""
+        like = self.means
+        self.log_weights.copy_(torch.log(torch.as_tensor(weights, dtype=like.dtype)))
+        self.means.copy_(torch.as_tensor(means, dtype=like.dtype))
+        self.covariances.copy_(torch.as_tensor(covariances, dtype=like.dtype))
+
+    def _solve(self, rhs):
+        """Sigma_c^-1 rhs for rhs (B, k, d), and log det Sigma_c (k,)."""
+        chol = torch.linalg.cholesky(self.covariances)  # (k, d, d)
+        half = torch.linalg.solve_triangular(chol, rhs.permute(1, 2, 0), upper=False)  # (k, d, B)
+        log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
+        return half, chol, log_det
 
     def log_responsibility(self, z):
-        """log q(c | z), shape (B, n_classes)."""
-        log_pi = torch.log_softmax(self.logits, 0)
-        log_norm = -0.5 * (
-            ((z[:, None, :] - self.means) ** 2) / self.log_vars.exp() + self.log_vars + _LOG_2PI
-        ).sum(2)
-        return torch.log_softmax(log_pi + log_norm, dim=1)
+        """log p(c | z), shape (B, n_classes)."""
+        half, _, log_det = self._solve(z[:, None, :] - self.means)
+        maha = (half**2).sum(1).T  # (B, k)
+        log_norm = -0.5 * (maha + log_det + z.shape[1] * _LOG_2PI)
+        return torch.log_softmax(self.log_weights + log_norm, dim=1)
 
     def kl(self, mean, log_var):
-        """Per-sample KL of N(mean, exp(log_var)) and the class posterior against the prior."""
+        """Per-sample KL of N(mean, diag exp(log_var)) and the class posterior against the prior."""
         log_gamma = self.log_responsibility(mean)
+        half, chol, log_det = self._solve(mean[:, None, :] - self.means)
+        maha = (half**2).sum(1).T  # (B, k)
+        inv = torch.cholesky_inverse(chol)  # (k, d, d)
+        trace = log_var.exp() @ torch.diagonal(inv, dim1=1, dim2=2).T  # (B, k)
+        per_class = 0.5 * (trace + maha - mean.shape[1] + log_det[None] - log_var.sum(1, keepdim=True))
         gamma = log_gamma.exp()
-        prior_lv = self.log_vars[None]
-        per_class = 0.5 * (
-            prior_lv - log_var[:, None, :]
-            + (log_var.exp()[:, None, :] + (mean[:, None, :] - self.means) ** 2) / prior_lv.exp()
-            - 1.0
-        ).sum(2)
-        log_pi = torch.log_softmax(self.logits, 0)
-        return (gamma * (per_class + log_gamma - log_pi)).sum(1)
+        return (gamma * (per_class + log_gamma - self.log_weights)).sum(1)
 
 
 def elbo_terms(outputs, x, likelihood, module=None):

@@ -1,0 +1,271 @@
+"""Finding atoms, atom-centred patches, the STEM simulator and the rVAE's classes."""
+
+import pickle
+
+import numpy as np
+import pytest
+from scipy.spatial import cKDTree
+from sklearn.base import clone
+from sklearn.decomposition import NMF, PCA
+from sklearn.pipeline import make_pipeline
+
+from sklearn_rvae import AtomPatchExtractor, RotationInvariantVAE
+from sklearn_rvae.atoms import cut_patches, find_atoms
+from sklearn_rvae.datasets import environment_names, make_stem_image, make_stem_movie
+
+
+def _spots(shape, centres, sigma=1.8, heights=None):
+    rr, cc = np.mgrid[: shape[0], : shape[1]]
+    heights = np.ones(len(centres)) if heights is None else heights
+    return sum(h * np.exp(-((rr - r) ** 2 + (cc - c) ** 2) / (2 * sigma**2)) for (r, c), h in zip(centres, heights))
+
+
+def _grid(rng, n=5, spacing=9.0, origin=8.0):
+    base = np.array([(origin + i * spacing, origin + j * spacing) for i in range(n) for j in range(n)])
+    return base + rng.uniform(-0.5, 0.5, base.shape)
+
+
+def _match(found, truth):
+    d, j = cKDTree(truth).query(found)
+    return d, j
+
+
+def test_exact_subpixel_positions_noise_free():
+    rng = np.random.default_rng(0)
+    truth = _grid(rng)
+    image = 0.05 + _spots((56, 56), truth)
+    found = find_atoms(image, min_distance=6)
+    assert len(found) == len(truth)
+    d, j = _match(found, truth)
+    assert len(np.unique(j)) == len(truth)
+    assert d.max() < 0.01
+    # Integer peaks alone are off by up to half a pixel: refinement did the work.
+    coarse, _ = _match(find_atoms(image, min_distance=6, refine=False), truth)
+    assert coarse.max() > 0.2
+
+
+def test_dark_columns_with_invert():
+    rng = np.random.default_rng(1)
+    truth = _grid(rng)
+    image = 1.0 - 0.5 * _spots((56, 56), truth)
+    found = find_atoms(image, min_distance=6, invert=True)
+    d, _ = _match(found, truth)
+    assert len(found) == len(truth) and d.max() < 0.01
+    # Without inversion the "columns" found are the gaps between the dark ones.
+    wrong = find_atoms(image, min_distance=6)
+    assert np.median(_match(wrong, truth)[0]) > 2
+
+
+def test_faint_column_beside_bright_one_is_found():
+    # A carbon-like column 7 px from one four times as bright, with a probe
+    # as wide as the bond: no local maximum of its own in the smoothed image.
+    truth = np.array([[20.0, 20.0], [20.3, 27.1], [30.0, 14.0]])
+    image = 0.1 + _spots((44, 44), truth, sigma=2.1, heights=np.array([4.2, 1.0, 1.0]))
+    found = find_atoms(image, min_distance=5)
+    d, j = _match(found, truth)
+    assert sorted(j.tolist()) == [0, 1, 2] and d.max() < 0.05
+
+
+def test_edges_and_border():
+    rng = np.random.default_rng(2)
+    truth = np.array([[0.4, 20.0], [20.0, 39.2], [20.0, 20.0], [38.8, 5.0]])
+    image = rng.poisson(2 + 200 * _spots((40, 40), truth)).astype(float)
+    found = find_atoms(image, min_distance=5)
+    d, _ = _match(found, truth)
+    assert len(found) == 4 and d.max() < 0.3
+    inner = find_atoms(image, min_distance=5, border=5)
+    assert len(inner) == 1 and _match(inner, truth)[1][0] == 2
+
+
+def test_simulated_graphene_at_low_dose():
+    image, atoms = make_stem_image(size=128, dopants={"Si": 4}, n_vacancies=2, dose=40, random_state=5)
+    truth = atoms[["row", "col"]].to_numpy()
+    found = find_atoms(image, min_distance=5)
+    d_truth, _ = cKDTree(found).query(truth)
+    d_found, _ = cKDTree(truth).query(found)
+    inside = np.all((truth > 2) & (truth < 125), axis=1)
+    assert np.mean(d_truth[inside] < 2) >= 0.99  # recall away from the edges
+    assert np.mean(d_truth < 2) >= 0.95  # ... and with the atoms cut by the edges
+    assert np.mean(d_found < 2) >= 0.98  # precision
+    assert np.sqrt(np.mean(d_truth[inside & (d_truth < 2)] ** 2)) < 0.25
+
+
+@pytest.mark.parametrize(
+    "image, kwargs, match",
+    [
+        (np.zeros((0, 0)), {}, "at least 3x3"),
+        (np.ones(50), {}, r"\(h, w\)"),
+        (np.full((20, 20), np.nan), {}, "NaN"),
+        (np.array([["a"]]), {}, "numbers"),
+        (np.ones((20, 20)), {"min_distance": 0}, "min_distance=0"),
+        (np.ones((20, 20)), {"min_distance": -2.0}, "min_distance=-2.0"),
+        (np.ones((20, 20)), {"min_distance": 25}, "not smaller than the image"),
+        (np.ones((20, 20)), {"border": -1}, "border=-1"),
+    ],
+)
+def test_find_atoms_errors(image, kwargs, match):
+    kwargs = {"min_distance": 4, **kwargs}
+    with pytest.raises((ValueError, TypeError), match=match):
+        find_atoms(image, **kwargs)
+
+
+def test_find_atoms_on_flat_image_finds_none_or_few():
+    assert find_atoms(np.zeros((30, 30)), min_distance=4).shape[1] == 2
+
+
+def test_cut_patches_centres_subpixel_positions():
+    image = _spots((40, 40), [(17.3, 21.6)])
+    patch = cut_patches(image, np.array([[17.3, 21.6]]), 9)[0]
+    # Odd window: the centre pixel samples the atom's centre, and the patch
+    # is symmetric about it (to the accuracy of bilinear sampling).
+    assert np.unravel_index(patch.argmax(), patch.shape) == (4, 4)
+    assert np.allclose(patch, patch[::-1, ::-1], atol=0.03)
+
+
+def test_extractor_frames_locate_and_edges():
+    frames, truth = make_stem_movie(n_frames=3, size=80, dopants={"Si": 1}, n_vacancies=1,
+                                    hop_frames=(), random_state=0)
+    ext = AtomPatchExtractor(16, min_distance=5)
+    patches = ext.fit_transform(frames)
+    where = ext.locate(frames)
+    assert patches.shape == (len(where), 256)
+    assert set(where["frame"]) == {0, 1, 2}
+    n_all = sum(len(find_atoms(f, min_distance=5)) for f in frames)
+    assert len(where) + where.attrs["n_excluded"] == n_all and where.attrs["n_excluded"] > 0
+    # Every kept window lies inside its frame.
+    half = 7.5
+    assert (where[["row", "col"]].to_numpy() >= half).all()
+    assert (where[["row", "col"]].to_numpy() <= 79 - half).all()
+    # Patches follow locate's order: re-cutting at those positions gives them back.
+    assert np.allclose(ext.transform_at(frames, where), patches)
+    padded = AtomPatchExtractor(16, min_distance=5, edge="pad")
+    assert len(padded.fit_transform(frames)) == n_all
+    assert padded.locate(frames).attrs["n_excluded"] == 0
+
+
+def test_extractor_standardize():
+    image, _ = make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0)
+    p = AtomPatchExtractor(12, min_distance=5, standardize=True).fit_transform(image)
+    assert np.allclose(p.mean(1), 0) and np.allclose(p.std(1), 1)
+
+
+@pytest.mark.parametrize(
+    "params, X, match",
+    [
+        ({"window_size": 40}, np.ones((20, 20)), "window_size=40 is larger"),
+        ({"min_distance": 0}, np.ones((20, 20)), "min_distance"),
+        ({"edge": "wrap"}, np.ones((20, 20)), "edge"),
+        ({}, np.ones(20), r"\(h, w\) or \(n_frames, h, w\)"),
+        ({}, np.ones((2, 2, 20, 20)), r"\(h, w\) or \(n_frames, h, w\)"),
+        ({}, np.full((20, 20), np.inf), "NaN or infinite"),
+    ],
+)
+def test_extractor_errors(params, X, match):
+    ext = AtomPatchExtractor(**{"window_size": 8, "min_distance": 4, **params})
+    with pytest.raises(ValueError, match=match):
+        ext.fit_transform(X)
+
+
+def test_transform_at_errors():
+    ext = AtomPatchExtractor(8, min_distance=4)
+    import pandas as pd
+
+    with pytest.raises(ValueError, match="missing"):
+        ext.transform_at(np.ones((20, 20)), pd.DataFrame({"x": [1.0]}))
+    with pytest.raises(ValueError, match="frame"):
+        ext.transform_at(np.ones((2, 20, 20)), pd.DataFrame({"frame": [2], "row": [5.0], "col": [5.0]}))
+
+
+def test_pipelines_clone_pickle():
+    image, _ = make_stem_image(size=80, dopants={"Si": 2}, n_vacancies=1)
+    for model in (PCA(2), NMF(2, max_iter=500, random_state=0)):
+        pipe = make_pipeline(AtomPatchExtractor(12, min_distance=5), model)
+        codes = pipe.fit_transform(image)
+        again = pickle.loads(pickle.dumps(pipe))
+        assert np.array_equal(again.transform(image), pipe.transform(image))
+        assert codes.shape[1] == 2
+        fresh = clone(pipe)
+        assert not hasattr(fresh[-1], "components_")
+
+
+def test_simulator_truth():
+    image, atoms = make_stem_image(size=128, dopants={"Si": 3, "N": 2}, n_vacancies=2, random_state=3)
+    names = environment_names(("Si", "N"))
+    assert list(atoms["environment"].cat.categories) == list(names)
+    counts = atoms["environment"].value_counts()
+    assert counts["Si"] == 3 and counts["N"] == 2
+    assert counts["C-Si"] == 9 and counts["C-N"] == 6 and counts["C-vacancy"] == 6
+    # A Si column is (14 / 6) ** 1.7 = 4.2 times as bright as a carbon one.
+    si = atoms[atoms.element == "Si"].iloc[0]
+    c = atoms[atoms.environment == "C"].iloc[len(atoms) // 2]
+    ratio = image[round(si.row), round(si.col)] / image[round(c.row), round(c.col)]
+    assert 2.5 < ratio < 7
+    with pytest.raises(ValueError, match="unknown dopant"):
+        make_stem_image(dopants={"Xx": 1})
+
+
+def test_movie_hop_and_drift():
+    frames, atoms = make_stem_movie(n_frames=4, size=96, dopants={"Si": 2}, n_vacancies=0,
+                                    drift=(2.0, -1.0), drift_jitter=0.0, hop_frames=(2,), random_state=1)
+    by_site = atoms.pivot_table(index="atom_id", columns="frame", values="element", aggfunc="first")
+    both = by_site.dropna()
+    changed = both[(both[1] != both[2])]
+    assert len(changed) == 2 and set(changed[1]) == {"C", "Si"}
+    assert (both[0] == both[1]).all() and (both[2] == both[3]).all()
+    # The sample moves by the drift in the image from frame to frame.
+    a = atoms[atoms.frame == 0].set_index("atom_id")[["row", "col"]]
+    b = atoms[atoms.frame == 1].set_index("atom_id")[["row", "col"]]
+    step = (b - a).dropna().median().to_numpy()
+    assert np.allclose(step, [2.0, -1.0], atol=0.1)
+    with pytest.raises(ValueError, match="hop_frames"):
+        make_stem_movie(n_frames=3, hop_frames=(3,))
+
+
+# ----------------------------------------------------------------- classes
+@pytest.fixture(scope="module")
+def two_shapes():
+    from sklearn_rvae.datasets import make_rotated_shapes
+
+    X, y, _ = make_rotated_shapes(n_samples=400, size=16, n_classes=2, random_state=0)
+    return X, y
+
+
+def test_n_classes_predict(two_shapes):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = two_shapes
+    m = RotationInvariantVAE(2, n_classes=2, rotation_prior="uniform", max_epochs=30,
+                             device="cpu", random_state=0).fit(X)
+    proba = m.predict_proba(X)
+    assert proba.shape == (400, 2) and np.allclose(proba.sum(1), 1)
+    assert np.array_equal(m.predict(X), proba.argmax(1))
+    assert np.array_equal(m.labels_, m.predict(X)) and list(m.classes_) == [0, 1]
+    assert adjusted_rand_score(y, m.labels_) > 0.9
+    assert np.isfinite(m.score(X))
+    assert m.sample(5, random_state=0).shape == (5, 256)
+    again = pickle.loads(pickle.dumps(m))
+    assert np.array_equal(again.predict_proba(X), proba)
+
+
+def test_predict_needs_n_classes(two_shapes):
+    X, _ = two_shapes
+    m = RotationInvariantVAE(max_epochs=1, device="cpu", random_state=0).fit(X[:50])
+    with pytest.raises(AttributeError, match="n_classes"):
+        m.predict(X[:5])
+    with pytest.raises(ValueError, match="n_classes"):
+        RotationInvariantVAE(n_classes=1).fit(X[:50])
+
+
+def test_codes_and_classes_turn_with_the_image():
+    # A quarter turn of the image turns every patch by 90 degrees, a whole
+    # number of rotation bins: the codes and classes must not change.
+    image, _ = make_stem_image(size=96, dopants={"Si": 2}, n_vacancies=1, random_state=2)
+    ext = AtomPatchExtractor(15, min_distance=5, standardize=True)
+    X = ext.fit_transform(image)
+    where = ext.locate(image)
+    m = RotationInvariantVAE(2, n_classes=2, rotation_prior="uniform", translation=False,
+                             max_epochs=4, device="cpu", random_state=0).fit(X)
+    turned = np.rot90(image)  # counter-clockwise: (r, c) -> (w - 1 - c, r)
+    Xt = ext.transform_at(turned, where.assign(row=95 - where["col"], col=where["row"]))
+    assert np.allclose(m.transform(Xt), m.transform(X), atol=1e-6)
+    assert np.array_equal(m.predict(Xt), m.predict(X))
