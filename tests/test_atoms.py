@@ -143,10 +143,14 @@ def test_extractor_frames_locate_and_edges():
     assert padded.locate(frames).attrs["n_excluded"] == 0
 
 
-def test_extractor_standardize():
+def test_extractor_standardize_and_disk():
     image, _ = make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0)
     p = AtomPatchExtractor(12, min_distance=5, standardize=True).fit_transform(image)
     assert np.allclose(p.mean(1), 0) and np.allclose(p.std(1), 1)
+    d = AtomPatchExtractor(12, min_distance=5, mask="disk", standardize=True).fit_transform(image)
+    r = np.hypot(*np.meshgrid(np.arange(12) - 5.5, np.arange(12) - 5.5)).ravel()
+    assert np.all(d[:, r > 6] == 0) and (r > 6).sum() > 0
+    assert np.allclose(d[:, r <= 6].mean(1), 0) and np.allclose(d[:, r <= 6].std(1), 1)
 
 
 @pytest.mark.parametrize(

@@ -75,11 +75,17 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
         leaves them out (``locate(X).attrs["n_excluded"]`` counts them);
         ``"pad"`` keeps them, the missing pixels read as the nearest edge
         pixel.
+    mask : {None, "disk"}, default=None
+        ``"disk"`` keeps the disk inscribed in the window and sets the
+        corners to 0: a turned patch's corners come from outside the
+        window, so only the disk looks the same at every orientation. With
+        ``standardize``, the recommended input of a full-circle
+        ``RotationInvariantVAE`` (see the Examples).
     standardize : bool, default=False
-        Subtract each patch's mean and divide by its standard deviation:
-        patches then differ by their pattern, not by the dose or contrast of
-        their frame. The recommended input of ``RotationInvariantVAE`` (see
-        the Examples); leave it off for NMF, which needs non-negative input.
+        Subtract each patch's mean and divide by its standard deviation
+        (over the disk, with ``mask="disk"``): patches then differ by their
+        pattern, not by the dose or contrast of their frame. Leave it off
+        for NMF, which needs non-negative input.
 
     Attributes
     ----------
@@ -102,6 +108,18 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
     >>> patches.shape[1], len(extractor.locate(image)) == len(patches)
     (256, True)
     >>> codes = make_pipeline(AtomPatchExtractor(16, min_distance=5), PCA(2)).fit_transform(image)
+
+    The recipe for a rotation-invariant model of a crystal's atoms, which
+    look the same whichever way their neighbours point (max_epochs as
+    validated, 30 or more; 2 here to keep the example quick):
+
+    >>> from sklearn_rvae import RotationInvariantVAE
+    >>> pipe = make_pipeline(
+    ...     AtomPatchExtractor(32, min_distance=5, mask="disk", standardize=True),
+    ...     RotationInvariantVAE(2, rotation_prior="uniform", rotation_symmetry=3,
+    ...                          translation=False, max_epochs=2, random_state=0))
+    >>> pipe.fit_transform(image).shape[1]
+    2
     """
 
     _parameter_constraints = {
@@ -111,17 +129,19 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
         "invert": ["boolean"],
         "refine": ["boolean"],
         "edge": [StrOptions({"drop", "pad"})],
+        "mask": [StrOptions({"disk"}), None],
         "standardize": ["boolean"],
     }
 
     def __init__(self, window_size, *, min_distance, threshold=None, invert=False, refine=True,
-                 edge="drop", standardize=False):
+                 edge="drop", mask=None, standardize=False):
         self.window_size = window_size
         self.min_distance = min_distance
         self.threshold = threshold
         self.invert = invert
         self.refine = refine
         self.edge = edge
+        self.mask = mask
         self.standardize = standardize
 
     def fit(self, X, y=None):
@@ -243,11 +263,16 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
 
     def _finish(self, patches):
         patches = patches.reshape(len(patches), -1)
+        keep = np.ones(patches.shape[1], dtype=bool)
+        if self.mask == "disk":
+            offsets = np.arange(self.window_size) - (self.window_size - 1) / 2
+            keep = (np.hypot(*np.meshgrid(offsets, offsets)) <= self.window_size / 2).ravel()
         if self.standardize and len(patches):
-            patches = patches - patches.mean(axis=1, keepdims=True)
-            sd = patches.std(axis=1, keepdims=True)
+            inside = patches[:, keep]
+            sd = inside.std(axis=1, keepdims=True)
             # A flat patch (no atom, no noise) stays all zeros.
-            patches = patches / np.where(sd > 0, sd, 1.0)
+            patches = (patches - inside.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+        patches[:, ~keep] = 0.0
         return patches
 
     def __sklearn_tags__(self):

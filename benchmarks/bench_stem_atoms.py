@@ -1,0 +1,246 @@
+"""Atom-resolved HAADF images of doped graphene (issue 22): find, classify, track.
+
+Data: sklearn_rvae.datasets.make_stem_image / make_stem_movie at their
+defaults (256x256 px at 0.2 A/px, probe 1.0 A FWHM, 12 Si and 6 vacancies,
+scan-row jitter 0.2 px, Poisson noise), test seeds only (the validation
+seeds of the design choices were 200-202 and 300-305).
+
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_stem_atoms.py find [--peers]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_stem_atoms.py classes [--peers]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_stem_atoms.py movie
+
+find: five frames (seeds 1000-1004) at 40 and at 10 counts per carbon column.
+Recall (true columns with a detection within 2 px), precision (detections
+with a true column within 2 px) and the RMSE of the matched positions, over
+columns whose centre is at least 2 px inside the frame and over all. With
+--peers, Atomap 0.4.2 (get_atom_positions, centre-of-mass then 2-D Gaussian
+refinement, in the peer venv) on the same frames; seconds per frame, ours
+and Atomap's, timed in the same run.
+
+classes: four frames (seeds 1100-1103) at 40 counts; 32x32 patches at the
+columns find_atoms returns, labelled by the true column within 2 px (the
+others are counted and left out). 5-fold 5-NN balanced accuracy on the codes
+(the model fitted on all patches, unsupervised), for PCA, NMF and
+RotationInvariantVAE on the disk of each patch, standardised
+(AtomPatchExtractor(mask="disk", standardize=True): the documented recipe)
+and on raw counts; n_classes=4 balanced accuracy after the best one-to-one matching of classes to labels.
+With --peers, AtomAI's jrVAE (latent_dim=2, discrete_dim=[4]) on the same
+standardised patches.
+
+movie: make_stem_movie(n_frames=10, random_state=1200): find_atoms per frame,
+link_atoms(search_range=3), the share of links to the right column in the
+next frame (each detection named by its true column within 2 px), and the
+frame where each column's class (the rVAE's n_classes=4, its "Si" class being
+the one most true Si fall in) changes.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial import cKDTree
+from sklearn.decomposition import NMF, PCA
+from sklearn.metrics import balanced_accuracy_score, confusion_matrix
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import KNeighborsClassifier
+
+from sklearn_rvae import AtomPatchExtractor, RotationInvariantVAE
+from sklearn_rvae.atoms import class_changes, find_atoms, link_atoms
+from sklearn_rvae.datasets import environment_names, make_stem_image, make_stem_movie
+
+HERE = Path(__file__).resolve().parent
+PEER_VENV = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers"))
+PEER_SHIM = HERE.parent.parent / "shared" / "peers" / "shim_path"
+MIN_DISTANCE = 5.0
+WINDOW = 32
+# The documented recipe for atom-centred patches of a crystal (chosen on seeds 300-305).
+RECIPE = dict(rotation_prior="uniform", rotation_symmetry=3, translation=False, max_epochs=60)
+
+
+def run_peer(script, args):
+    env = dict(os.environ, PYTHONPATH=str(PEER_SHIM))
+    subprocess.run([str(PEER_VENV / "bin" / "python"), str(HERE / script), *map(str, args)],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def match_scores(found, truth, size, margin):
+    """Recall, precision, RMSE over the columns at least ``margin`` px inside the frame."""
+    def inside(p):
+        return np.all((p >= margin - 0.5) & (p <= size - 0.5 - margin), axis=1)
+    t_in, f_in = truth[inside(truth)], found[inside(found)]
+    d_t, _ = cKDTree(found).query(t_in)
+    d_f, _ = cKDTree(truth).query(f_in)
+    hit = d_t < 2
+    return {"recall": np.mean(hit), "precision": np.mean(d_f < 2), "rmse": np.sqrt(np.mean(d_t[hit] ** 2))}
+
+
+def part_find(args):
+    rows = []
+    for dose in (40, 10):
+        frames = [make_stem_image(dose=dose, random_state=s) for s in range(1000, 1005)]
+        results = {"find_atoms": []}
+        t0 = time.perf_counter()
+        for image, _ in frames:
+            results["find_atoms"].append(find_atoms(image, min_distance=MIN_DISTANCE))
+        seconds = {"find_atoms": (time.perf_counter() - t0) / len(frames)}
+        if args.peers:
+            with tempfile.TemporaryDirectory() as tmp:
+                np.save(Path(tmp) / "images.npy", np.stack([im for im, _ in frames]))
+                run_peer("_peer_atomap.py", [Path(tmp) / "images.npy", int(MIN_DISTANCE), Path(tmp) / "out.npz"])
+                out = np.load(Path(tmp) / "out.npz")
+                results["Atomap"] = [out[f"positions_{i}"] for i in range(len(frames))]
+                seconds["Atomap"] = float(np.mean(out["seconds_find"] + out["seconds_refine"]))
+        for method, positions in results.items():
+            for margin, where in ((2, ">= 2 px inside"), (0, "all")):
+                s = pd.DataFrame([match_scores(p, at[["row", "col"]].to_numpy(), 256, margin)
+                                  for p, (_, at) in zip(positions, frames)]).mean()
+                rows.append({"counts": dose, "method": method, "columns": where, **s.to_dict(),
+                             "s/frame": seconds[method]})
+                print(pd.DataFrame([rows[-1]]).to_string(index=False, header=len(rows) == 1,
+                                                          float_format="%.3f"), flush=True)
+    return pd.DataFrame(rows)
+
+
+def labelled_patches(seeds, standardize):
+    """Patches at the found columns, with the environment of the true column within 2 px."""
+    X, y, n_unmatched = [], [], 0
+    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, mask="disk" if standardize else None,
+                             standardize=standardize)
+    for s in seeds:
+        image, atoms = make_stem_image(random_state=s)
+        where = ext.locate(image)
+        d, j = cKDTree(atoms[["row", "col"]].to_numpy()).query(where[["row", "col"]].to_numpy())
+        ok = d < 2
+        n_unmatched += int((~ok).sum())
+        X.append(ext.transform_at(image, where[ok]))
+        y.append(atoms["label"].to_numpy()[j[ok]])
+    return np.concatenate(X), np.concatenate(y), n_unmatched
+
+
+def knn_balanced_accuracy(Z, y):
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return cross_val_score(KNeighborsClassifier(5), Z, y, cv=cv, scoring="balanced_accuracy").mean()
+
+
+def matched_balanced_accuracy(y, classes):
+    """Balanced accuracy after the one-to-one matching of classes to labels that maximises it."""
+    labels = np.unique(y)
+    cm = confusion_matrix(y, classes, labels=np.arange(max(labels.max(), classes.max()) + 1))
+    recall = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    cls, lab = linear_sum_assignment(-recall.T)
+    mapping = dict(zip(cls, lab))
+    return balanced_accuracy_score(y, [mapping.get(c, -1) for c in classes])
+
+
+def part_classes(args):
+    seeds = range(1100, 1104)
+    rows = []
+
+    def report(row):
+        rows.append(row)
+        print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"), flush=True)
+
+    for standardize in (True, False):
+        X, y, n_unmatched = labelled_patches(seeds, standardize)
+        scaling = "standardised" if standardize else "raw counts"
+        if standardize:
+            print(f"{len(X)} patches {dict(zip(environment_names(), np.bincount(y)))}; "
+                  f"{n_unmatched} detections without a true column within 2 px left out", flush=True)
+            Xs = X
+        for k in (2, 4):
+            report({"input": scaling, "method": f"PCA({k})", "5-NN bal. acc.": knn_balanced_accuracy(PCA(k).fit_transform(X), y)})
+            if not standardize:
+                nmf = NMF(k, init="nndsvda", max_iter=1000, random_state=0)
+                report({"input": scaling, "method": f"NMF({k})", "5-NN bal. acc.": knn_balanced_accuracy(nmf.fit_transform(X), y)})
+            t = time.perf_counter()
+            est = RotationInvariantVAE(k, random_state=0, device="cpu", **RECIPE).fit(X)
+            report({"input": scaling, "method": f"RotationInvariantVAE({k})",
+                    "5-NN bal. acc.": knn_balanced_accuracy(est.transform(X), y),
+                    "train s": time.perf_counter() - t})
+        est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **RECIPE)
+        classes = est.fit_predict(X)
+        report({"input": scaling, "method": "RotationInvariantVAE(2, n_classes=4)",
+                "5-NN bal. acc.": knn_balanced_accuracy(est.transform(X), y),
+                "matched class bal. acc.": matched_balanced_accuracy(y, classes)})
+    if args.peers:
+        with tempfile.TemporaryDirectory() as tmp:
+            np.save(Path(tmp) / "X.npy", Xs.reshape(-1, WINDOW, WINDOW).astype(np.float32))
+            run_peer("_peer_jrvae.py", [Path(tmp) / "X.npy", 4, args.jrvae_epochs, 0, Path(tmp) / "out.npz"])
+            out = np.load(Path(tmp) / "out.npz")
+            report({"input": "standardised", "method": f"AtomAI jrVAE (2, 4 classes), {args.jrvae_epochs} epochs",
+                    "5-NN bal. acc.": knn_balanced_accuracy(out["z"], y),
+                    "matched class bal. acc.": matched_balanced_accuracy(y, out["classes"]),
+                    "train s": float(out["sec_per_epoch"]) * args.jrvae_epochs})
+    return pd.DataFrame(rows)
+
+
+def part_movie(args):
+    frames, truth = make_stem_movie(n_frames=10, random_state=1200)
+    found = []
+    for t, image in enumerate(frames):
+        pos = find_atoms(image, min_distance=MIN_DISTANCE)
+        found.append(pd.DataFrame({"frame": t, "row": pos[:, 0], "col": pos[:, 1]}))
+    atoms = link_atoms(pd.concat(found, ignore_index=True), search_range=3)
+    # Name every detection by its true column (within 2 px) in its frame.
+    atoms["site"] = -1
+    for t in range(len(frames)):
+        tt = truth[truth.frame == t]
+        sel = atoms.frame == t
+        d, j = cKDTree(tt[["row", "col"]].to_numpy()).query(atoms.loc[sel, ["row", "col"]].to_numpy())
+        atoms.loc[sel, "site"] = np.where(d < 2, tt["atom_id"].to_numpy()[j], -1)
+    nxt = atoms.assign(frame=atoms.frame - 1)[["frame", "atom", "site"]]
+    pairs = atoms[["frame", "atom", "site"]].merge(nxt, on=["frame", "atom"], suffixes=("", "_next"))
+    named = (pairs.site >= 0) & (pairs.site_next >= 0)
+    right = float(np.mean(pairs.site[named] == pairs.site_next[named]))
+    # True columns present in consecutive frames that got no link at all.
+    t_pairs = truth[["frame", "atom_id"]].merge(truth.assign(frame=truth.frame - 1)[["frame", "atom_id"]])
+    print(f"links: {len(pairs)}; to the right column: {right:.4f}; true consecutive pairs {len(t_pairs)}, "
+          f"linked right {int((pairs.site[named] == pairs.site_next[named]).sum())}", flush=True)
+
+    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, edge="pad", mask="disk", standardize=True)
+    X = ext.transform_at(frames, atoms)
+    est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **RECIPE)
+    atoms["class"] = est.fit_predict(X)
+    atoms[["z1", "z2"]] = est.transform(X)
+    element = truth.set_index(["frame", "atom_id"])["element"]
+    atoms["element"] = [element.get((f, s), "?") for f, s in zip(atoms.frame, atoms.site)]
+    si_class = atoms[atoms.element == "Si"]["class"].mode()[0]
+    atoms["is_si"] = atoms["class"] == si_class
+    changes = class_changes(atoms, column="is_si")
+    hops = truth.pivot_table(index="atom_id", columns="frame", values="element", aggfunc="first")
+    hop_sites = hops.index[(hops.nunique(axis=1) > 1)].tolist()
+    hop_tracks = atoms[atoms.site.isin(hop_sites)]["atom"].unique()
+    print(f"Si class {si_class}; true hop sites {hop_sites} (tracks {list(hop_tracks)})")
+    print("changes of the Si class:\n" + changes.to_string(index=False), flush=True)
+    atoms.to_csv(args.out / "stem_movie_atoms.csv", index=False)
+    return {"links right": right, "changes": changes, "hop tracks": hop_tracks}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", choices=["find", "classes", "movie"])
+    p.add_argument("--peers", action="store_true")
+    p.add_argument("--jrvae-epochs", type=int, default=60)
+    p.add_argument("--out", type=Path, default=HERE / "out")
+    args = p.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"torch {torch.__version__} ({torch.get_num_threads()} threads)", flush=True)
+    result = {"find": part_find, "classes": part_classes, "movie": part_movie}[args.part](args)
+    if isinstance(result, pd.DataFrame):
+        result.to_csv(args.out / f"stem_atoms_{args.part}.csv", index=False)
+        print("\n" + result.to_markdown(index=False, floatfmt=".3f"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
