@@ -236,3 +236,18 @@ def test_class_changes_validates():
         class_changes(linked, column="label")
     with pytest.raises(TypeError, match="DataFrame"):
         class_changes(linked.to_numpy())
+
+
+def test_class_changes_min_frames_drops_flicker():
+    # Atom 0 flickers for one frame; atom 1 changes for good at frame 3.
+    linked = pd.DataFrame({
+        "atom": [0] * 6 + [1] * 6,
+        "frame": list(range(6)) * 2,
+        "row": 1.0, "col": 1.0,
+        "class": [0, 0, 1, 0, 0, 0] + [0, 0, 0, 1, 1, 1],
+    })
+    assert len(class_changes(linked)) == 3
+    kept = class_changes(linked, min_frames=2)
+    assert kept[["atom", "frame"]].values.tolist() == [[1, 3]]
+    with pytest.raises(ValueError, match="min_frames=0"):
+        class_changes(linked, min_frames=0)

@@ -84,7 +84,9 @@ def _gather(image, rows, cols, inside):
 def _spots(params, rows, cols):
     """Gaussian spots (without background) of ``params`` (n, 5) on pixels (n, m)."""
     _, amp, r, c, log_s = params.T
-    s2 = np.exp(2 * log_s)[:, None]
+    # A free width can run off on a few noisy pixels; such a step is then
+    # rejected, but must not overflow on the way.
+    s2 = np.exp(2 * np.clip(log_s, -5.0, 5.0))[:, None]
     d2 = (rows - r[:, None]) ** 2 + (cols - c[:, None]) ** 2
     return amp[:, None] * np.exp(-d2 / (2 * s2)), d2, s2
 

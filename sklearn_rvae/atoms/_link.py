@@ -340,13 +340,16 @@ def link_atoms(atoms, *, search_range, memory=0, drift="auto"):
     return linked
 
 
-def class_changes(atoms, column="class"):
+def class_changes(atoms, column="class", *, min_frames=1):
     """Every change of ``column`` along the tracks of linked atoms.
 
     The rows of each atom are taken in order of frame, and a change is
     reported where the value differs from the one of the atom's previous
     row (missing values equal one another). A track with a gap (linked with
-    ``memory``) compares across the gap.
+    ``memory``) compares across the gap. With ``min_frames > 1`` a change
+    is reported only where the old value held for at least ``min_frames``
+    of the atom's rows and the new one holds for as many: a classifier's
+    flicker (a class that comes back a frame later) is not a hop.
 
     Parameters
     ----------
@@ -356,6 +359,10 @@ def class_changes(atoms, column="class"):
     column : str, default="class"
         The column to follow: a classification of each atom (a cluster
         label, ``element``, ``environment``).
+    min_frames : int, default=1
+        Rows of the track the values on both sides of a change must last.
+        A change fewer than ``min_frames`` frames from either end of its
+        track is then not reported.
 
     Returns
     -------
@@ -380,6 +387,8 @@ def class_changes(atoms, column="class"):
     """
     needed = list(dict.fromkeys(["atom", "frame", "row", "col", column]))
     _check_table(atoms, needed)
+    if not isinstance(min_frames, numbers.Integral) or isinstance(min_frames, bool) or min_frames < 1:
+        raise ValueError(f"min_frames={min_frames!r} must be an int >= 1 (rows of a track).")
     atom = _whole_numbers(atoms, "atom")
     frame = _whole_numbers(atoms, "frame")
     order = np.lexsort((frame, atom))
@@ -397,6 +406,11 @@ def class_changes(atoms, column="class"):
     cur = values.iloc[1:].reset_index(drop=True)
     equal = ((cur == prev) | (cur.isna() & prev.isna())).to_numpy(dtype=bool)
     at = np.flatnonzero(same_atom & ~equal) + 1  # positions in ``order``
+    if min_frames > 1 and len(at):
+        # Runs of one value along one track; a change starts a run.
+        run = np.concatenate([[0], np.cumsum(~(same_atom & equal))])
+        length = np.bincount(run)
+        at = at[(length[run[at]] >= min_frames) & (length[run[at - 1]] >= min_frames)]
     rows, before_rows = order[at], order[at - 1]
     changes = pd.DataFrame(
         {
