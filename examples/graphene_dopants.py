@@ -73,20 +73,20 @@ def main():
     f0 = atoms[atoms.frame == 0]
     ax_map.scatter(f0.col, f0.row, c=f0["class"], cmap="tab10", vmin=0, vmax=9, s=6)
     ax_map.add_patch(plt.Circle((c0, r0), 10, fill=False, color="yellow"))
-    ax_map.set_title("frame 0, atoms coloured by class (yellow: the dopant that hops)")
+    ax_map.set_title("frame 0: atoms by class (circle: the dopant that hops)")
     ax_map.set_axis_off()
     ax_z.scatter(atoms.z1, atoms.z2, c=atoms["class"], cmap="tab10", vmin=0, vmax=9, s=2, alpha=0.3)
     for a in near:
         track = atoms[atoms["atom"] == a].sort_values("frame")
         ax_z.plot(track.z1, track.z2, "-o", ms=3, lw=1)
-    ax_z.set(xlabel="z1", ylabel="z2", title="codes (grey: all atoms; lines: atoms near the hop)")
+    ax_z.set(xlabel="z1", ylabel="z2", title="codes by class; lines: the atoms near the hop")
     for a in near:
         track = atoms[atoms["atom"] == a].sort_values("frame")
         ax_t.plot(track.frame, track.z1, "-o", ms=3, lw=1)
     ax_t.axvline(5, color="k", ls=":", lw=1)
     ax_t.set(xlabel="frame", ylabel="z1", title="z1 of the atoms near the hop (dotted: the hop)")
     fig.tight_layout()
-    path = args.out / "graphene_dopants.png"
+    path = args.out / "graphene_dopants.png"  # docs/graphene_dopants.png is a copy
     fig.savefig(path, dpi=90)
     print(f"saved {path}")
 

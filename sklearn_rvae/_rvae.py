@@ -13,6 +13,7 @@ from sklearn.base import (
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
@@ -29,10 +30,16 @@ from ._utils import (
 )
 from .nn._rvae import (
     CircularRotationVAEModule,
+    GaussianMixturePrior,
     NegativeELBO,
     RotationInvariantVAEModule,
     elbo_terms,
 )
+
+
+def _has_classes(estimator):
+    """predict, predict_proba and fit_predict exist only with a categorical latent."""
+    return estimator.n_classes is not None
 
 
 def _edge_level(X, image_shape):
@@ -127,8 +134,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         A categorical latent c over z: z's prior becomes a mixture of
         ``n_classes`` normals (full covariance), one per class, and the
         estimator clusters (:meth:`predict`, :meth:`predict_proba` =
-        p(c | z), :meth:`fit_predict`); :meth:`score` is the ELBO under that
-        prior, the class summed out exactly. The mixture is fitted by EM to
+        p(c | z), :meth:`fit_predict`; these exist only with ``n_classes``);
+        :meth:`score` is the ELBO under that prior, summed over c with
+        q(c | x) = p(c | the posterior mean of z), as in VaDE. The mixture is fitted by EM to
         the codes of the trained network (two stages): trained jointly with
         the network, one class absorbed the others in our measurements
         (benchmarks/RESULTS.md).
@@ -356,6 +364,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             The fitted estimator.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        if self.n_classes is not None and len(X) < self.n_classes:
+            raise ValueError(
+                f"n_classes={self.n_classes} needs at least as many samples; X has {len(X)}."
+            )
         hidden, capacity = self._check_hyperparameters()
         image_shape = resolve_image_shape(self.image_shape, X.shape[1])
         self._check_X_range(X)
@@ -390,8 +402,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # neighbours in X (or on the order of X).
         net.module_.double()
         net.module_.eval()
+        labels = None
         if self.n_classes is not None:
-            self._fit_class_prior(net, Xt, seeds[0])
+            labels = self._fit_class_prior(net, Xt, seeds[0])
 
         self.net_ = net
         self.image_shape_ = image_shape
@@ -403,18 +416,25 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.init_losses_ = np.array(losses)
         if self.n_classes is not None:
             self.classes_ = np.arange(self.n_classes)
-            self.labels_ = self.predict(X)
+            self.labels_ = labels
         return self
 
     def _fit_class_prior(self, net, Xt, seed):
-        """Fit the class mixture on the codes of the trained network (EM, by GaussianMixture)."""
+        """Fit the class mixture on the codes of the trained network (EM); return the classes."""
         module = net.module_
         with torch.no_grad():
             codes = self._content_means(module, torch.as_tensor(Xt, device=net.device, dtype=torch.float64))
         mixture = GaussianMixture(
             self.n_classes, covariance_type="full", n_init=5, random_state=seed
         ).fit(codes)
-        module.class_prior.set_mixture(mixture.weights_, mixture.means_, mixture.covariances_)
+        prior = GaussianMixturePrior(self.n_classes, self.n_components).to(
+            device=net.device, dtype=torch.float64
+        )
+        prior.set_mixture(mixture.weights_, mixture.means_, mixture.covariances_)
+        module.class_prior = prior
+        with torch.no_grad():
+            log_gamma = prior.log_responsibility(torch.as_tensor(codes, device=net.device))
+        return log_gamma.argmax(1).cpu().numpy()
 
     def _content_means(self, module, x, batch=1000):
         """Posterior means of z for a tensor of (scaled) images, in batches."""
@@ -464,7 +484,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             module__likelihood=self.likelihood,
             module__noise_scale=noise_scale,
             module__translation_prior=self.translation_prior,
-            module__n_classes=self.n_classes or 0,
             **rotation,
             criterion=NegativeELBO,
             criterion__likelihood=self.likelihood,
@@ -517,6 +536,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         n_pose = self.net_.module_.n_pose
         return mean[:, n_pose : n_pose + self.n_components]
 
+    @available_if(_has_classes)
     def predict_proba(self, X):
         """Class probabilities q(c | x), with ``n_classes``.
 
@@ -536,6 +556,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             log_gamma = prior.log_responsibility(torch.as_tensor(z, device=self.net_.device))
         return log_gamma.exp().cpu().numpy()
 
+    @available_if(_has_classes)
     def predict(self, X):
         """Most probable class of every image, with ``n_classes``.
 
@@ -550,6 +571,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         return self.predict_proba(X).argmax(1)
 
+    @available_if(_has_classes)
     def fit_predict(self, X, y=None):
         """Fit, then the class of every training image (``labels_``).
 
@@ -568,10 +590,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _class_prior(self):
         check_is_fitted(self)
-        if self.n_classes is None:
-            raise AttributeError(
-                "predict and predict_proba need a categorical latent: set n_classes=k and fit again."
-            )
         return self.net_.module_.class_prior
 
     def transform_pose(self, X, return_posterior=False):

@@ -101,6 +101,8 @@ def test_simulated_graphene_at_low_dose():
         (np.ones((20, 20)), {"min_distance": -2.0}, "min_distance=-2.0"),
         (np.ones((20, 20)), {"min_distance": 25}, "not smaller than the image"),
         (np.ones((20, 20)), {"border": -1}, "border=-1"),
+        (np.ones((20, 20)), {"border": "a"}, "border"),
+        (np.ones((20, 20)), {"invert": "yes"}, "invert"),
     ],
 )
 def test_find_atoms_errors(image, kwargs, match):
@@ -109,8 +111,18 @@ def test_find_atoms_errors(image, kwargs, match):
         find_atoms(image, **kwargs)
 
 
-def test_find_atoms_on_flat_image_finds_none_or_few():
-    assert find_atoms(np.zeros((30, 30)), min_distance=4).shape[1] == 2
+def test_find_atoms_on_flat_or_empty_images():
+    assert find_atoms(np.zeros((30, 30)), min_distance=4).shape == (0, 2)
+    # Vacuum at low dose: most pixels 0, so the noise must not read as 0.
+    rng = np.random.default_rng(3)
+    image = rng.poisson(0.3 + 10 * _spots((128, 128), [(40.0, 40.0), (80.0, 90.0)])).astype(float)
+    # The default threshold keeps most of the noise out (it let 129 maxima
+    # through when the noise read as 0); below a count per pixel, set it.
+    assert len(find_atoms(image, min_distance=5)) <= 10
+    found = find_atoms(image, min_distance=5, threshold=2.0)
+    assert len(found) == 2 and _match(found, np.array([[40.0, 40.0], [80.0, 90.0]]))[0].max() < 0.5
+    # No atoms, no patches: an empty (0, window ** 2) array.
+    assert AtomPatchExtractor(8, min_distance=4).fit_transform(np.zeros((30, 30))).shape == (0, 64)
 
 
 def test_cut_patches_centres_subpixel_positions():
@@ -254,10 +266,12 @@ def test_n_classes_predict(two_shapes):
 def test_predict_needs_n_classes(two_shapes):
     X, _ = two_shapes
     m = RotationInvariantVAE(max_epochs=1, device="cpu", random_state=0).fit(X[:50])
-    with pytest.raises(AttributeError, match="n_classes"):
-        m.predict(X[:5])
+    # Without a categorical latent the estimator is no clusterer at all.
+    assert not hasattr(m, "predict") and not hasattr(m, "predict_proba")
     with pytest.raises(ValueError, match="n_classes"):
         RotationInvariantVAE(n_classes=1).fit(X[:50])
+    with pytest.raises(ValueError, match="n_classes=4 needs at least as many samples"):
+        RotationInvariantVAE(n_classes=4, max_epochs=1).fit(X[:3])
 
 
 def test_codes_and_classes_turn_with_the_image():
@@ -273,3 +287,19 @@ def test_codes_and_classes_turn_with_the_image():
     Xt = ext.transform_at(turned, where.assign(row=95 - where["col"], col=where["row"]))
     assert np.allclose(m.transform(Xt), m.transform(X), atol=1e-6)
     assert np.array_equal(m.predict(Xt), m.predict(X))
+
+
+def test_abtem_columns():
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets._stem_image import abtem_column_profile
+
+    r, c = abtem_column_profile("C")
+    _, si = abtem_column_profile("Si")
+    # Multislice Z-contrast: Si well above C, both falling off from the column.
+    assert 3.5 < si[0] / c[0] < 6.5 and c[0] > c[10] > c[30]
+    image, atoms = make_stem_image(size=96, dopants={"Si": 2}, n_vacancies=0, model="abtem", random_state=1)
+    found = find_atoms(image, min_distance=5)
+    truth = atoms[["row", "col"]].to_numpy()
+    d, _ = cKDTree(found).query(truth)
+    inside = np.all((truth > 2) & (truth < 93), axis=1)
+    assert np.mean(d[inside] < 2) >= 0.99

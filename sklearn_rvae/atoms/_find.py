@@ -17,11 +17,13 @@ from skimage.feature import peak_local_max
 # min_distance * _SMOOTH pixels: about the width of a column when min_distance
 # is set just under the column spacing. Chosen on validation frames.
 _SMOOTH = 0.2
-# A column is fitted on the pixels within min_distance * _FIT_RADIUS of its
-# centre, after the fitted spots of its neighbours are subtracted.
+# The first, per-column fits use the pixels within min_distance * _FIT_RADIUS
+# of each centre (the joint fit then uses every pixel).
 _FIT_RADIUS = 0.6
 _JOINT_STEPS = 6
 _THRESHOLD_FRACTION = 0.25
+# Smoothed counts are skewed: noise maxima reach 5 sd where counts are sparse.
+_NOISE_SDS = 8.0
 _ROW_SHIFT_PRIOR = 0.3
 # No fit moves a column by more than this fraction of min_distance.
 _MAX_MOVE = 0.3
@@ -155,40 +157,66 @@ def _render_spots(shape, params, reach):
 
 
 def refine_positions(image, positions, min_distance):
-    """Sub-pixel column centres by 2-D Gaussian fits, neighbours subtracted.
+    """Sub-pixel centres of given columns: the refinement of :func:`find_atoms`.
 
-    Each column is fitted (background, height, centre, width) on the pixels
-    within ``0.6 * min_distance`` of its centre; then the fitted spots of all
-    other columns are subtracted from the image and every column is fitted
-    again, so that the tails of close neighbours do not pull the centres.
-    Pixels outside the image are left out of the fit, so columns at the edge
-    are refined from the part of them that is seen.
+    Each column is first fitted alone (background, height, centre) on the
+    pixels within ``0.6 * min_distance`` of its centre, with one probe
+    width for all (the median of free fits); then all columns are fitted at
+    once on the whole image (:func:`find_atoms` describes that fit), so that
+    the tails of close neighbours do not pull the centres. Columns within
+    ``min_distance / 2`` of the edge keep their own fits. Bright columns;
+    invert an ABF image first.
 
     Parameters
     ----------
-    image : ndarray of shape (h, w)
-        Bright columns on a dark background.
-    positions : ndarray of shape (n, 2)
-        Starting (row, col) centres, pixels.
+    image : array-like of shape (h, w)
+        Bright columns on a darker background, in counts if possible (the
+        joint fit weighs pixels as Poisson counts).
+    positions : array-like of shape (n, 2)
+        Starting (row, col) centres, pixels, within about ``0.3 *
+        min_distance`` of the true ones.
     min_distance : float
         Closest spacing of the columns, pixels.
 
     Returns
     -------
     positions : ndarray of shape (n, 2)
-        Refined (row, col) centres.
+        Refined (row, col) centres, in the order given.
     """
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    image = check_image(image)
+    min_distance = _check_real(min_distance, "min_distance")
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
+        raise ValueError(
+            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
+        )
     if len(positions) == 0:
         return positions.copy()
-    return _fit_columns(image, positions, min_distance)[:, 2:4].copy()
+    low = image.min()
+    params = _fit_columns(image - low, positions, min_distance)
+    return _refine_jointly(image - low, params, min_distance, low)[0]
 
 
-def _fit_shared_width(data, rows, cols, weight, params, radius, min_distance, shared_background=False):
+def _refine_jointly(work, params, min_distance, count_offset):
+    """Centres from the joint fit (own fits by the edge) and which of them are columns of the image."""
+    band = int(np.ceil(min_distance / 2))
+    joint, _ = _joint_fit(work, params, band=band, max_move=min_distance / 2, count_offset=count_offset)
+    # The joint fit leaves the pixels by the edge out; the columns there keep
+    # their own fits, whose local background takes up the tails of the
+    # columns outside.
+    h, w = work.shape
+    by_edge = np.any((params[:, 2:4] < band) | (params[:, 2:4] > np.array([h, w]) - 1 - band), axis=1)
+    positions = np.where(by_edge[:, None], params[:, 2:4], joint[:, 2:4])
+    # Maxima on the edge made by columns just outside the image end outside
+    # it in the joint fit, and "columns" of no positive height are none.
+    real = np.all((joint[:, 2:4] >= -0.5) & (joint[:, 2:4] <= np.array([h, w]) - 0.5), axis=1)
+    return positions, real & (joint[:, 1] > 0)
+
+
+def _fit_shared_width(data, rows, cols, weight, params, min_distance):
     """Fit every column with one probe width: the median width of free fits.
 
-    A width fitted per column on a few noisy pixels lets that centre wander;
-    so does a background fitted per column, once the neighbours are gone.
+    A width fitted per column on a few noisy pixels lets that centre wander.
     """
     free = _fit_gaussians(data, rows, cols, weight, params.copy(), max_move=_MAX_MOVE * min_distance)
     width = np.exp(free[:, 4])
@@ -196,11 +224,7 @@ def _fit_shared_width(data, rows, cols, weight, params, radius, min_distance, sh
     params = params.copy()
     if sane.any():
         params[:, 4] = np.log(np.median(width[sane]))
-    fixed = (4,)
-    if shared_background:
-        params[:, 0] = np.median(free[sane, 0]) if sane.any() else np.median(free[:, 0])
-        fixed = (0, 4)
-    return _fit_gaussians(data, rows, cols, weight, params, max_move=_MAX_MOVE * min_distance, fixed=fixed)
+    return _fit_gaussians(data, rows, cols, weight, params, max_move=_MAX_MOVE * min_distance, fixed=(4,))
 
 
 def _fit_columns(image, positions, min_distance):
@@ -215,10 +239,10 @@ def _fit_columns(image, positions, min_distance):
     params = np.column_stack(
         [low, np.maximum(high - low, 1e-6), positions, np.full(len(positions), np.log(sigma0))]
     )
-    return _fit_shared_width(data, rows, cols, weight, params, radius, min_distance)
+    return _fit_shared_width(data, rows, cols, weight, params, min_distance)
 
 
-def _joint_fit(image, params, band=0, max_move=np.inf):
+def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0):
     """Fit all columns at once, with one background, probe width and scan-row shifts.
 
     Poisson-weighted Levenberg-Marquardt on the whole image with a sparse
@@ -229,7 +253,9 @@ def _joint_fit(image, params, band=0, max_move=np.inf):
     crosses: row jitter is fitted instead of landing in the centres. A step
     that raises the cost is not taken; a column that would end more than
     ``max_move`` pixels from where it started is stopped at that distance.
-    Returns the parameters and the row shifts.
+    Pixels weigh 1 / (model + ``count_offset``), the Poisson variance of
+    counts; ``count_offset=None`` weighs them alike. Returns the parameters
+    and the row shifts.
     """
     (h, w), n = image.shape, len(params)
     background = float(np.median(params[:, 0]))
@@ -256,6 +282,11 @@ def _joint_fit(image, params, band=0, max_move=np.inf):
         model = background + np.bincount(pixel.ravel(), (amp[:, None] * g).ravel(), minlength=h * w)
         return model, (rows, rows_c, dx, inside, d2, g, pixel)
 
+    def weigh(model):
+        if count_offset is None:
+            return seen.astype(np.float64)
+        return seen / np.maximum(model + count_offset, floor)
+
     def cost(model, shift, weight):
         return np.sum(weight * (flat_image - model) ** 2) + ridge * shift @ shift
 
@@ -265,7 +296,7 @@ def _joint_fit(image, params, band=0, max_move=np.inf):
     n_par = 3 * n + 2 + h
     damping = 1e-3
     for _ in range(_JOINT_STEPS):
-        weight = seen / np.maximum(model, floor)
+        weight = weigh(model)
         current = cost(model, shift, weight)
         ag = amp[:, None] * g
         atom = np.nonzero(inside)[0]
@@ -323,19 +354,35 @@ def _smoothed_noise(image, sigma):
     neighbouring pixels (robust to the columns' own gradients).
     """
     diff = np.diff(image, axis=1).ravel() / np.sqrt(2)
-    noise = 1.4826 * np.median(np.abs(diff - np.median(diff)))
+    deviation = np.abs(diff - np.median(diff))
+    noise = 1.4826 * np.median(deviation)
+    if noise == 0:
+        # Counts near zero (vacuum at low dose): most differences are 0 and
+        # the median says nothing; the mean absolute deviation still does.
+        noise = 1.2533 * np.mean(deviation)
     return noise / (2 * np.sqrt(np.pi) * sigma)
 
 
 def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True, border=0.0):
     """Sub-pixel positions of the atomic columns in an image.
 
-    The image is smoothed by a Gaussian of ``0.2 * min_distance`` pixels and
-    its local maxima at least ``min_distance`` apart are taken as columns
-    (``skimage.feature.peak_local_max``), those below ``threshold`` dropped.
-    With ``refine=True`` each column's centre is then fitted as a 2-D
-    Gaussian on the raw image, the fitted spots of its neighbours subtracted
-    (see :func:`refine_positions`).
+    The image is smoothed by a Gaussian of ``0.2 * min_distance`` pixels;
+    its maxima over a disk of half ``min_distance``, thinned to
+    ``min_distance`` apart (``skimage.feature.peak_local_max``), are the
+    columns, those below ``threshold`` dropped. With ``refine=True``:
+
+    - each column is fitted alone (a Gaussian of one probe width for all);
+    - the image less those fits is searched again: a faint column on a
+      bright one's flank (C bonded to Si) is no maximum of the image, only
+      of that residual;
+    - all columns are fitted at once: Poisson-weighted Levenberg-Marquardt
+      on the whole image, one background, one probe width, a height and
+      centre per column and a sideways shift per scan row (row jitter),
+      with a sparse Jacobian; columns by the edge keep their own fits;
+    - maxima made by columns just outside the image, which the joint fit
+      moves out of it, are dropped.
+
+    So ``refine`` changes which columns are found, not only where.
 
     Parameters
     ----------
@@ -352,9 +399,11 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         in the image's units. ``None`` puts it a quarter of the way from
         the background (the smoothed image's 1st percentile) to the median
         height of the local maxima: columns of very different brightness
-        (C next to Si) pass together; and at least five standard
+        (C next to Si) pass together; and at least eight standard
         deviations of the (smoothed) pixel noise above the background, so
-        that in an image mostly of vacuum the noise maxima do not pass.
+        that in an image mostly of vacuum most noise maxima do not pass.
+        Below about one count per pixel the noise is too skewed for that:
+        set the threshold (a few counts) there.
     invert : bool, default=False
         Columns are dark (ABF, BF): the image is negated before the search.
     refine : bool, default=True
@@ -371,6 +420,13 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         (row, col) of each column in pixels, float64, row 0 at the top and
         the centre of pixel (i, j) at (i, j); sorted by row, then column.
 
+    Notes
+    -----
+    The joint fit holds a sparse Jacobian of the whole image: about 1.4 kB
+    per pixel at its peak (some 100 MB for 256x256, 370 MB for 512x512).
+    For much larger images, find the atoms tile by tile, with tiles that
+    overlap by a few ``min_distance``.
+
     Examples
     --------
     >>> import numpy as np
@@ -383,9 +439,13 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
     image = check_image(image)
     min_distance = _check_real(min_distance, "min_distance")
     threshold = _check_real(threshold, "threshold", low=-np.inf, allow_none=True)
-    border = float(border)
+    if not isinstance(border, numbers.Real) or isinstance(border, bool):
+        raise TypeError(f"border must be a number of pixels, got {border!r}.")
     if not np.isfinite(border) or border < 0:
         raise ValueError(f"border={border!r} must be a finite number >= 0 (pixels).")
+    for name, flag in (("invert", invert), ("refine", refine)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}.")
     if min_distance >= max(image.shape):
         raise ValueError(
             f"min_distance={min_distance!r} pixels is not smaller than the image {image.shape}."
@@ -407,19 +467,20 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         # percentile) to the typical column (the median maximum): faint and
         # bright columns pass together, noise in the holes does not.
         # Where most maxima are noise (an image mostly of vacuum), the
-        # median is noise too; a column must also stand five noise standard
+        # median is noise too; a column must also stand eight noise standard
         # deviations (of the smoothed image) above the background.
         background = np.percentile(smooth, 1)
         threshold = background + max(
             _THRESHOLD_FRACTION * (np.median(heights) - background),
-            5 * _smoothed_noise(work, smooth_sigma),
+            _NOISE_SDS * _smoothed_noise(work, smooth_sigma),
         )
     peaks = peaks[heights > threshold].astype(np.float64)
     positions = peaks
     if refine and len(peaks):
         # Fit on a non-negative copy: the fit has its own background term,
         # but an inverted image is negative everywhere.
-        work = work - work.min()
+        low = work.min()
+        work = work - low
         params = _fit_columns(work, peaks, min_distance)
         # A faint column on the flank of a bright one (C bonded to Si, with
         # a probe as wide as the bond) is no local maximum of the image, but
@@ -438,20 +499,11 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
             found = found[gap >= min_distance]
         if len(found):
             params = _fit_columns(work, np.vstack([params[:, 2:4], found]), min_distance)
-        band = int(np.ceil(min_distance / 2))
-        joint, _ = _joint_fit(work, params, band=band, max_move=min_distance / 2)
-        # The joint fit leaves the pixels by the edge out; the columns there
-        # keep their own fits, whose local background takes up the tails of
-        # the columns outside.
-        h, w = image.shape
-        by_edge = np.any(
-            (params[:, 2:4] < band) | (params[:, 2:4] > np.array([h, w]) - 1 - band), axis=1
-        )
-        positions = np.where(by_edge[:, None], params[:, 2:4], joint[:, 2:4])
-        # Maxima on the edge made by columns just outside the image end
-        # outside it; they are not columns of this image.
-        inside = np.all((joint[:, 2:4] >= -0.5) & (joint[:, 2:4] <= np.array([h, w]) - 0.5), axis=1)
-        positions = positions[inside]
+        # Poisson weights need the counts themselves: the level taken off to
+        # make the image non-negative goes back in; an inverted image has no
+        # such counts, and its pixels weigh alike.
+        positions, real = _refine_jointly(work, params, min_distance, None if invert else low)
+        positions = positions[real]
     h, w = image.shape
     keep = (
         (positions[:, 0] >= border - 0.5) & (positions[:, 0] <= h - 0.5 - border)

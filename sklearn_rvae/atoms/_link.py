@@ -362,7 +362,9 @@ def class_changes(atoms, column="class", *, min_frames=1):
     min_frames : int, default=1
         Rows of the track the values on both sides of a change must last.
         A change fewer than ``min_frames`` frames from either end of its
-        track is then not reported.
+        track is then not reported, nor one where the classifier flickers
+        at the transition itself (A A B A B B): compare with
+        ``min_frames=1`` before concluding that nothing changed.
 
     Returns
     -------
@@ -387,8 +389,10 @@ def class_changes(atoms, column="class", *, min_frames=1):
     """
     needed = list(dict.fromkeys(["atom", "frame", "row", "col", column]))
     _check_table(atoms, needed)
-    if not isinstance(min_frames, numbers.Integral) or isinstance(min_frames, bool) or min_frames < 1:
-        raise ValueError(f"min_frames={min_frames!r} must be an int >= 1 (rows of a track).")
+    if not isinstance(min_frames, numbers.Integral) or isinstance(min_frames, bool):
+        raise TypeError(f"min_frames must be an int, got {min_frames!r}.")
+    if min_frames < 1:
+        raise ValueError(f"min_frames={min_frames!r} must be >= 1 (rows of a track).")
     atom = _whole_numbers(atoms, "atom")
     frame = _whole_numbers(atoms, "frame")
     order = np.lexsort((frame, atom))

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._find import check_image, find_atoms
+from ._link import _numbers, _whole_numbers
 
 
 def _frames(X):
@@ -251,10 +252,11 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
         missing = {"row", "col"} - set(getattr(atoms, "columns", ()))
         if missing:
             raise ValueError(f"atoms must be a DataFrame with columns row, col (and frame); missing {sorted(missing)}.")
-        frame = atoms["frame"].to_numpy() if "frame" in atoms else np.zeros(len(atoms), dtype=int)
+        frame = (_whole_numbers(atoms, "frame") if "frame" in atoms
+                 else np.zeros(len(atoms), dtype=np.int64))
         if len(frame) and (frame.min() < 0 or frame.max() >= len(frames)):
             raise ValueError(f"atoms['frame'] must lie in 0 .. {len(frames) - 1}; got {frame.min()} .. {frame.max()}.")
-        pos = atoms[["row", "col"]].to_numpy(dtype=np.float64)
+        pos = np.column_stack([_numbers(atoms, "row"), _numbers(atoms, "col")]).reshape(-1, 2)
         out = np.empty((len(atoms), self.window_size, self.window_size))
         for t in np.unique(frame):
             sel = frame == t
@@ -262,7 +264,7 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
         return self._finish(out)
 
     def _finish(self, patches):
-        patches = patches.reshape(len(patches), -1)
+        patches = patches.reshape(len(patches), self.window_size**2)
         keep = np.ones(patches.shape[1], dtype=bool)
         if self.mask == "disk":
             offsets = np.arange(self.window_size) - (self.window_size - 1) / 2

@@ -1,20 +1,22 @@
 """Atom-resolved HAADF-STEM images and movies of doped graphene, with ground truth.
 
 The fast model is incoherent Z-contrast imaging: every atomic column is a
-Gaussian probe spot whose height scales as Z**1.7, on a flat background,
+Gaussian probe spot whose height scales as Z**1.7 (or, with ``model="abtem"``,
+each element's profile from a multislice line scan), on a flat background,
 sampled with Poisson noise. Rows of the scan can be displaced sideways
 (fly-back jitter) and a movie's field of view drifts. Coordinates are
 (row, col) in pixels with row 0 at the top and the centre of pixel (i, j) at
 (i, j).
 """
 
+import functools
 import numbers
 
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 GRAPHENE_LATTICE_CONSTANT = 2.46  # angstrom; the C-C bond is a / sqrt(3) = 1.42 A
 ATOMIC_NUMBERS = {"B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "P": 15, "S": 16, "Fe": 26}
@@ -93,11 +95,10 @@ def _environments(elements, neighbours, dopants):
     return labels
 
 
-def _render(rows, cols, heights, shape, sigma, row_jitter):
-    """Sum of Gaussian spots sampled on a grid whose row r is moved by ``row_jitter[r]`` along x."""
+def _render(rows, cols, heights, shape, reach, row_jitter, profile):
+    """Sum of spots ``heights * profile(d**2)`` (d in pixels) on a grid whose row r is moved by ``row_jitter[r]`` along x."""
     h, w = shape
     image = np.zeros(shape)
-    reach = int(np.ceil(4 * sigma))
     offsets = np.arange(-reach, reach + 1)
     r0, c0 = np.rint(rows).astype(int), np.rint(cols).astype(int)
     rr = r0[:, None] + offsets  # (n, W)
@@ -105,13 +106,50 @@ def _render(rows, cols, heights, shape, sigma, row_jitter):
     valid_r = (rr >= 0) & (rr < h)
     valid_c = (cc >= 0) & (cc < w)
     jitter = row_jitter[np.clip(rr, 0, h - 1)]  # (n, W): the sideways shift of each row
-    gr = np.exp(-((rr - rows[:, None]) ** 2) / (2 * sigma**2))  # (n, W)
+    dy2 = (rr - rows[:, None]) ** 2  # (n, W)
     dx = cc[:, None, :] + jitter[:, :, None] - cols[:, None, None]  # (n, W, W)
-    spots = heights[:, None, None] * gr[:, :, None] * np.exp(-(dx**2) / (2 * sigma**2))
+    spots = heights[:, None, None] * profile(dy2[:, :, None] + dx**2)
     mask = valid_r[:, :, None] & valid_c[:, None, :]
     flat = (np.clip(rr, 0, h - 1)[:, :, None] * w + np.clip(cc, 0, w - 1)[:, None, :])[mask]
     np.add.at(image.reshape(-1), flat, spots[mask])
     return image
+
+
+@functools.lru_cache(maxsize=None)
+def abtem_column_profile(element, energy=60e3, semiangle_cutoff=32.0, inner=80.0, outer=200.0):
+    """HAADF intensity against distance from one atom of ``element``, by multislice (abTEM).
+
+    A line scan of an aberration-free probe (``energy`` eV, ``semiangle_cutoff``
+    mrad) from the atom out to 4 A, in steps of 0.05 A, with an annular
+    detector from ``inner`` to ``outer`` mrad. Needs the ``sim`` extra.
+
+    Returns
+    -------
+    distance : ndarray
+        Angstrom, from 0 to 4.
+    intensity : ndarray
+        The detected fraction of the probe at each distance.
+    """
+    try:
+        import abtem
+        import ase
+    except ImportError as exc:  # pragma: no cover - the sim extra is a test dependency
+        raise ImportError(
+            'model="abtem" needs abTEM and ASE: pip install "sklearn_rvae[sim]".'
+        ) from exc
+    atoms = ase.Atoms(element, positions=[(6.0, 6.0, 1.0)], cell=(12.0, 12.0, 2.0))
+    # Only for this computation: the user's own abTEM settings stay as they are.
+    with abtem.config.set({"device": "cpu", "diagnostics.progress_bar": False}):
+        potential = abtem.Potential(atoms, sampling=0.04, projection="infinite", slice_thickness=2.0)
+        probe = abtem.Probe(energy=energy, semiangle_cutoff=semiangle_cutoff)
+        scan = abtem.LineScan(start=(6.0, 6.0), end=(10.0, 6.0), sampling=0.05)
+        detector = abtem.AnnularDetector(inner=inner, outer=outer)
+        measured = probe.scan(potential, scan=scan, detectors=detector).compute()
+    intensity = np.asarray(measured.array, dtype=np.float64)
+    distance = np.linspace(0.0, 4.0, len(intensity))
+    # Cached and shared between calls: read-only.
+    distance.flags.writeable = intensity.flags.writeable = False
+    return distance, intensity
 
 
 _COMMON = {
@@ -123,6 +161,7 @@ _COMMON = {
     "probe_fwhm": [Interval(numbers.Real, 0, None, closed="neither")],
     "background": [Interval(numbers.Real, 0, None, closed="left")],
     "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
+    "model": [StrOptions({"gaussian", "abtem"})],
     "random_state": ["random_state"],
 }
 
@@ -173,20 +212,33 @@ class _Scene:
         return site, target
 
     def frame(self, offset, pixel_size, size, dose, probe_fwhm, background, scan_jitter,
-              displacement, rng):
+              displacement, rng, model="gaussian"):
         """One noisy image and its atoms table (angstrom offset of the field, (y, x))."""
         present = self.elements != ""
         pos = self.sites + displacement * rng.standard_normal(self.sites.shape)
         pix = (pos - offset) / pixel_size - 0.5  # pixel centres at integers
         labels = _environments(self.elements, self.neighbours, self.dopants)
         z = np.array([ATOMIC_NUMBERS.get(e, 0) for e in self.elements], dtype=float)
-        heights = dose * (z / 6.0) ** 1.7
-        sigma = probe_fwhm / pixel_size / (2 * np.sqrt(2 * np.log(2)))
-        near = present & np.all((pix > -5 * sigma) & (pix < size - 1 + 5 * sigma), axis=1)
         row_jitter = scan_jitter * rng.standard_normal(size)
-        clean = background * dose + _render(
-            pix[near, 0], pix[near, 1], heights[near], (size, size), sigma, row_jitter
-        )
+        clean = np.full((size, size), background * dose)
+        if model == "gaussian":
+            sigma = probe_fwhm / pixel_size / (2 * np.sqrt(2 * np.log(2)))
+            groups = [(present, dose * (z / 6.0) ** 1.7, lambda d2: np.exp(-d2 / (2 * sigma**2)),
+                       int(np.ceil(4 * sigma)))]
+        else:
+            # Multislice profiles, each element its own shape; the C peak is ``dose``.
+            c_peak = abtem_column_profile("C")[1][0]
+            groups = []
+            for element in sorted(set(self.elements[present])):
+                r, f = abtem_column_profile(element)
+                r_px, f = r / pixel_size, f / c_peak
+                groups.append((self.elements == element, np.full(len(z), dose),
+                               lambda d2, r_px=r_px, f=f: np.interp(np.sqrt(d2), r_px, f, right=0.0),
+                               int(np.ceil(r_px[-1]))))
+        for members, heights, profile, reach in groups:
+            near = members & np.all((pix > -reach) & (pix < size - 1 + reach), axis=1)
+            clean += _render(pix[near, 0], pix[near, 1], heights[near], (size, size), reach,
+                             row_jitter, profile)
         image = rng.poisson(clean).astype(np.float64)
         seen = present & np.all((pix >= -0.5) & (pix < size - 0.5), axis=1)
         names = environment_names(self.dopants)
@@ -209,7 +261,7 @@ class _Scene:
 )
 def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies=6,  # noqa: B006
                     rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05, scan_jitter=0.2,
-                    random_state=0):
+                    model="gaussian", random_state=0):
     """HAADF-STEM image of graphene with substitutional dopants and vacancies.
 
     Incoherent Z-contrast model: each atomic column is a Gaussian probe spot
@@ -244,6 +296,12 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
     scan_jitter : float, default=0.2
         Standard deviation of the sideways displacement of each scan row,
         pixels.
+    model : {"gaussian", "abtem"}, default="gaussian"
+        Shape of a column. ``"gaussian"``: the probe spot times Z**1.7.
+        ``"abtem"``: each element's HAADF profile simulated by multislice
+        (:func:`abtem_column_profile`: 60 kV, 32 mrad, 80-200 mrad detector;
+        the ``sim`` extra, a few seconds once per session), with its Airy
+        tails and its own Z-contrast (Si/C 5.0); ``probe_fwhm`` is unused.
     random_state : int, RandomState instance or None, default=0
         Seed of the lattice offset and angle, the defects, jitter and noise.
 
@@ -273,7 +331,7 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
     angle = rng.uniform(0, 60) if rotation is None else float(rotation)
     scene = _Scene(size, pixel_size, dopants, n_vacancies, angle, 0.0, rng)
     return scene.frame(np.zeros(2), pixel_size, size, dose, probe_fwhm, background, scan_jitter,
-                       0.0, rng)
+                       0.0, rng, model)
 
 
 @validate_params(
@@ -284,14 +342,14 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
         "drift": ["array-like"],
         "drift_jitter": [Interval(numbers.Real, 0, None, closed="left")],
         "displacement": [Interval(numbers.Real, 0, None, closed="left")],
-        "hop_frames": ["array-like"],
+        "hop_frames": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
 def make_stem_movie(n_frames=10, size=256, pixel_size=0.2, *, dopants={"Si": 12},  # noqa: B006
                     n_vacancies=6, rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05,
                     scan_jitter=0.2, drift=(1.5, -1.0), drift_jitter=0.5, displacement=0.05,
-                    hop_frames=(5,), random_state=0):
+                    hop_frames=None, model="gaussian", random_state=0):
     """A HAADF-STEM movie of one graphene sheet: drift, jitter and dopant hops.
 
     Every frame is drawn as in :func:`make_stem_image` from the same sheet.
@@ -307,7 +365,7 @@ def make_stem_movie(n_frames=10, size=256, pixel_size=0.2, *, dopants={"Si": 12}
     n_frames : int, default=10
         Number of frames.
     size, pixel_size, dopants, n_vacancies, rotation, dose, probe_fwhm, \
-background, scan_jitter
+background, scan_jitter, model
         As in :func:`make_stem_image`.
     drift : (float, float), default=(1.5, -1.0)
         Mean motion of the sample in the image between frames, (row, col)
@@ -317,8 +375,9 @@ background, scan_jitter
     displacement : float, default=0.05
         Standard deviation of every atom's displacement from its site in
         each frame, angstrom.
-    hop_frames : sequence of int, default=(5,)
-        Frames at which a dopant hops (each in 1 .. n_frames - 1).
+    hop_frames : sequence of int or None, default=None
+        Frames at which a dopant hops (each in 1 .. n_frames - 1); ``None``
+        is one hop, at frame ``n_frames // 2`` (none for a single frame).
     random_state : int, RandomState instance or None, default=0
         Seed of the sheet, drift, hops and noise.
 
@@ -340,6 +399,8 @@ background, scan_jitter
     ((3, 64, 64), [1, 1, 1])
     """
     _check_dopants(dopants)
+    if hop_frames is None:
+        hop_frames = (n_frames // 2,) if n_frames > 1 else ()
     hop_frames = [int(f) for f in np.atleast_1d(np.asarray(hop_frames, dtype=float))]
     if any(f < 1 or f >= n_frames for f in hop_frames):
         raise ValueError(
@@ -363,7 +424,7 @@ background, scan_jitter
         for _ in range(hop_frames.count(t)):
             scene.hop(rng, centre)
         image, atoms = scene.frame(offsets[t], pixel_size, size, dose, probe_fwhm, background,
-                                   scan_jitter, displacement, rng)
+                                   scan_jitter, displacement, rng, model)
         atoms.insert(0, "frame", t)
         frames.append(image)
         tables.append(atoms)

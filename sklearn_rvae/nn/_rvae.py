@@ -181,7 +181,6 @@ class RotationInvariantVAEModule(nn.Module):
         noise_scale=None,
         rotation_prior=1.0,
         translation_prior=2.0,
-        n_classes=0,
     ):
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
@@ -203,7 +202,14 @@ class RotationInvariantVAEModule(nn.Module):
         self.log_scale = nn.Parameter(
             torch.tensor(0.0 if learn else math.log(noise_scale)), requires_grad=learn
         )
-        self.class_prior = GaussianMixturePrior(n_classes, self.n_components) if n_classes else None
+        # A GaussianMixturePrior over z, attached after training (n_classes).
+        self.class_prior = None
+
+    def __setstate__(self, state):
+        # Modules pickled before the class prior existed have no such attribute.
+        super().__setstate__(state)
+        if "class_prior" not in self._modules and "class_prior" not in self.__dict__:
+            self.class_prior = None
 
     def kl_content(self, mean, log_var):
         """Per-sample KL of the content z against its prior (standard normal, or the class mixture)."""
@@ -266,10 +272,10 @@ class GaussianMixturePrior(nn.Module):
     The KL term of the ELBO is summed over the classes exactly, with
     q(c | x) = p(c | z at its posterior mean) (the responsibilities, as in
     VaDE, Jiang et al. 2017): sum_c q_c KL(q(z) || N(mu_c, Sigma_c)) +
-    KL(q(c) || pi). The mixture is set with :meth:`set_mixture` (the
-    estimator fits it by EM to the codes of the trained network); until
-    then every component is N(0, I), where this is the standard normal
-    prior exactly.
+    KL(q(c) || pi): a lower bound on the marginal likelihood under this
+    prior. The mixture is set with :meth:`set_mixture` (the estimator fits
+    it by EM to the codes of the trained network); until then every
+    component is N(0, I), where this is the standard normal prior exactly.
     """
 
     def __init__(self, n_classes, n_components):
@@ -495,9 +501,9 @@ class CircularRotationVAEModule(RotationInvariantVAEModule):
     def __init__(self, image_shape, n_components=2, translation=True, decoder="conv",
                  hidden_layer_sizes=(128, 128), activation="tanh", likelihood="gaussian",
                  noise_scale=None, rotation_symmetry=1, n_rotation_bins=12,
-                 translation_prior=2.0, scorer_hidden=32, n_classes=0):
+                 translation_prior=2.0, scorer_hidden=32):
         super().__init__(image_shape, n_components, translation, decoder, hidden_layer_sizes,
-                         activation, likelihood, noise_scale, 1.0, translation_prior, n_classes)
+                         activation, likelihood, noise_scale, 1.0, translation_prior)
         self.rotation_symmetry = int(rotation_symmetry)
         self.n_rotation_bins = int(n_rotation_bins)
         self.bin_width = 2.0 * math.pi / (self.rotation_symmetry * self.n_rotation_bins)
