@@ -155,6 +155,17 @@ def test_extractor_frames_locate_and_edges():
     assert padded.locate(frames).attrs["n_excluded"] == 0
 
 
+def test_extractor_feature_names_and_cut_patches_errors():
+    image, _ = make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0)
+    ext = AtomPatchExtractor(8, min_distance=5).fit(image)
+    names = ext.get_feature_names_out()
+    assert len(names) == 64 and names[0] == "atompatchextractor0"
+    with pytest.raises(ValueError, match="positions"):
+        cut_patches(image, np.array([[np.nan, 3.0]]), 5)
+    with pytest.raises(ValueError, match="window_size=0"):
+        cut_patches(image, np.array([[3.0, 3.0]]), 0)
+
+
 def test_extractor_standardize_and_disk():
     image, _ = make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0)
     p = AtomPatchExtractor(12, min_distance=5, standardize=True).fit_transform(image)

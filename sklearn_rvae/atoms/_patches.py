@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import pandas as pd
 from scipy import ndimage
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._find import check_image, find_atoms
@@ -36,6 +36,14 @@ def cut_patches(image, positions, window_size):
     patches : ndarray of shape (n, window_size, window_size)
         Pixels outside the image read as the nearest edge pixel.
     """
+    if not isinstance(window_size, numbers.Integral) or isinstance(window_size, bool) or window_size < 1:
+        raise ValueError(f"window_size={window_size!r} must be a positive int.")
+    image = check_image(image)
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
+        raise ValueError(
+            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
+        )
     offsets = np.arange(window_size) - (window_size - 1) / 2
     rows = positions[:, 0, None, None] + offsets[None, :, None]
     cols = positions[:, 1, None, None] + offsets[None, None, :]
@@ -44,7 +52,7 @@ def cut_patches(image, positions, window_size):
     return out.reshape(len(positions), window_size, window_size)
 
 
-class AtomPatchExtractor(TransformerMixin, BaseEstimator):
+class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Cut a window centred on every atomic column of an image or movie.
 
     In the manner of ``sklearn.feature_extraction.image.PatchExtractor``:
@@ -161,6 +169,10 @@ class AtomPatchExtractor(TransformerMixin, BaseEstimator):
         self._check_window(_frames(X))
         self.n_features_out_ = self.window_size**2
         return self
+
+    @property
+    def _n_features_out(self):
+        return self.window_size**2
 
     def _check_window(self, frames):
         if self.window_size > min(frames.shape[1:]):
