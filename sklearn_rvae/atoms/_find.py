@@ -24,6 +24,10 @@ _JOINT_STEPS = 6
 _THRESHOLD_FRACTION = 0.25
 # Smoothed counts are skewed: noise maxima reach 5 sd where counts are sparse.
 _NOISE_SDS = 8.0
+# Steps of the joint fit whose residual is searched for faint columns.
+_RESIDUAL_STEPS = 4
+# ... and of the joint fit that goes on from it, with the faint columns added.
+_FINAL_STEPS = 4
 _ROW_SHIFT_PRIOR = 0.3
 # No fit moves a column by more than this fraction of min_distance.
 _MAX_MOVE = 0.3
@@ -197,10 +201,15 @@ def refine_positions(image, positions, min_distance):
     return _refine_jointly(image - low, params, min_distance, low)[0]
 
 
-def _refine_jointly(work, params, min_distance, count_offset):
-    """Centres from the joint fit (own fits by the edge) and which of them are columns of the image."""
+def _refine_jointly(work, params, min_distance, count_offset, start=None, steps=None):
+    """Centres from the joint fit (own fits by the edge) and which of them are columns of the image.
+
+    ``params`` are the columns' own fits; the joint fit starts from ``start``
+    (default ``params``) and runs ``steps`` steps (default ``_JOINT_STEPS``).
+    """
     band = int(np.ceil(min_distance / 2))
-    joint, _ = _joint_fit(work, params, band=band, max_move=min_distance / 2, count_offset=count_offset)
+    joint, _ = _joint_fit(work, params if start is None else start, band=band,
+                          max_move=min_distance / 2, count_offset=count_offset, steps=steps)
     # The joint fit leaves the pixels by the edge out; the columns there keep
     # their own fits, whose local background takes up the tails of the
     # columns outside.
@@ -242,7 +251,7 @@ def _fit_columns(image, positions, min_distance):
     return _fit_shared_width(data, rows, cols, weight, params, min_distance)
 
 
-def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0):
+def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0, steps=None):
     """Fit all columns at once, with one background, probe width and scan-row shifts.
 
     Poisson-weighted Levenberg-Marquardt on the whole image with a sparse
@@ -295,7 +304,7 @@ def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0):
     model, (rows, rows_c, dx, inside, d2, g, pixel) = evaluate(amp, pos, background, sigma, shift)
     n_par = 3 * n + 2 + h
     damping = 1e-3
-    for _ in range(_JOINT_STEPS):
+    for _ in range(_JOINT_STEPS if steps is None else steps):
         weight = weigh(model)
         current = cost(model, shift, weight)
         ag = amp[:, None] * g
@@ -372,9 +381,9 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
     columns, those below ``threshold`` dropped. With ``refine=True``:
 
     - each column is fitted alone (a Gaussian of one probe width for all);
-    - the image less those fits is searched again: a faint column on a
-      bright one's flank (C bonded to Si) is no maximum of the image, only
-      of that residual;
+    - the image less a short joint fit of those columns (below) is
+      searched again: a faint column on a bright one's flank (C bonded to
+      Si) is no maximum of the image, only of that residual;
     - all columns are fitted at once: Poisson-weighted Levenberg-Marquardt
       on the whole image, one background, one probe width, a height and
       centre per column and a sideways shift per scan row (row jitter),
@@ -486,8 +495,16 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         # a probe as wide as the bond) is no local maximum of the image, but
         # it is one of the image less the fitted columns. One more search,
         # on that residual, at the same height above background.
-        sigma = float(np.median(np.exp(params[:, 4])))
-        residual = work - _render_spots(work.shape, params, 4 * sigma + min_distance)
+        # The residual of a short joint fit, not of the columns' own fits: a
+        # Si's own fit takes up part of its C neighbours' counts, which then
+        # stand too low in the residual (at 10 counts, 28% of the C bonded
+        # to a Si were lost that way on the validation frames).
+        fitted, _ = _joint_fit(work, params, band=int(np.ceil(min_distance / 2)),
+                               max_move=min_distance / 2, count_offset=None if invert else low,
+                               steps=_RESIDUAL_STEPS)
+        sigma = float(np.exp(fitted[0, 4]))
+        residual = work - fitted[0, 0] - _render_spots(work.shape, fitted, 4 * sigma + min_distance)
+        residual += np.median(params[:, 0])
         residual = ndimage.gaussian_filter(residual, max(_SMOOTH * min_distance, 0.5), mode="nearest")
         found = peak_local_max(residual, min_distance=max(int(min_distance), 1), footprint=disk,
                                p_norm=2, exclude_border=False).astype(np.float64)
@@ -497,12 +514,19 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         if len(found):
             gap, _ = cKDTree(params[:, 2:4]).query(found)
             found = found[gap >= min_distance]
+        start = fitted
         if len(found):
             params = _fit_columns(work, np.vstack([params[:, 2:4], found]), min_distance)
+            # The joint fit goes on from where the short one stopped; the new
+            # columns start from their own fits.
+            added = params[len(fitted):].copy()
+            added[:, [0, 4]] = fitted[0, [0, 4]]
+            start = np.vstack([fitted, added])
         # Poisson weights need the counts themselves: the level taken off to
         # make the image non-negative goes back in; an inverted image has no
         # such counts, and its pixels weigh alike.
-        positions, real = _refine_jointly(work, params, min_distance, None if invert else low)
+        positions, real = _refine_jointly(work, params, min_distance, None if invert else low,
+                                          start=start, steps=_FINAL_STEPS)
         positions = positions[real]
     h, w = image.shape
     keep = (
