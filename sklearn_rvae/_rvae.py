@@ -422,8 +422,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _fit_class_prior(self, net, Xt, seed):
         """Fit the class mixture on the codes of the trained network (EM); return the classes."""
         module = net.module_
-        with torch.no_grad():
-            codes = self._content_means(module, torch.as_tensor(Xt, device=net.device, dtype=torch.float64))
+        # The same forward pass as transform (in float64, like the module by now).
+        mean = net.forward(Xt.astype(np.float64), training=False)[2].numpy()
+        codes = mean[:, module.n_pose : module.n_pose + self.n_components]
         mixture = GaussianMixture(
             self.n_classes, covariance_type="full", n_init=5, random_state=seed
         ).fit(codes)
@@ -435,18 +436,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         with torch.no_grad():
             log_gamma = prior.log_responsibility(torch.as_tensor(codes, device=net.device))
         return log_gamma.argmax(1).cpu().numpy()
-
-    def _content_means(self, module, x, batch=1000):
-        """Posterior means of z for a tensor of (scaled) images, in batches."""
-        out = []
-        for start in range(0, len(x), batch):
-            outputs = module(x[start:start + batch])
-            out.append(outputs[2][:, self._z_slice(module)].cpu().numpy())
-        return np.concatenate(out).astype(np.float64)
-
-    @staticmethod
-    def _z_slice(module):
-        return slice(module.n_pose, module.n_pose + module.n_components)
 
     def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
         callbacks = clone_callbacks(self.callbacks)
