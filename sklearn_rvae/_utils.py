@@ -92,9 +92,22 @@ def resolve_image_shape(image_shape, n_features, name="image_shape"):
     return (h, w)
 
 
+def local_random_state(random_state):
+    """``check_random_state`` that never hands out numpy's global RNG.
+
+    ``None`` gives a fresh ``RandomState`` seeded from the OS entropy pool, so
+    a call with ``random_state=None`` differs from run to run without
+    advancing ``np.random``'s global state (scikit-learn's ``None`` draws from,
+    and so moves, the global RNG).
+    """
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
+
+
 def seed_from(random_state):
     """An int seed for torch drawn from a sklearn ``random_state``."""
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
 def clone_callbacks(callbacks):
