@@ -27,6 +27,7 @@ Usage::
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -114,12 +115,12 @@ def in_memory(args, out):
 
     def without_numba():
         # The path users without numba get: float32 buffer + matmul per chunk.
-        saved = nn_com.integer_moments_kernel
-        nn_com.integer_moments_kernel = lambda: None
+        saved = nn_com.fused_moments_kernel
+        nn_com.fused_moments_kernel = lambda: None
         try:
             return fallback.transform(cube_u16)
         finally:
-            nn_com.integer_moments_kernel = saved
+            nn_com.fused_moments_kernel = saved
 
     without_numba()  # warm up
     u16_bytes = torch.from_numpy(cube_u16.view(np.float32).reshape(-1, k // 2))
@@ -244,8 +245,11 @@ def main():
         child(fmt, path, int(limit), reference)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    kernel = "numba " + _moments_kernel.numba.__version__ if nn_com.integer_moments_kernel() else "none (numba missing)"
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; fused integer kernel: {kernel}")
+    numba = "numba " + _moments_kernel.numba.__version__ if nn_com.fused_moments_kernel() else "no numba"
+    module = nn_com.DetectorMomentsModule((args.detector, args.detector), np.ones((3, args.detector, args.detector)))
+    kernels = ", ".join(f"{d}: {module.kernel_for(d)}" for d in ("float32", "uint16"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"{platform.processor() or platform.machine()}; {numba}; kernels chosen here: {kernels}")
     rows, nbytes = in_memory(args, args.out)
     floor = rows["read floor (float32 cube)"]
     print(f"\nIn memory, {args.scan}x{args.scan}x{args.detector}x{args.detector} "

@@ -1,6 +1,6 @@
 """Rotation-invariant deep learning for electron microscopy, as scikit-learn estimators."""
 
-from ._com import COMTransformer, EmptyFrameWarning
+from ._com import COMTransformer, EmptyFrameWarning, ExcludedFramesWarning
 from .atoms import AtomPatchExtractor
 from ._preprocessing import DiffractionPreprocessor
 from ._rvae import RotationInvariantVAE
@@ -12,6 +12,7 @@ __all__ = [
     "COMTransformer",
     "DiffractionPreprocessor",
     "EmptyFrameWarning",
+    "ExcludedFramesWarning",
     "RotationInvariantVAE",
     "TiltRegressor",
     "__version__",

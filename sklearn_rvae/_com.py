@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -15,11 +16,36 @@ from . import dpc
 from ._frames import LAZY_CHUNK_BYTES, frame_source
 from ._utils import resolve_device
 from .nn._com import DetectorMomentsModule
-from .nn import _com as _nn_com
 
 
 class EmptyFrameWarning(UserWarning):
-    """Some frames had no (masked) intensity, so they have no centre of mass."""
+    """Some frames have no usable centre of mass.
+
+    They have no (masked) intensity, too little (a blanked frame), or a COM
+    far off their scan neighbours' (a hot pixel); the message says which.
+    """
+
+
+class ExcludedFramesWarning(EmptyFrameWarning):
+    """``fit`` left frames out of the calibration; ``excluded_frames_`` says which and why."""
+
+
+# Why a frame is left out of the calibration (codes of ``_flag_frames``).
+_REASONS = {
+    1: "no positive (masked) intensity",
+    2: "total intensity below 1% of the median frame's (a blanked frame)",
+    3: "COM far off its scan neighbours' (a hot pixel or a cosmic-ray hit)",
+}
+# A sample changes a frame's total by tens of per cent, a blanked beam or a
+# flyback frame by orders of magnitude.
+_LOW_TOTAL_FRACTION = 0.01
+# A sample moves the COM smoothly across the scan; a hot pixel moves one
+# frame's COM alone, by up to the detector's radius. A frame is an outlier
+# when its distance to the median COM of its 3 x 3 scan neighbours exceeds
+# this many times the larger of the median such distance (noise) and its
+# 95th percentile over the scan divided by 3 (so that a noise-free scan,
+# whose median distance is near 0, keeps its atoms' sharp fields).
+_OUTLIER_FACTOR = 10.0
 
 
 class _MomentsNet(NeuralNet):
@@ -140,6 +166,15 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         maximum), the default scale of :meth:`virtual_images`.
     empty_frames_ : ndarray of int
         Positions of the training frames with no masked intensity.
+    excluded_frames_ : ndarray of int
+        Positions of the training frames left out of the centre, descan and
+        rotation fits (an :class:`ExcludedFramesWarning` says so): no
+        positive intensity, a total below 1% of the median frame's (beam
+        blanked), or a COM more than ten times the scan's typical distance
+        from the median of its 3 x 3 scan neighbours (a hot pixel, a cosmic
+        ray). A sample changes neither that abruptly.
+    excluded_reasons_ : ndarray of str
+        Why, for each of ``excluded_frames_``.
     net_ : skorch NeuralNet
         Holds the moments module on ``device``.
     n_features_in_ : int
@@ -240,20 +275,24 @@ class COMTransformer(TransformerMixin, BaseEstimator):
 
         moments, pattern_sum = self._moments(source, with_pattern=True, name="X")
         com_abs, empty = self._absolute_com(moments)
+        flags = _flag_frames(moments[:, 0], com_abs, source.scan_shape)
         if center_param is None:
-            center = self._mean_center(com_abs, empty)
+            center = self._mean_center(com_abs, flags)
             if self._radial_mask():
                 # The disk / annulus was drawn about the detector centre; draw
                 # it about the beam and measure again.
                 self._build_net(mask_image, center)
                 moments, _ = self._moments(source, name="X")
                 com_abs, empty = self._absolute_com(moments)
-                center = self._mean_center(com_abs, empty)
+                flags = _flag_frames(moments[:, 0], com_abs, source.scan_shape)
+                center = self._mean_center(com_abs, flags)
         else:
             center = np.asarray(center_param, dtype=np.float64)  # the net already sits there
         self.center_ = center
         self.empty_frames_ = np.flatnonzero(empty)
-        self._warn_empty(empty, "fit")
+        self.excluded_frames_ = np.flatnonzero(flags)
+        self.excluded_reasons_ = np.array([_REASONS[f] for f in flags[self.excluded_frames_]], dtype=object)
+        self._warn_excluded(flags)
 
         n = len(com_abs)
         self.mean_pattern_ = (pattern_sum / n).reshape(source.detector_shape)
@@ -267,7 +306,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         scan = self.scan_shape_
         if scan is not None and scan[0] >= 2 and scan[1] >= 2:
             field = shift.reshape(scan[0], scan[1], 2)
-            valid = ~empty.reshape(scan)
+            valid = (flags == 0).reshape(scan)
             if self.descan:
                 detector_plane = dpc.fit_plane(field, mask=valid)
                 field = field - dpc.evaluate_plane(detector_plane, scan)
@@ -296,15 +335,14 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         -------
         com : ndarray of shape (n_positions, 2)
             ``[com_x, com_y]`` in detector pixels, in the scan frame (see the
-            class docstring). Frames with no masked intensity give ``0`` and
-            an :class:`EmptyFrameWarning`.
+            class docstring). Frames with no masked intensity, or a total
+            below 1% of the median frame's, give ``0``; they and frames whose
+            COM stands far off their scan neighbours' (kept as measured) are
+            named in an :class:`EmptyFrameWarning`.
         """
         check_is_fitted(self)
         source = self._source(X)
-        moments, _ = self._moments(source, name="X")
-        com_abs, empty = self._absolute_com(moments)
-        self._warn_empty(empty, "transform")
-        return self._calibrate(self._shift(com_abs, empty), empty, source)
+        return self._calibrated_com(source, "transform")
 
     def get_feature_names_out(self, input_features=None):
         """``["com_x", "com_y"]``."""
@@ -317,10 +355,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         source = self._source(X)
         scan = self._map_scan_shape(source)
-        moments, _ = self._moments(source, name="X")
-        com_abs, empty = self._absolute_com(moments)
-        self._warn_empty(empty, "com_map")
-        return self._calibrate(self._shift(com_abs, empty), empty, source).reshape(scan[0], scan[1], 2)
+        return self._calibrated_com(source, "com_map").reshape(scan[0], scan[1], 2)
 
     def field(self, X, thickness=None):
         """Transverse electric field, ``(sy, sx, 2)`` with ``(E_x, E_y)``.
@@ -510,7 +545,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             # Views cost nothing: big chunks for floats and for the fused
             # integer kernel; otherwise integers are converted in a buffer
             # that should stay in cache.
-            fused = source.dtype.kind in "ui" and _nn_com.integer_moments_kernel() is not None
+            fused = self.net_.module_.kernel_for(source.dtype) == "fused (numba)"
             target = 256 * 2**20 if source.dtype.kind == "f" or fused else 8 * 2**20
             if self.net_.device != "cpu":
                 target = 256 * 2**20
@@ -536,8 +571,8 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 # the tensors over them are only read.
                 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
                 for start, chunk in source.chunks(step):
-                    # None unless CPU, integer frames and numba.
-                    fused = module.integer_moments(chunk)
+                    # None unless CPU, numba and integer (or, where faster, float32) frames.
+                    fused = module.fused_moments(chunk)
                     if fused is not None:
                         out[start : start + len(chunk)] = fused
                         if with_pattern:
@@ -567,6 +602,19 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             )
         return out, pattern
 
+    def _calibrated_com(self, source, where):
+        moments, _ = self._moments(source, name="X")
+        com_abs, _ = self._absolute_com(moments)
+        scan = source.scan_shape or self.scan_shape_
+        if scan is not None and math.prod(scan) != source.n_frames:
+            scan = None
+        flags = _flag_frames(moments[:, 0], com_abs, scan)
+        self._warn_flags(flags, where)
+        # Without (enough) intensity there is no COM: 0, flagged. An outlying
+        # COM is measured, so it is kept and flagged.
+        no_com = (flags == 1) | (flags == 2)
+        return self._calibrate(self._shift(com_abs, no_com), no_com, source)
+
     def _absolute_com(self, moments):
         """COM in detector pixels (cy, cx) -> returned as (x, y) absolute, and the empty mask."""
         total = moments[:, 0]
@@ -578,10 +626,10 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         com[empty] = np.nan
         return com, empty
 
-    def _mean_center(self, com_abs, empty):
-        if np.all(empty):
+    def _mean_center(self, com_abs, flags):
+        if np.all(flags == 1):
             raise ValueError("Every frame of X has zero (masked) intensity: no centre of mass to fit.")
-        mean_x, mean_y = np.mean(com_abs[~empty], axis=0)
+        mean_x, mean_y = np.mean(com_abs[flags == 0], axis=0)
         return np.array([mean_y, mean_x])
 
     def _shift(self, com_abs, empty):
@@ -603,21 +651,63 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         out[empty] = 0.0
         return out
 
-    def _warn_empty(self, empty, where):
-        if np.any(empty):
-            idx = np.flatnonzero(empty)
-            warnings.warn(
-                f"{len(idx)} frame(s) have zero or negative total (masked) intensity in {where}, first at positions "
-                f"{idx[:10].tolist()}; their COM shift is set to 0.",
-                EmptyFrameWarning,
-                stacklevel=3,
-            )
+    def _warn_flags(self, flags, where):
+        parts = []
+        for code, reason in _REASONS.items():
+            idx = np.flatnonzero(flags == code)
+            if len(idx):
+                what = "COM shift kept" if code == 3 else "COM shift set to 0"
+                parts.append(f"{len(idx)} frame(s) with {reason}, first at positions {idx[:10].tolist()} ({what})")
+        if parts:
+            warnings.warn(f"In {where}: {'; '.join(parts)}.", EmptyFrameWarning, stacklevel=4)
+
+    def _warn_excluded(self, flags):
+        if not np.any(flags):
+            return
+        parts = []
+        for code, reason in _REASONS.items():
+            idx = np.flatnonzero(flags == code)
+            if len(idx):
+                parts.append(f"{len(idx)} with {reason}, first at positions {idx[:10].tolist()}")
+        warnings.warn(
+            f"fit left {np.count_nonzero(flags)} of {len(flags)} frame(s) out of the centre, descan and "
+            f"rotation fits: {'; '.join(parts)}. They are listed in excluded_frames_ / excluded_reasons_; "
+            "transform gives frames without intensity a COM shift of 0.",
+            ExcludedFramesWarning,
+            stacklevel=3,
+        )
 
     def _physical(self):
         return self.mrad_per_px is not None and self.energy is not None and self.scan_step is not None
 
     def _deflection(self, com):
         return com * self.mrad_per_px if self.mrad_per_px is not None else com
+
+
+def _flag_frames(total, com, scan_shape):
+    """Per frame: 0 to keep for calibration, else the ``_REASONS`` code that leaves it out."""
+    flags = np.where(total > 0, 0, 1)
+    positive = total[flags == 0]
+    if len(positive) == 0:
+        return flags
+    flags[(flags == 0) & (total < _LOW_TOTAL_FRACTION * np.median(positive))] = 2
+    kept = flags == 0
+    if np.count_nonzero(kept) < 3:
+        return flags
+    centre = np.median(com[kept], axis=0)
+    filled = np.where(kept[:, None], com, centre)
+    if scan_shape is not None and min(scan_shape) >= 2:
+        grid = filled.reshape(*scan_shape, 2)
+        local = np.stack([ndi.median_filter(grid[..., i], size=3, mode="nearest") for i in range(2)], -1)
+        local = local.reshape(-1, 2)
+    else:
+        local = np.broadcast_to(centre, filled.shape)
+    distance = np.hypot(*(filled - local).T)[kept]
+    limit = _OUTLIER_FACTOR * max(np.median(distance), np.quantile(distance, 0.95) / 3)
+    outlier = np.zeros_like(kept)
+    outlier[kept] = distance > limit
+    flags[outlier] = 3
+    return flags
 
 
 def _positive(value, name):
@@ -674,7 +764,7 @@ def _block_moments(block, module, n_detector_axes):
     flat = frames.reshape(-1, math.prod(frames.shape[frames.ndim - n_detector_axes :]))
     if not flat.dtype.isnative:
         flat = flat.astype(flat.dtype.newbyteorder("="))
-    fused = module.integer_moments(flat)
+    fused = module.fused_moments(flat)
     if fused is not None:
         return fused.astype(np.float64).reshape(*lead, module.n_outputs)
     with torch.inference_mode():

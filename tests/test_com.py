@@ -12,7 +12,7 @@ from sklearn.cluster import KMeans
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_rvae import COMTransformer, EmptyFrameWarning, dpc
+from sklearn_rvae import COMTransformer, EmptyFrameWarning, ExcludedFramesWarning, dpc
 
 
 def splat(shifts, detector=(16, 16), center=(7.5, 7.5), counts=100.0):
@@ -58,7 +58,7 @@ def torch_path_only(monkeypatch):
     """Run COMTransformer as it runs without numba (the float32 buffer + matmul path)."""
     import sklearn_rvae.nn._com as nn_com
 
-    monkeypatch.setattr(nn_com, "integer_moments_kernel", lambda: None)
+    monkeypatch.setattr(nn_com, "fused_moments_kernel", lambda: None)
 
 
 def test_single_bright_pixel_gives_its_position():
@@ -134,13 +134,66 @@ def test_fit_learns_centre_as_mean_com_and_refines_radial_mask():
 def test_empty_frame_is_reported_and_nan_free():
     frames = splat([[0.5, 0.5], [1.0, -1.0], [0.0, 0.0]], (8, 8), center=(3.5, 3.5))
     frames[1] = 0.0
-    with pytest.warns(EmptyFrameWarning, match=r"1 frame\(s\) have zero.*\[1\]"):
+    with pytest.warns(ExcludedFramesWarning, match=r"1 with no positive \(masked\) intensity.*\[1\]"):
         com = COMTransformer(descan=False).fit(frames)
     np.testing.assert_array_equal(com.empty_frames_, [1])
-    with pytest.warns(EmptyFrameWarning):
+    np.testing.assert_array_equal(com.excluded_frames_, [1])
+    with pytest.warns(EmptyFrameWarning, match=r"1 frame\(s\) with no positive.*\[1\] \(COM shift set to 0\)"):
         out = com.transform(frames)
     assert np.all(np.isfinite(out))
     np.testing.assert_array_equal(out[1], [0.0, 0.0])
+
+
+def test_near_zero_total_frame_does_not_corrupt_the_calibration():
+    # Issue 23's reproducer: one frame whose total is near zero (negative
+    # pixels and one bright one) used to move the centre by 4 px and turn
+    # the fitted rotation by 90 degrees.
+    a = np.ones((4, 4, 8, 8))
+    a[..., 3:5, 3:5] = 20
+    a[0, 0] = -0.2
+    a[0, 0, 0, 7] = 13.3
+    with pytest.warns(ExcludedFramesWarning, match="below 1% of the median"):
+        com = COMTransformer(device="cpu").fit(a)
+    np.testing.assert_allclose(com.center_, [3.5, 3.5])
+    assert com.rotation_deg_ == 0.0
+    np.testing.assert_array_equal(com.excluded_frames_, [0])
+    with pytest.warns(EmptyFrameWarning, match=r"below 1%.*\[0\]"):
+        out = com.transform(a)
+    np.testing.assert_allclose(out, 0.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_hot_pixel_and_blanked_frame_leave_the_clean_calibration(flip):
+    _, field = atomic_phase((24, 24), spacing=8, sigma=1.5)
+    X = scan_from_field(field, 35.0, flip, descan=np.stack(np.mgrid[:24, :24], -1) * [0.02, -0.01] + 0.5,
+                        detector=(24, 24))
+    rng = np.random.default_rng(0)
+    X = rng.poisson(X * 400 / X.sum((2, 3), keepdims=True)).astype(np.float32)
+    clean = COMTransformer().fit(X)
+    assert len(clean.excluded_frames_) == 0
+    bad = X.copy()
+    bad[5, 7, 0, 23] += 2000.0  # a hot pixel at the detector's corner
+    bad[15, 3] = 0.0  # a blanked frame: two dark counts
+    bad[15, 3, 2, 5] = bad[15, 3, 20, 11] = 1.0
+    with pytest.warns(ExcludedFramesWarning) as record:
+        robust = COMTransformer().fit(bad)
+    message = str(record[0].message)
+    assert "1 with total intensity below 1% of the median frame's (a blanked frame), first at positions [363]" in message
+    assert "1 with COM far off its scan neighbours' (a hot pixel or a cosmic-ray hit), first at positions [127]" in message
+    np.testing.assert_array_equal(robust.excluded_frames_, [127, 363])
+    assert list(robust.excluded_reasons_) == [
+        "COM far off its scan neighbours' (a hot pixel or a cosmic-ray hit)",
+        "total intensity below 1% of the median frame's (a blanked frame)",
+    ]
+    np.testing.assert_allclose(robust.center_, clean.center_, atol=0.01)
+    assert abs(robust.rotation_deg_ - clean.rotation_deg_) < 0.2 and robust.flip_ == clean.flip_
+    np.testing.assert_allclose(robust.descan_coef_, clean.descan_coef_, atol=0.01)
+    with pytest.warns(EmptyFrameWarning, match=r"\[363\] \(COM shift set to 0\).*\[127\] \(COM shift kept\)"):
+        out = robust.transform(bad)
+    assert np.all(np.isfinite(out))
+    np.testing.assert_array_equal(out[363], [0.0, 0.0])
+    keep = np.setdiff1d(np.arange(len(out)), [127, 363])
+    np.testing.assert_allclose(out[keep], clean.transform(X)[keep], atol=0.02)
 
 
 # ----------------------------------------------------------- calibration
@@ -482,12 +535,15 @@ def test_load_4dstem_formats_stream_into_the_transformer(scan_data, tmp_path):
         load_4dstem(tmp_path / "a.xyz")
 
 
-# --------------------------------------------------------------- fused integer kernel
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32])
+# --------------------------------------------------------------- fused kernel
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
 @pytest.mark.parametrize("params", [{}, {"mask": 5.0, "threshold": 3}, {"mask": (2.0, 6.0)}])
-def test_fused_integer_kernel_matches_torch_path(dtype, params, monkeypatch):
+def test_fused_kernel_matches_torch_path(dtype, params, monkeypatch):
     pytest.importorskip("numba")
     import sklearn_rvae.nn._com as nn_com
+
+    # float32 takes the fused kernel only where it measured faster: force it.
+    monkeypatch.setattr(nn_com, "_FUSED_FLOAT32", True)
 
     rng = np.random.default_rng(7)
     X = rng.poisson(rng.uniform(1, 60, size=(13, 1, 1)), size=(13, 16, 18)).astype(dtype)  # 13: not a multiple of 4
@@ -495,14 +551,28 @@ def test_fused_integer_kernel_matches_torch_path(dtype, params, monkeypatch):
     fused = est.transform(X)
     detectors = {"a": (0, 3), "b": (3, 5), "c": (5, 7), "d": (7, np.inf)}  # 4 weights: padded to 6
     fused_images = est.virtual_images(X, detectors=detectors)
-    assert nn_com.integer_moments_kernel() is not None
-    monkeypatch.setattr(nn_com, "integer_moments_kernel", lambda: None)
+    assert nn_com.fused_moments_kernel() is not None
+    monkeypatch.setattr(nn_com, "fused_moments_kernel", lambda: None)
     np.testing.assert_allclose(fused, est.transform(X), rtol=1e-5, atol=1e-5)
     for name, image in est.virtual_images(X, detectors=detectors).items():
         np.testing.assert_allclose(fused_images[name], image, rtol=1e-6)
     if not params:  # and against scipy in float64
         ref = np.array([ndi.center_of_mass(f) for f in X.astype(np.float64)])
         np.testing.assert_allclose(fused, ref[:, ::-1] - [8.5, 7.0], atol=1e-5)
+
+
+def test_fused_float32_kernel_reports_nan_frames(monkeypatch):
+    pytest.importorskip("numba")
+    import sklearn_rvae.nn._com as nn_com
+
+    monkeypatch.setattr(nn_com, "_FUSED_FLOAT32", True)
+    X = np.ones((6, 8, 8), dtype=np.float32)
+    X[4, 2, 3] = np.nan
+    est = COMTransformer(threshold=0.5, descan=False)
+    assert nn_com.DetectorMomentsModule((8, 8), np.ones((3, 8, 8))).kernel_for(np.float32) == "fused (numba)"
+    # A NaN is never below the threshold, so it reaches the sums and is reported, not zeroed.
+    with pytest.raises(ValueError, match=r"NaN or infinity in 1 frame\(s\), first at positions \[4\]"):
+        est.fit(X)
 
 
 def test_direction_colors_is_the_hsv_colour_wheel():

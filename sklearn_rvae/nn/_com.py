@@ -13,16 +13,56 @@ pixel read, so the layout of the one matmul decides the speed. Measured on a
 * per-row ``(m * ky, kx) @ (kx, 2)`` with a second reduction: 14 GB/s.
 
 So the module keeps the weights as an ``(n_out, K)`` matrix and multiplies
-from the left. Frames are cropped to the rows the weights touch (a disk mask
+from the left. That holds for the Intel CPU above; on an AMD EPYC the same
+matmul ran at 0.12x the read floor, which is why float32 frames go through the
+fused numba kernel instead whenever it measured faster on the machine at hand
+(``fused_float32_is_faster``, once per process). Frames are cropped to the rows the weights touch (a disk mask
 skips the rows outside the disk without reading them: a strided view, no
 copy).
 """
+
+import time
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._moments_kernel import integer_moments_kernel, padded_weights
+from ._moments_kernel import fused_moments_kernel, padded_weights
+
+_FUSED_FLOAT32 = None
+
+
+def fused_float32_is_faster():
+    """Whether the fused kernel sums float32 frames faster than torch's matmul here.
+
+    Measured once per process (about 0.1 s) on 512 frames of 128 x 128 with
+    the three COM weights, best of three each; False without numba.
+    """
+    global _FUSED_FLOAT32
+    if _FUSED_FLOAT32 is None:
+        kernel = fused_moments_kernel()
+        if kernel is None:
+            return False
+        k = 128 * 128
+        frames = np.ones((512, k), dtype=np.float32)
+        weights = np.ones((3, k), dtype=np.float32)
+        out = np.empty((512, 3), dtype=np.float32)
+        threshold = np.float32(-np.inf)
+
+        def best(fn):
+            fn()  # warm up (and compile)
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - t0)
+            return min(times)
+
+        w, f = torch.from_numpy(weights), torch.from_numpy(frames)
+        matmul = best(lambda: torch.mm(w, f.T))
+        fused = best(lambda: kernel(frames, 0, k, weights, threshold, out))
+        _FUSED_FLOAT32 = bool(fused < matmul)
+    return _FUSED_FLOAT32
 
 
 class DetectorMomentsModule(nn.Module):
@@ -40,9 +80,9 @@ class DetectorMomentsModule(nn.Module):
     Forward
     -------
     ``frames`` of shape (m, ky * kx), float32 or float64; returns the sums,
-    shape (m, n_weights), in the frames' dtype. Integer counts go through
-    ``integer_moments`` (one fused pass) when numba is installed; otherwise
-    callers convert them chunk by chunk.
+    shape (m, n_weights), in the frames' dtype. Integer counts, and float32
+    frames where it is faster, go through ``fused_moments`` (one pass) when
+    numba is installed; otherwise callers convert integers chunk by chunk.
     """
 
     def __init__(self, detector_shape, weights, threshold=None):
@@ -62,16 +102,25 @@ class DetectorMomentsModule(nn.Module):
     def n_outputs(self):
         return self.weights.shape[0]
 
-    def integer_moments(self, frames):
-        """Sums of integer frames in one fused pass (numba), or None without numba.
+    def kernel_for(self, dtype):
+        """Which code sums frames of ``dtype`` here: ``"fused (numba)"`` or ``"matmul (torch)"``."""
+        dtype = np.dtype(dtype)
+        if self.weights.device.type != "cpu" or fused_moments_kernel() is None:
+            return "matmul (torch)"
+        if dtype.kind in "ui" or (dtype == np.float32 and fused_float32_is_faster()):
+            return "fused (numba)"
+        return "matmul (torch)"
 
-        ``frames``: ndarray of integers, shape (m, ky * kx). Returns float32
-        (m, n_weights), the same numbers as ``forward`` on the frames
+    def fused_moments(self, frames):
+        """Sums in one fused pass (numba), or None where ``forward`` is the path.
+
+        ``frames``: ndarray of shape (m, ky * kx), integers or float32. Returns
+        float32 (m, n_weights), the same numbers as ``forward`` on the frames
         converted to float32 (up to the order of the float32 additions).
         """
-        kernel = integer_moments_kernel()
-        if kernel is None or frames.dtype.kind not in "ui" or self.weights.device.type != "cpu":
+        if self.kernel_for(frames.dtype) != "fused (numba)":
             return None
+        kernel = fused_moments_kernel()
         ky, kx = self.detector_shape
         r0, r1 = self.rows
         frames = np.ascontiguousarray(frames.reshape(frames.shape[0], ky * kx))

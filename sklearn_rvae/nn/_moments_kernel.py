@@ -1,18 +1,23 @@
-"""Fused moments of integer detector frames, compiled with numba when it is installed.
+"""Fused moments of detector frames, compiled with numba when it is installed.
 
 Detectors write integer counts. Torch has no fused integer-to-float
 multiply-add on the CPU, so the torch path converts each chunk to float32 in
 a buffer and then multiplies: two passes, about half the read floor per
 frame on a 2-core machine. This kernel converts and accumulates in one pass
 and reads each frame once: on the same machine it reaches the memory read
-floor of the uint16 bytes (see benchmarks/RESULTS.md). It is optional
+floor of the uint16 bytes (see benchmarks/RESULTS.md). It takes float32
+frames too: BLAS streams ``W @ frames.T`` at the read rate on some CPUs and at
+a tenth of it on others, so ``DetectorMomentsModule`` times both once per
+process and keeps the faster. It is optional
 (``pip install sklearn_rvae[fast]``; abTEM, the ``sim`` extra, brings numba
 too); without numba the torch path gives the same numbers, more slowly.
 
 The loop takes four frames at a time and three weight rows at a time: twelve
 float32 accumulators, so each weight element is loaded once per four frames
 and LLVM vectorises the pixel loop (``reassoc`` lets it reorder the sums;
-no other fast-math flag, so the threshold compare keeps IEEE semantics).
+no other fast-math flag, so the threshold compare keeps IEEE semantics: a
+NaN pixel is never below the threshold, so it reaches the sums and its frame
+is reported as non-finite, as on the torch path).
 """
 
 import numpy as np
@@ -25,7 +30,7 @@ except ImportError:  # pragma: no cover - exercised by monkeypatching in the tes
 _KERNEL = None
 
 
-def integer_moments_kernel():
+def fused_moments_kernel():
     """The compiled kernel, or None when numba is not installed (compiled on first use)."""
     global _KERNEL
     if _KERNEL is None and numba is not None:
@@ -38,7 +43,7 @@ def _compile():
 
     @numba.njit(parallel=True, fastmath=flags, cache=True, nogil=True)
     def moments(frames, col0, col1, weights, threshold, out):  # pragma: no cover - compiled
-        # frames (n, K) integers; weights (3 * g, col1 - col0) float32; out (n, 3 * g) float32.
+        # frames (n, K) integers or float32; weights (3 * g, col1 - col0) float32; out (n, 3 * g) float32.
         n = frames.shape[0]
         n_blocks = (n + 3) // 4
         zero = np.float32(0.0)
@@ -65,16 +70,16 @@ def _compile():
                 for j in range(col1 - col0):
                     w0 = wa[j]; w1 = wb[j]; w2 = wc[j]
                     v = np.float32(f0[j])
-                    v = v if v >= threshold else zero
+                    v = zero if v < threshold else v
                     a0 += w0 * v; a1 += w1 * v; a2 += w2 * v
                     v = np.float32(f1[j])
-                    v = v if v >= threshold else zero
+                    v = zero if v < threshold else v
                     b0 += w0 * v; b1 += w1 * v; b2 += w2 * v
                     v = np.float32(f2[j])
-                    v = v if v >= threshold else zero
+                    v = zero if v < threshold else v
                     c0 += w0 * v; c1 += w1 * v; c2 += w2 * v
                     v = np.float32(f3[j])
-                    v = v if v >= threshold else zero
+                    v = zero if v < threshold else v
                     d0 += w0 * v; d1 += w1 * v; d2 += w2 * v
                 o = 3 * g
                 out[i0, o] = a0; out[i0, o + 1] = a1; out[i0, o + 2] = a2
