@@ -1,6 +1,8 @@
 """RotationInvariantVAE: rVAE / rrVAE as a scikit-learn transformer."""
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -11,7 +13,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.mixture import GaussianMixture
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -20,9 +22,12 @@ from skorch.dataset import ValidSplit
 
 from ._utils import (
     BatchIndexLoader,
+    Diverged,
+    DivergenceGuard,
     ModuleLossNet,
     clone_callbacks,
     history_frame,
+    local_random_state,
     local_torch_seed,
     resolve_device,
     resolve_image_shape,
@@ -331,7 +336,11 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         capacity = None
         if self.capacity is not None:
             capacity = tuple(np.ravel(self.capacity).tolist())
-            if len(capacity) != 3 or capacity[0] < 0 or capacity[1] < 1 or capacity[2] <= 0:
+            if (
+                len(capacity) != 3
+                or not all(isinstance(c, numbers.Real) and math.isfinite(c) for c in capacity)
+                or capacity[0] < 0 or capacity[1] < 1 or capacity[2] <= 0
+            ):
                 raise ValueError(
                     "capacity must be (c_max >= 0 nats, n_epochs >= 1, gamma > 0), "
                     f"got {self.capacity!r}."
@@ -372,7 +381,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         image_shape = resolve_image_shape(self.image_shape, X.shape[1])
         self._check_X_range(X)
         device = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
+        rng = local_random_state(self.random_state)
         # The first seed is seed_from(random_state): n_init=1 trains as before.
         seeds = [seed_from(rng) for _ in range(self.n_init)]
 
@@ -384,19 +393,51 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 scale = 1.0
         noise_scale = None if self.noise_scale is None else self.noise_scale / scale
         Xt = ((X - offset) / scale).astype(np.float32)
+        if not np.all(np.isfinite(Xt)):
+            raise ValueError(
+                f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32 once centred and scaled; "
+                "rescale X (e.g. divide by its maximum) before fit."
+            )
+        if self.early_stopping:
+            n_valid = math.ceil(len(X) * self.validation_fraction)
+            if n_valid < 1 or len(X) - n_valid < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves {len(X) - n_valid} training and "
+                    f"{n_valid} validation sample(s) of {len(X)}; early_stopping needs at least one of each."
+                )
         net, best, losses = None, np.inf, []
         for seed in seeds:
             candidate = self._build_net(seed, image_shape, hidden, capacity, noise_scale, device)
-            with local_torch_seed(seed, device):
-                candidate.fit(Xt, None)
+            try:
+                with local_torch_seed(seed, device):
+                    candidate.fit(Xt, None)
+            except Diverged as exc:
+                if self.n_init == 1 or (len(losses) == self.n_init - 1 and net is None):
+                    self.history_ = history_frame(candidate.history)
+                    raise ValueError(
+                        f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch "
+                        f"{exc.batch}{'' if self.n_init == 1 else ' in every one of the n_init starts'}. "
+                        f"Likely causes: a learning rate too large (lr={self.lr}; try 10x smaller), "
+                        f"a KL weight or capacity that fights the reconstruction (beta={self.beta}, "
+                        f"capacity={self.capacity}), or X on an extreme scale (X spans {X.min():.3g} to "
+                        f"{X.max():.3g}). The epochs so far are in history_."
+                    ) from None
+                losses.append(np.nan)
+                continue
             if self.early_stopping:
                 loss = float(np.min(candidate.history[:, "valid_loss"]))
             else:
                 loss = float(candidate.history[-1, "train_loss"])
             losses.append(loss)
             if net is None or loss < best:
-                # A NaN loss is kept only until any finite one comes.
-                net, best = candidate, (loss if np.isfinite(loss) else np.inf)
+                net, best = candidate, loss
+        if np.any(np.isnan(losses)):
+            warnings.warn(
+                f"{int(np.sum(np.isnan(losses)))} of n_init={self.n_init} starts diverged (NaN loss; "
+                "init_losses_ marks them); the best of the others is kept.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         # Inference runs in float64: float32 matmuls round differently with
         # batch composition, and a sample's code must not depend on its
         # neighbours in X (or on the order of X).
@@ -438,7 +479,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return log_gamma.argmax(1).cpu().numpy()
 
     def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
-        callbacks = clone_callbacks(self.callbacks)
+        callbacks = clone_callbacks(self.callbacks) + [("divergence_guard", DivergenceGuard())]
         train_split = None
         if self.early_stopping:
             train_split = ValidSplit(self.validation_fraction, random_state=seed)
@@ -697,16 +738,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 f"n_components={self.n_components}."
             )
         n = Z.shape[0]
-        a = np.zeros(n) if angle is None else np.broadcast_to(
-            np.asarray(angle, dtype=np.float64), (n,)
-        )
-        if not np.all(np.isfinite(a)):
-            raise ValueError("angle must be finite.")
+        a = np.zeros(n) if angle is None else _per_sample(angle, n, (), "angle")
         s = None
         if self.net_.module_.translation:
-            s = np.zeros((n, 2))
-            if shift is not None:
-                s = np.broadcast_to(np.asarray(shift, dtype=np.float64), (n, 2))
+            s = np.zeros((n, 2)) if shift is None else _per_sample(shift, n, (2,), "shift")
         elif shift is not None:
             raise ValueError("shift was given but this model has translation=False.")
         return self._decode(Z, np.deg2rad(a), s)
@@ -749,6 +784,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         elbo : ndarray of shape (n_samples,)
             ELBO per sample (higher is better).
         """
+        if isinstance(n_draws, bool) or not isinstance(n_draws, numbers.Integral) or n_draws < 1:
+            raise ValueError(f"n_draws must be an integer >= 1, got {n_draws!r}.")
         Xt = self._validated(X)
         module = self.net_.module_
         n_lat = module.n_noise
@@ -812,7 +849,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        rng = check_random_state(random_state)
+        rng = local_random_state(random_state)
         module = self.net_.module_
         z = rng.standard_normal((n_samples, self.n_components))
         if module.class_prior is not None:
@@ -847,3 +884,20 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+def _per_sample(value, n, shape, name):
+    """``value`` as float64 of shape (n, *shape): one for all samples or one per sample, finite."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numbers, got {value!r}.") from None
+    if array.shape not in (shape, (n, *shape)):
+        raise ValueError(
+            f"{name} must have shape {shape or 'scalar'} (one for all) or {(n, *shape)} (one per row of Z), "
+            f"got shape {array.shape}."
+        )
+    bad = ~np.isfinite(array)
+    if np.any(bad):
+        raise ValueError(f"{name} must be finite; it holds {np.count_nonzero(bad)} NaN or infinite value(s).")
+    return np.broadcast_to(array, (n, *shape))

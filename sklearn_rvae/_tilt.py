@@ -1,5 +1,6 @@
 """TiltRegressor: octahedral tilt angles from ABF-STEM patches with a deep CNN."""
 
+import math
 import numbers
 
 import numpy as np
@@ -13,6 +14,8 @@ from skorch.dataset import ValidSplit
 
 from ._utils import (
     BatchIndexLoader,
+    Diverged,
+    DivergenceGuard,
     clone_callbacks,
     history_frame,
     local_torch_seed,
@@ -438,6 +441,13 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             y = np.column_stack([y, d * d - g * g, 2 * d * g])
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
+        if self.early_stopping:
+            n_valid = math.ceil(len(X) * self.validation_fraction)
+            if n_valid < 1 or len(X) - n_valid < 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves {len(X) - n_valid} training and "
+                    f"{n_valid} validation sample(s) of {len(X)}; early_stopping needs at least one of each."
+                )
         self.target_mean_ = y.mean(0)
         scale = y.std(0)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
@@ -445,6 +455,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
         callbacks = clone_callbacks(self.callbacks)
         callbacks.append(("huber_delta", _HuberDeltaDecay(self.huber_delta, self.delta_decay, self.min_delta)))
+        callbacks.append(("divergence_guard", DivergenceGuard()))
         train_split = None
         if self.early_stopping:
             train_split = ValidSplit(self.validation_fraction, random_state=seed)
@@ -497,8 +508,16 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             device=device,
             verbose=self.verbose,
         )
-        with local_torch_seed(seed, device):
-            net.fit(X_net.astype(np.float32), yt)
+        try:
+            with local_torch_seed(seed, device):
+                net.fit(X_net.astype(np.float32), yt)
+        except Diverged as exc:
+            self.history_ = history_frame(net.history)
+            raise ValueError(
+                f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch {exc.batch}. "
+                f"Likely causes: a learning rate too large (lr={self.lr}; try 10x smaller) or X on an "
+                f"extreme scale (X spans {X.min():.3g} to {X.max():.3g}). The epochs so far are in history_."
+            ) from None
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
@@ -141,6 +142,31 @@ class ModuleLossNet(NeuralNet):
     def get_loss(self, y_pred, y_true, X=None, training=False):
         x = to_tensor(X, device=self.device)
         return self.criterion_(y_pred, x, epoch=len(self.history), module=self.module_)
+
+
+class Diverged(Exception):
+    """A training loss became NaN or infinite (raised by ``DivergenceGuard``)."""
+
+    def __init__(self, loss, epoch, batch):
+        super().__init__(f"loss {loss} at epoch {epoch}, batch {batch}")
+        self.loss, self.epoch, self.batch = loss, epoch, batch
+
+
+class DivergenceGuard(Callback):
+    """Stop training at the first batch whose loss is not finite.
+
+    A diverged network goes on returning NaN codes and predictions; the
+    estimators turn ``Diverged`` into an error that names the likely causes.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.batch_ = 0
+
+    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
+        self.batch_ += 1
+        value = loss.item() if isinstance(loss, torch.Tensor) else loss
+        if value is not None and not math.isfinite(value):
+            raise Diverged(value, len(net.history), self.batch_)
 
 
 def history_frame(history):

@@ -209,8 +209,23 @@ def test_capacity_annealing_runs_and_is_validated(small_digits):
     X, _, _ = small_digits
     rvae = _quick(capacity=(5.0, 2, 10.0)).fit(X)
     assert np.isfinite(rvae.history_["train_loss"]).all()
-    with pytest.raises(ValueError, match="capacity"):
-        _quick(capacity=(5.0, 0, 1.0)).fit(X)
+    for bad in [(5.0, 0, 1.0), (np.nan, 5, 1.0), (5.0, 2, np.inf), (5.0, 2)]:
+        with pytest.raises(ValueError, match="capacity"):
+            _quick(capacity=bad).fit(X)
+
+
+def test_diverging_training_raises_and_keeps_its_history(small_digits):
+    X, _, _ = small_digits
+    rvae = _quick(lr=10.0, max_epochs=3)
+    with pytest.raises(ValueError, match=r"Training diverged: the loss became nan at epoch \d+, batch \d+.*lr=10"):
+        rvae.fit(X)
+    assert len(rvae.history_) >= 1 and not hasattr(rvae, "net_")
+
+
+def test_validation_fraction_must_leave_training_data(small_digits):
+    X, _, _ = small_digits
+    with pytest.raises(ValueError, match=r"validation_fraction=0.99 leaves 0 training"):
+        _quick(early_stopping=True, validation_fraction=0.99).fit(X[:20])
 
 
 # ------------------------------------------------- persistence and sklearn
@@ -261,6 +276,10 @@ def test_random_state_reproducible_and_global_rng_untouched(small_digits):
     assert not np.allclose(Z1, _quick(random_state=8).fit_transform(X))
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
     assert torch.equal(torch.get_rng_state(), torch_state)
+    # random_state=None draws fresh entropy, not from numpy's global RNG.
+    Z3 = _quick(random_state=None).fit_transform(X)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert not np.allclose(Z3, _quick(random_state=None).fit_transform(X))
 
 
 # ---------------------------------------------------------------- bad input
@@ -328,6 +347,20 @@ def test_inverse_transform_checks_z(small_digits):
     rvae = _quick().fit(X)
     with pytest.raises(ValueError, match="n_components=2"):
         rvae.inverse_transform(np.zeros((3, 5)))
+    Z = np.zeros((3, 2))
+    for kwargs, match in [
+        ({"angle": [1.0, 2.0]}, r"angle must have shape scalar .* or \(3,\)"),
+        ({"angle": np.nan}, "angle must be finite"),
+        ({"angle": "up"}, "angle must be numbers"),
+        ({"shift": [1.0, 2.0, 3.0]}, r"shift must have shape \(2,\) .* or \(3, 2\)"),
+        ({"shift": [[np.inf, 0.0]] * 3}, "shift must be finite"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            rvae.inverse_transform(Z, **kwargs)
+    assert rvae.inverse_transform(Z, angle=[0.0, 90.0, 180.0], shift=[1.0, 0.0]).shape == (3, X.shape[1])
+    for n_draws in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_draws must be an integer >= 1"):
+            rvae.score_samples(X[:4], n_draws=n_draws)
 
 
 @pytest.mark.parametrize("decoder", ["conv", "spatial"])
