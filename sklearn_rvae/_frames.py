@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._utils import resolve_image_shape
+from .io import FileFormatError
 
 # A lazy chunk (read from disk) holds about this many bytes once converted
 # to float32: small against any machine's memory, large enough that the
@@ -40,14 +41,22 @@ def _check_dtype(dtype, name="X"):
     return dtype
 
 
-def _check_shape_param(value, name):
+def _check_shape_param(value, name, allow_infer=False):
+    """A pair of positive ints; with ``allow_infer`` one entry may be -1 (inferred)."""
     if value is None:
         return None
-    shape = tuple(value)
-    if len(shape) != 2 or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape
+    expected = "a pair of positive integers" + (", one of which may be -1 (inferred)" if allow_infer else "")
+    try:
+        shape = tuple(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {expected}, got {value!r}.") from None
+    if (
+        len(shape) != 2
+        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
+        or not all(s > 0 or (allow_infer and s == -1) for s in shape)
+        or shape.count(-1) > 1
     ):
-        raise ValueError(f"{name} must be a pair of integers, got {value!r}.")
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
     return tuple(int(s) for s in shape)
 
 
@@ -85,7 +94,7 @@ class FrameSource:
         step = max(1, int(frames_per_chunk))
         if self.layout != "scan":
             for start in range(0, n, step):
-                chunk = np.asarray(self.data[start : start + step])
+                chunk = self._read(slice(start, start + step), start, min(start + step, n))
                 yield start, _native(chunk.reshape(len(chunk), K))
             return
         # (sy, sx, ky, kx): whole scan rows when they fit the chunk (one
@@ -94,13 +103,53 @@ class FrameSource:
         if step >= sx:
             rows = step // sx
             for r in range(0, sy, rows):
-                chunk = np.asarray(self.data[r : r + rows])
+                chunk = self._read(slice(r, r + rows), r * sx, min(r + rows, sy) * sx)
                 yield r * sx, _native(chunk.reshape(-1, K))
         else:
             for r in range(sy):
                 for c in range(0, sx, step):
-                    chunk = np.asarray(self.data[r, c : c + step])
+                    chunk = self._read((r, slice(c, c + step)), r * sx + c, r * sx + min(c + step, sx))
                     yield r * sx + c, _native(chunk.reshape(-1, K))
+
+    def _read(self, index, start, stop):
+        """Frames start..stop - 1; a file's read error names them and the file."""
+        try:
+            return np.asarray(self.data[index])
+        except MemoryError:
+            raise
+        except Exception as exc:
+            if _kind(self.data) != "lazy":
+                raise
+            where = f"frames {start}-{stop - 1}"
+            if self.scan_shape is not None:
+                sx = self.scan_shape[1]
+                (r0, c0), (r1, c1) = divmod(start, sx), divmod(stop - 1, sx)
+                if r0 == r1:
+                    where += f" (scan row {r0}, cols {c0}-{c1})"
+                elif (c0, c1) == (0, sx - 1):
+                    where += f" (scan rows {r0}-{r1}, all cols)"
+                else:
+                    where += f" (scan positions (row, col) ({r0}, {c0}) to ({r1}, {c1}))"
+            raise FileFormatError(
+                f"Could not read {where} of X, {_describe(self.data)}: {type(exc).__name__}: {exc}. "
+                "The file is corrupt or truncated there; expected every chunk of it to be readable."
+            ) from exc
+
+
+def _describe(data):
+    """The array type and, where known, its file and name, for error messages."""
+    text = f"a {type(data).__module__.split('.')[0]}.{type(data).__name__}"
+    filename = getattr(getattr(data, "file", None), "filename", None)  # h5py
+    if filename is not None:
+        return f"{text} {data.name!r} in {filename}"
+    store_path = getattr(data, "store_path", None)  # zarr 3
+    if store_path is not None:
+        return f"{text} at {store_path}"
+    store, path = getattr(data, "store", None), getattr(data, "path", None)  # zarr 2
+    root = getattr(store, "path", None)
+    if root is not None:
+        return f"{text} at {root}/{path}" if path else f"{text} at {root}"
+    return text
 
 
 def _native(chunk):
@@ -121,7 +170,7 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
     """
     kind = _kind(X)
     scan_shape = _check_shape_param(scan_shape, "scan_shape")
-    detector_param = _check_shape_param(detector_shape, "detector_shape") if detector_shape is not None else None
+    detector_param = _check_shape_param(detector_shape, "detector_shape", allow_infer=True)
     if kind == "memory" and not (isinstance(X, np.ndarray) and X.ndim >= 3):
         X = validate_data(
             estimator,
@@ -144,7 +193,7 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
             layout = "flat"
         elif ndim in (3, 4):
             det = shape[-2:]
-            if detector_param is not None and detector_param != det and -1 not in detector_param:
+            if detector_param is not None and any(p not in (-1, d) for p, d in zip(detector_param, det)):
                 raise ValueError(
                     f"detector_shape={detector_param} does not match X, whose frames have shape {det} "
                     f"(X has shape {shape}; the last two axes are the detector)."
