@@ -13,6 +13,13 @@ points the other way (away from the nuclei), the projected charge density
 ``rho = eps0 div E`` is positive at the columns, and the phase ``phi`` with
 ``deflection = (lambda / 2 pi) grad phi`` peaks there.
 
+Bad input. Every argument is checked where it enters, and an error names
+it. A NaN or infinite value in a field is an error, not a NaN result: a
+derivative would spread one bad scan position to its neighbours and the
+Fourier integral to the whole map. Fill or interpolate missing positions
+first; only :func:`fit_plane` takes a ``mask``, and ignores whatever lies
+outside it (NaN included).
+
 Examples
 --------
 >>> import numpy as np
@@ -29,6 +36,7 @@ True
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -51,14 +59,85 @@ __all__ = [
 ]
 
 
+def _real_array(value, name):
+    """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence.") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex values (dtype {array.dtype}); "
+                        "pass the real and imaginary parts as separate components.")
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of real numbers, got objects such as "
+                            f"{array.ravel()[:1].tolist()!r}.") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
+    return array.astype(np.float64, copy=False)
+
+
+def _check_all_finite(array, name, where=None, hint="; fill or interpolate missing scan positions first"):
+    """ValueError naming ``name`` if ``array`` holds NaN or inf (only where ``where`` is True, if given)."""
+    bad = ~np.isfinite(array)
+    if where is not None:
+        bad &= where
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}{hint}."
+        )
+
+
+def _check_scalar(value, name, *, positive=False, nonnegative=False, expected=None):
+    """``value`` as a float: real, finite and, if asked, > 0 or >= 0; else an error naming ``name``."""
+    if expected is None:
+        expected = "a finite number" + (" > 0" if positive else " >= 0" if nonnegative else "")
+    real = isinstance(value, numbers.Real) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    )
+    if not real or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0) or (nonnegative and value < 0):
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return value
+
+
+def _check_flip(flip, allow_none=False):
+    if isinstance(flip, (bool, np.bool_)) or (allow_none and flip is None):
+        return None if flip is None else bool(flip)
+    # A string such as "no" would be truthy: take only real booleans.
+    raise TypeError(f"flip must be True or False{' or None (fit it)' if allow_none else ''}, got {flip!r}.")
+
+
+def _scale_of(array):
+    """``max |array|`` when squares or sums of it would leave float64's range, else 1.
+
+    The functions here are linear (or, for the rotation fit, scale-free), so
+    they can work on ``array / scale``; ordinary values are left untouched.
+    """
+    top = float(np.max(np.abs(array))) if array.size else 0.0
+    return top if top > 0 and not 1e-100 < top < 1e100 else 1.0
+
+
+def _finite_result(result, what):
+    # Finite input can still overflow (a spacing of 1e-320, or 1e200 whose
+    # squared frequencies underflow to zero): say so rather than return inf.
+    if not np.all(np.isfinite(result)):
+        raise ValueError(f"the result overflows float64 for {what}; express them in other units.")
+    return result
+
+
 def _check_field(field, name="field"):
-    field = np.asarray(field, dtype=np.float64)
+    field = _real_array(field, name)
     if field.ndim != 3 or field.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (sy, sx, 2) with (x, y) components, got {field.shape}.")
     if field.shape[0] < 2 or field.shape[1] < 2:
         raise ValueError(f"{name} needs at least 2 x 2 scan positions for derivatives, got {field.shape[:2]}.")
-    if not np.all(np.isfinite(field)):
-        raise ValueError(f"{name} contains NaN or infinity.")
+    _check_all_finite(field, name)
     return field
 
 
@@ -70,14 +149,26 @@ def divergence(field, spacing=1.0):
     field : array of shape (sy, sx, 2)
         Vector map, last axis (x, y).
     spacing : float, default=1.0
-        Scan step, in the length unit the result should be per.
+        Scan step (finite, > 0), in the length unit the result should be per.
 
     Returns
     -------
     ndarray of shape (sy, sx)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:4, :5].astype(float)
+    >>> divergence(np.stack([xx, yy], -1), spacing=0.5)[0, 0]  # d x / dx + d y / dy, per 0.5
+    np.float64(4.0)
     """
     f = _check_field(field)
-    return (np.gradient(f[..., 0], axis=1) + np.gradient(f[..., 1], axis=0)) / spacing
+    spacing = _check_scalar(spacing, "spacing", positive=True)
+    scale = _scale_of(f)
+    f = f / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        div = (np.gradient(f[..., 0], axis=1) + np.gradient(f[..., 1], axis=0)) / spacing * scale
+    return _finite_result(div, f"this field and spacing={spacing!r}")
 
 
 def curl(field, spacing=1.0):
@@ -85,9 +176,25 @@ def curl(field, spacing=1.0):
 
     The deflection field of a thin sample is a gradient, so its curl is zero;
     a large curl after calibration means a wrong rotation or flip.
+
+    Parameters
+    ----------
+    field : array of shape (sy, sx, 2)
+        Vector map, last axis (x, y).
+    spacing : float, default=1.0
+        Scan step (finite, > 0), in the length unit the result should be per.
+
+    Returns
+    -------
+    ndarray of shape (sy, sx)
     """
     f = _check_field(field)
-    return (np.gradient(f[..., 1], axis=1) - np.gradient(f[..., 0], axis=0)) / spacing
+    spacing = _check_scalar(spacing, "spacing", positive=True)
+    scale = _scale_of(f)
+    f = f / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        rot = (np.gradient(f[..., 1], axis=1) - np.gradient(f[..., 0], axis=0)) / spacing * scale
+    return _finite_result(rot, f"this field and spacing={spacing!r}")
 
 
 def apply_rotation(vectors, rotation_deg, flip):
@@ -102,20 +209,33 @@ def apply_rotation(vectors, rotation_deg, flip):
     Parameters
     ----------
     vectors : array of shape (..., 2)
-        ``(x, y)`` components in the detector frame.
+        ``(x, y)`` components in the detector frame (finite).
     rotation_deg : float
+        Finite angle in degrees.
     flip : bool
 
     Returns
     -------
     ndarray of shape (..., 2)
+
+    Examples
+    --------
+    >>> apply_rotation([1.0, 0.0], 90, flip=False).round(12).tolist()  # +x turns into +y (down)
+    [0.0, 1.0]
+    >>> apply_rotation([0.0, 1.0], 0, flip=True).tolist()
+    [0.0, -1.0]
     """
-    return np.asarray(vectors, dtype=np.float64) @ rotation_matrix(rotation_deg, flip).T
+    vectors = _real_array(vectors, "vectors")
+    if vectors.ndim < 1 or vectors.shape[-1] != 2:
+        raise ValueError(f"vectors must have shape (..., 2) with (x, y) components, got {vectors.shape}.")
+    _check_all_finite(vectors, "vectors")
+    return vectors @ rotation_matrix(rotation_deg, flip).T
 
 
 def rotation_matrix(rotation_deg, flip):
     """The 2 x 2 matrix of :func:`apply_rotation` acting on ``(x, y)`` column vectors."""
-    t = math.radians(rotation_deg)
+    t = math.radians(_check_scalar(rotation_deg, "rotation_deg", expected="a finite angle in degrees"))
+    flip = _check_flip(flip)
     c, s = math.cos(t), math.sin(t)
     rot = np.array([[c, -s], [s, c]])
     return rot @ np.diag([1.0, -1.0]) if flip else rot
@@ -127,38 +247,86 @@ def fit_plane(values, mask=None):
     Parameters
     ----------
     values : array of shape (sy, sx, c)
+        Finite at every position the mask keeps.
     mask : bool array of shape (sy, sx) or None
-        Positions to fit (others are ignored).
+        Positions to fit, at least one; the others are ignored (their
+        values may be NaN). ``None`` fits every position.
 
     Returns
     -------
     coef : ndarray of shape (c, 3)
         ``[offset, per scan row, per scan column]``: the plane is
         ``offset + coef_row * row + coef_col * col`` with integer indices.
+        Fewer than three positions off one line leave the plane
+        underdetermined: the least-squares plane of smallest norm is
+        returned, which still passes through the values it was given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.mgrid[:3, :4]
+    >>> values = (1.0 + 2.0 * rows - 0.5 * cols)[..., None]
+    >>> values[0, 0] = np.nan  # a bad position, masked out
+    >>> fit_plane(values, mask=np.isfinite(values[..., 0])).round(6).tolist()
+    [[1.0, 2.0, -0.5]]
     """
-    values = np.asarray(values, dtype=np.float64)
+    values = _real_array(values, "values")
+    if values.ndim != 3 or 0 in values.shape:
+        raise ValueError(f"values must have shape (sy, sx, c) with sy, sx, c >= 1, got {values.shape}.")
     sy, sx = values.shape[:2]
     rows, cols = np.mgrid[:sy, :sx]
     design = np.stack([np.ones(sy * sx), rows.ravel(), cols.ravel()], 1)
     target = values.reshape(sy * sx, -1)
     if mask is not None:
-        keep = np.asarray(mask, bool).ravel()
+        mask = np.asarray(mask)
+        # Only booleans: an integer array could be meant as indices, not a mask.
+        if mask.dtype != bool:
+            raise TypeError(f"mask must be a boolean array of shape (sy, sx) = {(sy, sx)}, got dtype {mask.dtype}.")
+        if mask.shape != (sy, sx):
+            raise ValueError(f"mask must have the scan shape (sy, sx) = {(sy, sx)} of values, got {mask.shape}.")
+        if not mask.any():
+            raise ValueError("mask is all False: there is no position to fit the plane to.")
+        keep = mask.ravel()
         design, target = design[keep], target[keep]
+    _check_all_finite(values, "values", where=None if mask is None else mask[..., None],
+                      hint="" if mask is None else " (a position the mask keeps)")
     # Columns that are constant (one scan row or column) would make the
     # system singular; lstsq returns the minimum-norm plane then.
-    coef, *_ = np.linalg.lstsq(design, target, rcond=None)
-    return coef.T
+    scale = _scale_of(target)
+    coef, *_ = np.linalg.lstsq(design, target / scale, rcond=None)
+    with np.errstate(over="ignore"):
+        coef = coef.T * scale
+    return _finite_result(coef, "these values")
 
 
 def evaluate_plane(coef, scan_shape):
-    """Values of :func:`fit_plane` planes over the scan, shape (sy, sx, c)."""
-    sy, sx = scan_shape
+    """Values of :func:`fit_plane` planes over the scan, shape (sy, sx, c).
+
+    Parameters
+    ----------
+    coef : array of shape (c, 3)
+        Finite plane coefficients, as :func:`fit_plane` returns them.
+    scan_shape : (int, int)
+        ``(sy, sx)``, each >= 1.
+    """
+    coef = _real_array(coef, "coef")
+    if coef.ndim != 2 or coef.shape[1] != 3:
+        raise ValueError(f"coef must have shape (c, 3) (offset, per row, per column), got {coef.shape}.")
+    _check_all_finite(coef, "coef", hint="")
+    shape = tuple(scan_shape) if isinstance(scan_shape, (tuple, list, np.ndarray)) else ()
+    if len(shape) != 2 or not all(
+        isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and n >= 1 for n in shape
+    ):
+        raise ValueError(f"scan_shape must be two integers (sy, sx) >= 1, got {scan_shape!r}.")
+    sy, sx = (int(n) for n in shape)
     rows, cols = np.mgrid[:sy, :sx]
-    return (
-        coef[:, 0][None, None, :]
-        + rows[..., None] * coef[:, 1][None, None, :]
-        + cols[..., None] * coef[:, 2][None, None, :]
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        plane = (
+            coef[:, 0][None, None, :]
+            + rows[..., None] * coef[:, 1][None, None, :]
+            + cols[..., None] * coef[:, 2][None, None, :]
+        )
+    return _finite_result(plane, "these coef and scan_shape")
 
 
 def fit_rotation(field, *, rotation_deg=None, flip=None, column_quantile=0.99):
@@ -180,10 +348,10 @@ def fit_rotation(field, *, rotation_deg=None, flip=None, column_quantile=0.99):
         Deflection (COM shift) map in the detector frame, ``(x, y)`` last
         axis, descan already removed.
     rotation_deg : float or None
-        Fix the angle and fit only the flip.
+        Fix the angle (finite, degrees) and fit only the flip.
     flip : bool or None
         Fix the flip and fit only the angle.
-    column_quantile : float, default=0.99
+    column_quantile : float in [0, 1], default=0.99
 
     Returns
     -------
@@ -192,8 +360,19 @@ def fit_rotation(field, *, rotation_deg=None, flip=None, column_quantile=0.99):
     curl_fraction : float
         Squared curl over squared curl plus squared divergence after the
         correction: near 0 for a good calibration of atomic-resolution data.
+        A field with neither curl nor divergence (a zero or uniform one)
+        does not determine the angle: it gives 0 (or the fixed angle), no
+        flip, and a fraction of 0.
     """
     field = _check_field(field)
+    if rotation_deg is not None:
+        rotation_deg = _check_scalar(rotation_deg, "rotation_deg", expected="None or a finite angle in degrees")
+    flip = _check_flip(flip, allow_none=True)
+    column_quantile = _check_scalar(column_quantile, "column_quantile", expected="a quantile in [0, 1]")
+    if not 0.0 <= column_quantile <= 1.0:
+        raise ValueError(f"column_quantile must be a quantile in [0, 1], got {column_quantile!r}.")
+    # The angle, flip and fraction do not depend on the field's scale; squares of 1e200 would.
+    field = field / _scale_of(field)
     candidates = []
     for f in ([False, True] if flip is None else [bool(flip)]):
         u = field * np.array([1.0, -1.0 if f else 1.0])
@@ -248,12 +427,12 @@ def integrate_gradient(field, spacing=1.0, padding="mirror", highpass=0.0):
     phi : ndarray of shape (sy, sx), mean zero.
     """
     field = _check_field(field)
-    if padding not in ("mirror", "zero", "none"):
+    if not (isinstance(padding, str) and padding in ("mirror", "zero", "none")):
         raise ValueError(f"padding must be 'mirror', 'zero' or 'none', got {padding!r}.")
-    if not (highpass >= 0 and math.isfinite(highpass)):
-        raise ValueError(f"highpass must be a finite number >= 0, got {highpass!r}.")
-    if not (spacing > 0 and math.isfinite(spacing)):
-        raise ValueError(f"spacing must be a finite number > 0, got {spacing!r}.")
+    highpass = _check_scalar(highpass, "highpass", nonnegative=True)
+    spacing = _check_scalar(spacing, "spacing", positive=True)
+    scale = _scale_of(field)
+    field = field / scale
     sy, sx = field.shape[:2]
     gx, gy = field[..., 0], field[..., 1]
     if padding == "mirror":
@@ -266,20 +445,27 @@ def integrate_gradient(field, spacing=1.0, padding="mirror", highpass=0.0):
         gx = np.pad(gx, ((0, sy), (0, sx)))
         gy = np.pad(gy, ((0, sy), (0, sx)))
     ny, nx = gx.shape
-    ky = np.fft.fftfreq(ny, d=spacing)[:, None]
-    kx = np.fft.rfftfreq(nx, d=spacing)[None, :]
-    denom = 2j * math.pi * (kx**2 + ky**2 + highpass**2)
-    denom[0, 0] = 1.0
-    phi_hat = (kx * np.fft.rfft2(gx) + ky * np.fft.rfft2(gy)) / denom
-    phi_hat[0, 0] = 0.0
-    phi = np.fft.irfft2(phi_hat, s=(ny, nx))[:sy, :sx]
-    return phi - phi.mean()
+    with np.errstate(all="ignore"):
+        ky = np.fft.fftfreq(ny, d=spacing)[:, None]
+        kx = np.fft.rfftfreq(nx, d=spacing)[None, :]
+        denom = 2j * math.pi * (kx**2 + ky**2 + highpass**2)
+        denom[0, 0] = 1.0
+        phi_hat = (kx * np.fft.rfft2(gx) + ky * np.fft.rfft2(gy)) / denom
+        phi_hat[0, 0] = 0.0
+        phi = np.fft.irfft2(phi_hat, s=(ny, nx))[:sy, :sx]
+        phi = (phi - phi.mean()) * scale
+    return _finite_result(phi, f"this field, spacing={spacing!r} and highpass={highpass!r}")
 
 
 def electron_wavelength(energy):
-    """Relativistic electron wavelength in Angstrom for a beam energy in eV."""
-    if not (energy > 0 and math.isfinite(energy)):
-        raise ValueError(f"energy must be a beam energy in eV > 0, got {energy!r}.")
+    """Relativistic electron wavelength in Angstrom for a beam energy in eV.
+
+    Examples
+    --------
+    >>> round(electron_wavelength(300e3), 5)
+    0.01969
+    """
+    energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
     pc = math.sqrt(energy * (energy + 2 * ELECTRON_REST_ENERGY_EV))
     return PLANCK_C_EV_ANGSTROM / pc
 
@@ -290,8 +476,7 @@ def interaction_voltage(energy):
     A projected transverse field ``E t`` (volts) deflects the beam by
     ``theta = -e E t / (p v)`` radians, so ``E t = -theta * p v / e``.
     """
-    if not (energy > 0 and math.isfinite(energy)):
-        raise ValueError(f"energy must be a beam energy in eV > 0, got {energy!r}.")
+    energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
     total = energy + ELECTRON_REST_ENERGY_EV
     return (total**2 - ELECTRON_REST_ENERGY_EV**2) / total
 
@@ -308,8 +493,9 @@ def direction_colors(field, max_magnitude=None):
     field : array-like of shape (..., 2)
         Vectors (x, y), for example a COM map from ``COMTransformer.com_map``.
     max_magnitude : float or None, default=None
-        Magnitude shown at full brightness (larger ones are clipped); ``None``
-        takes the largest in the field.
+        Magnitude shown at full brightness (finite, > 0; larger ones are
+        clipped); ``None`` takes the largest in the field (an all-zero
+        field is then all black).
 
     Returns
     -------
@@ -321,13 +507,19 @@ def direction_colors(field, max_magnitude=None):
     >>> direction_colors(np.array([[1.0, 0.0], [0.0, 0.0]])).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    field = np.asarray(field, dtype=np.float64)
+    field = _real_array(field, "field")
     if field.ndim < 1 or field.shape[-1] != 2:
         raise ValueError(f"field must have shape (..., 2) with (x, y) components, got {field.shape}.")
-    if not np.all(np.isfinite(field)):
-        raise ValueError("field contains NaN or infinity.")
+    if field.size == 0:
+        raise ValueError(f"field holds no vectors, got shape {field.shape}.")
+    _check_all_finite(field, "field")
+    if max_magnitude is not None:
+        max_magnitude = _check_scalar(max_magnitude, "max_magnitude", positive=True,
+                                      expected="None or a finite magnitude > 0")
+    if max_magnitude is None:
+        field = field / _scale_of(field)  # hypot of 1e308s is inf, and inf / inf NaN
     magnitude = np.hypot(field[..., 0], field[..., 1])
-    top = float(magnitude.max()) if max_magnitude is None else float(max_magnitude)
+    top = float(magnitude.max()) if max_magnitude is None else max_magnitude
     value = np.clip(magnitude / top, 0.0, 1.0) if top > 0 else np.zeros_like(magnitude)
     hue6 = (np.arctan2(field[..., 1], field[..., 0]) / (2 * np.pi)) % 1.0 * 6.0
     sector = np.floor(hue6).astype(int) % 6

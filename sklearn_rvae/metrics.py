@@ -1,9 +1,125 @@
-"""Metrics for rotation-aware models."""
+"""Metrics for rotation-aware models.
 
+Every argument is checked where it enters and an error names it: NaN or
+infinite values, mismatched lengths, empty input, text or complex numbers
+where real numbers are expected. A metric that is undefined for the input
+(a correlation of constant angles, a spread ratio of identical codes)
+raises a ValueError that says so, rather than returning NaN or a number
+made of rounding errors.
+"""
+
+import math
 import numbers
 import warnings
 
 import numpy as np
+
+from ._utils import local_random_state
+
+
+def _real_array(value, name):
+    """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence.") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex values (dtype {array.dtype}).")
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of real numbers, got objects such as "
+                            f"{array.ravel()[:1].tolist()!r}.") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
+    return array.astype(np.float64, copy=False)
+
+
+def _check_finite(array, name):
+    bad = ~np.isfinite(array)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}.")
+
+
+def _finite_vector(value, name):
+    """A finite real array, flattened to 1-D."""
+    array = _real_array(value, name).ravel()
+    _check_finite(array, name)
+    return array
+
+
+def _codes(codes, name="codes", min_samples=1):
+    """Finite real codes of shape (n_samples, n_components); 1-D is one component; extreme scales divided out."""
+    codes = _real_array(codes, name)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.ndim != 2 or codes.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n_samples, n_components), got {codes.shape}.")
+    if len(codes) < min_samples:
+        raise ValueError(f"{name} needs at least {min_samples} samples, got {len(codes)}.")
+    _check_finite(codes, name)
+    # Every metric of codes here is scale-free; variances of 1e200 (or 1e-200) are not representable.
+    top = float(np.max(np.abs(codes))) if codes.size else 0.0
+    if top > 0 and not 1e-100 < top < 1e100:
+        codes = codes / top
+    return codes
+
+
+def _labels(labels, name, n=None):
+    """Group labels, 1-D (of length ``n`` if given), comparable and without NaN."""
+    try:
+        labels = np.asarray(labels).ravel()
+    except ValueError:
+        raise ValueError(f"{name} must be a sequence of labels, got a ragged sequence.") from None
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{name} must have one label per sample ({n}), got {len(labels)}.")
+    # NaN labels never equal themselves: each would be a group of its own.
+    if labels.dtype.kind in "fc" and np.isnan(labels).any():
+        raise ValueError(f"{name} contains NaN; give every sample a label.")
+    try:
+        np.unique(labels)
+    except TypeError:
+        raise TypeError(f"{name} must be labels of one kind (all numbers or all strings), "
+                        f"got {labels[:3].tolist()!r}...") from None
+    return labels
+
+
+def _check_scalar(value, name, *, positive=False, nonnegative=False, expected=None):
+    """``value`` as a float: real, finite and, if asked, > 0 or >= 0; else an error naming ``name``."""
+    if expected is None:
+        expected = "a finite number" + (" > 0" if positive else " >= 0" if nonnegative else "")
+    real = isinstance(value, numbers.Real) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    )
+    if not real or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0) or (nonnegative and value < 0):
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return value
+
+
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def _check_n_neighbors(n_neighbors, upper, detail):
+    if not (isinstance(n_neighbors, numbers.Integral) and not isinstance(n_neighbors, (bool, np.bool_))
+            and 1 <= n_neighbors and upper(n_neighbors)):
+        raise ValueError(f"n_neighbors must be an integer >= 1 with {detail}, got {n_neighbors!r}.")
+    return int(n_neighbors)
+
+
+def _random_state(random_state):
+    # Checked here, so that a bad seed is named; None draws from the OS, never from np.random's global state.
+    try:
+        return local_random_state(random_state)
+    except ValueError:
+        raise ValueError(f"random_state must be None, an int or a numpy RandomState, got {random_state!r}.") from None
 
 
 def circular_correlation(angle_a, angle_b, degrees=True):
@@ -26,6 +142,14 @@ def circular_correlation(angle_a, angle_b, degrees=True):
     r : float
         Correlation coefficient in [-1, 1].
 
+    Raises
+    ------
+    ValueError
+        Where the coefficient is undefined: when the angles of either set
+        have no spread about their circular mean (all equal, or equal up to
+        180 degrees), and when a set's circular mean is undefined (angles
+        spread evenly around the circle, mean resultant length ~ 0).
+
     Examples
     --------
     >>> import numpy as np
@@ -34,17 +158,33 @@ def circular_correlation(angle_a, angle_b, degrees=True):
     >>> round(circular_correlation(a, a + 30), 6)
     1.0
     """
-    a = np.asarray(angle_a, dtype=np.float64).ravel()
-    b = np.asarray(angle_b, dtype=np.float64).ravel()
+    a = _finite_vector(angle_a, "angle_a")
+    b = _finite_vector(angle_b, "angle_b")
     if a.shape != b.shape or a.size < 2:
         raise ValueError(
             f"angle_a and angle_b must have the same length of at least 2, got {a.size} and {b.size}."
         )
-    if degrees:
+    if _check_bool(degrees, "degrees"):
         a, b = np.deg2rad(a), np.deg2rad(b)
-    sa = np.sin(a - np.angle(np.exp(1j * a).mean()))
-    sb = np.sin(b - np.angle(np.exp(1j * b).mean()))
-    return float((sa * sb).sum() / np.sqrt((sa**2).sum() * (sb**2).sum()))
+    spread = []
+    for name, angle in (("angle_a", a), ("angle_b", b)):
+        resultant = np.exp(1j * angle).mean()
+        if abs(resultant) < 1e-12:
+            raise ValueError(
+                f"the circular correlation is undefined: the circular mean of {name} is undefined "
+                f"(its angles are spread evenly around the circle, mean resultant length {abs(resultant):.1e})."
+            )
+        sin = np.sin(angle - np.angle(resultant))
+        # Sines of rounding-error size are no spread: a constant input gives ~1e-16, not 0.
+        if np.sum(sin**2) <= angle.size * (64 * np.finfo(np.float64).eps) ** 2:
+            raise ValueError(
+                f"the circular correlation is undefined for constant input: {name} has no spread about "
+                "its circular mean (all its angles are equal, or equal up to 180 degrees)."
+            )
+        spread.append(sin)
+    sa, sb = spread
+    r = (sa * sb).sum() / np.sqrt((sa**2).sum() * (sb**2).sum())
+    return float(np.clip(r, -1.0, 1.0))
 
 
 def angle_residuals_by_class(angle_pred, angle_true, labels, period=360.0):
@@ -65,8 +205,8 @@ def angle_residuals_by_class(angle_pred, angle_true, labels, period=360.0):
     labels : array-like of shape (n_samples,)
         Class of each sample (true classes, or cluster labels).
     period : float, default=360.0
-        Period of the angle, degrees (``360 / n`` for n-fold symmetric
-        objects).
+        Period of the angle, degrees, in (0, 360] (``360 / n`` for n-fold
+        symmetric objects).
 
     Returns
     -------
@@ -81,18 +221,18 @@ def angle_residuals_by_class(angle_pred, angle_true, labels, period=360.0):
     >>> angle_residuals_by_class(true + 30.0 + np.array([1.0, 0.0, -1.0]), true, [0, 0, 0]).round(3)
     array([ 1.,  0., -1.])
     """
-    pred = np.asarray(angle_pred, dtype=np.float64).ravel()
-    true = np.asarray(angle_true, dtype=np.float64).ravel()
-    labels = np.asarray(labels).ravel()
+    pred = _finite_vector(angle_pred, "angle_pred")
+    true = _finite_vector(angle_true, "angle_true")
+    labels = _labels(labels, "labels")
     if not (pred.shape == true.shape == labels.shape) or pred.size == 0:
         raise ValueError(
             "angle_pred, angle_true and labels must have the same non-zero length, got "
             f"{pred.size}, {true.size} and {labels.size}."
         )
-    if not (np.isfinite(pred).all() and np.isfinite(true).all()):
-        raise ValueError("angle_pred and angle_true must be finite.")
-    if not (isinstance(period, numbers.Real) and period > 0):
-        raise ValueError(f"period must be a positive number of degrees, got {period!r}.")
+    period = _check_scalar(period, "period", expected="a period in degrees in (0, 360]")
+    # The search grid has 10 points per degree: a period past a full turn means nothing and costs memory.
+    if not 0 < period <= 360:
+        raise ValueError(f"period must be a period in degrees in (0, 360], got {period!r}.")
 
     def wrap(d):
         return (d + period / 2) % period - period / 2
@@ -167,6 +307,12 @@ def symmetry_equivalence_spread(codes, orbit):
     -------
     float
 
+    Raises
+    ------
+    ValueError
+        When all the codes are the same (a collapsed encoder): the ratio is
+        then 0 / 0, undefined, not a perfect score.
+
     Examples
     --------
     >>> import numpy as np
@@ -174,20 +320,15 @@ def symmetry_equivalence_spread(codes, orbit):
     >>> symmetry_equivalence_spread(np.repeat(np.arange(4.0), 3)[:, None], orbit)
     0.0
     """
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim == 1:
-        codes = codes[:, None]
-    orbit = np.asarray(orbit)
-    if codes.ndim != 2 or len(codes) != len(orbit):
-        raise ValueError(f"codes must be (n_samples, n_components) matching orbit of length {len(orbit)}, got {codes.shape}.")
-    if not np.all(np.isfinite(codes)):
-        raise ValueError("codes contain NaN or infinity.")
+    codes = _codes(codes)
+    orbit = _labels(orbit, "orbit", len(codes))
     labels, counts = np.unique(orbit, return_counts=True)
     if len(labels) < 2 or np.any(counts < 2):
         raise ValueError("orbit needs at least 2 groups of at least 2 samples each.")
     total = codes.var(0).sum()
     if total == 0:
-        return 0.0
+        raise ValueError("the spread is undefined for constant codes: every sample has the same code, "
+                         "so within-orbit and total variance are both 0.")
     within = np.mean([codes[orbit == k].var(0).sum() for k in labels])
     return float(within / total)
 
@@ -200,14 +341,33 @@ def orbit_angle_error(angle_deg, orbit, rotation_deg):
     360 degrees), for both senses of rotation; the sense that fits best is
     kept (image and probe rotations may run in opposite senses).
 
+    Parameters
+    ----------
+    angle_deg : array-like of shape (n_samples,)
+        Predicted angles, degrees.
+    orbit : array-like of shape (n_samples,)
+        Orbit label of each sample; orbits of one member have no pair and
+        count for nothing, but at least one orbit needs two.
+    rotation_deg : array-like of shape (n_samples,)
+        Known rotation of each sample within its orbit, degrees.
+
     Returns
     -------
     mean_abs_error_deg : float
     sense : +1 or -1
+
+    Examples
+    --------
+    >>> orbit_angle_error([10.0, -110.0, 130.0], [0, 0, 0], [0.0, 120.0, 240.0])
+    (0.0, -1)
     """
-    angle = np.asarray(angle_deg, dtype=np.float64)
-    orbit = np.asarray(orbit)
-    rotation = np.asarray(rotation_deg, dtype=np.float64)
+    angle = _finite_vector(angle_deg, "angle_deg")
+    rotation = _finite_vector(rotation_deg, "rotation_deg")
+    if rotation.size != angle.size:
+        raise ValueError(f"rotation_deg must have one angle per sample ({angle.size}), got {rotation.size}.")
+    orbit = _labels(orbit, "orbit", angle.size)
+    if angle.size == 0 or np.unique(orbit, return_counts=True)[1].max() < 2:
+        raise ValueError("orbit must put at least two samples in one orbit: no pair to compare.")
     errors = {1: [], -1: []}
     for k in np.unique(orbit):
         idx = np.flatnonzero(orbit == k)
@@ -227,17 +387,37 @@ def mahalanobis_outlier_score(codes, robust=True, random_state=0):
     The bulk is estimated from the codes themselves (Minimum Covariance
     Determinant when ``robust``, which ignores the minority of outliers a
     defect produces), so no labels are needed.
+
+    Parameters
+    ----------
+    codes : array-like of shape (n_samples, n_components)
+        At least 2 samples.
+    robust : bool, default=True
+    random_state : int, RandomState instance or None, default=0
+        Seeds MinCovDet (``None`` draws a seed from the OS).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        Identical codes are all at distance 0 from their bulk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes = np.r_[np.random.default_rng(0).normal(size=(50, 2)), [[9.0, 9.0]]]
+    >>> int(np.argmax(mahalanobis_outlier_score(codes)))
+    50
     """
     from sklearn.covariance import MinCovDet
 
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim == 1:
-        codes = codes[:, None]
+    codes = _codes(codes, min_samples=2)
+    robust = _check_bool(robust, "robust")
+    rng = _random_state(random_state)
     if robust:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "not full rank": handled below
-                model = MinCovDet(random_state=random_state).fit(codes)
+                model = MinCovDet(random_state=rng).fit(codes)
             return np.sqrt(model.mahalanobis(codes))
         except ValueError:
             # The bulk's codes are (nearly) identical, so its covariance is
@@ -276,13 +456,8 @@ def knn_outlier_score(codes, n_neighbors=5):
     """
     from sklearn.neighbors import NearestNeighbors
 
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim == 1:
-        codes = codes[:, None]
-    if not (isinstance(n_neighbors, numbers.Integral) and 1 <= n_neighbors < len(codes)):
-        raise ValueError(f"n_neighbors must be an integer in [1, n_samples - 1 = {len(codes) - 1}], got {n_neighbors!r}.")
-    if not np.all(np.isfinite(codes)):
-        raise ValueError("codes contain NaN or infinity.")
+    codes = _codes(codes, min_samples=2)
+    _check_n_neighbors(n_neighbors, lambda k: k < len(codes), f"n_neighbors <= n_samples - 1 = {len(codes) - 1}")
     scale = codes.std(0)
     scaled = (codes - codes.mean(0)) / np.where(scale > 0, scale, 1.0)
     distances, _ = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(scaled).kneighbors(scaled)
@@ -329,8 +504,8 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
         sites outrank a defect elsewhere.
     robust : bool, default=True
         Minimum Covariance Determinant for the pooled covariance.
-    random_state : int, default=0
-        Seeds MinCovDet.
+    random_state : int, RandomState instance or None, default=0
+        Seeds MinCovDet (``None`` draws a seed from the OS).
 
     Returns
     -------
@@ -350,25 +525,25 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
     """
     from sklearn.neighbors import NearestNeighbors
 
-    codes = np.asarray(codes, dtype=np.float64)
-    if codes.ndim == 1:
-        codes = codes[:, None]
-    positions = np.asarray(positions, dtype=np.float64)
-    if codes.ndim != 2 or positions.shape != (len(codes), 2):
+    codes = _codes(codes)
+    positions = _real_array(positions, "positions")
+    if positions.shape != (len(codes), 2):
         raise ValueError(f"positions must be (n_samples, 2) matching codes of shape {codes.shape}, "
                          f"got {positions.shape}.")
-    lattice = np.asarray(lattice, dtype=np.float64)
-    if lattice.shape != (2, 2) or abs(np.linalg.det(lattice)) < 1e-12:
-        raise ValueError(f"lattice must be a (2, 2) array of two independent lattice vectors, got {lattice.tolist()!r}.")
-    if covariance not in ("site", "pooled"):
+    _check_finite(positions, "positions")
+    lattice = _real_array(lattice, "lattice")
+    if lattice.shape != (2, 2) or not np.all(np.isfinite(lattice)) or abs(np.linalg.det(lattice)) < 1e-12:
+        raise ValueError(f"lattice must be a (2, 2) array of two finite, independent lattice vectors, "
+                         f"got {lattice.tolist()!r}.")
+    if not (isinstance(covariance, str) and covariance in ("site", "pooled")):
         raise ValueError(f"covariance must be 'site' or 'pooled', got {covariance!r}.")
     n = len(codes)
-    n_copies = 3 * n_neighbors if covariance == "site" else n_neighbors
-    if not (isinstance(n_neighbors, numbers.Integral) and 1 <= n_neighbors and n_copies < n):
-        raise ValueError(f"n_neighbors must be an integer >= 1 with {'3 * ' if covariance == 'site' else ''}"
-                         f"n_neighbors < n_samples = {n}, got {n_neighbors!r}.")
-    if not (np.all(np.isfinite(codes)) and np.all(np.isfinite(positions))):
-        raise ValueError("codes and positions must not contain NaN or infinity.")
+    factor = 3 if covariance == "site" else 1
+    n_neighbors = _check_n_neighbors(n_neighbors, lambda k: factor * k < n,
+                                     f"{'3 * ' if factor == 3 else ''}n_neighbors < n_samples = {n}")
+    n_copies = factor * n_neighbors
+    robust = _check_bool(robust, "robust")
+    rng = _random_state(random_state)
     reduced = ((positions @ np.linalg.inv(lattice)) % 1.0) @ lattice
     # Neighbours across the cell's edges: search the 3 x 3 periodic images.
     shifts = np.array([[i, j] for i in (-1, 0, 1) for j in (-1, 0, 1)], dtype=np.float64) @ lattice
@@ -386,7 +561,7 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                pooled = MinCovDet(assume_centered=True, random_state=random_state).fit(residual).covariance_
+                pooled = MinCovDet(assume_centered=True, random_state=rng).fit(residual).covariance_
         except ValueError:
             pass  # singular covariance: fall back to the plain one
     if pooled is None:
@@ -403,10 +578,38 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
 
 
 def defect_detection_auc(scores, distance, radius=2.0):
-    """ROC AUC of ``scores`` for telling positions within ``radius`` of a defect from the rest."""
+    """ROC AUC of ``scores`` for telling positions within ``radius`` of a defect from the rest.
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,) or the scan shape
+        Finite outlier scores, larger for more anomalous.
+    distance : array-like of the same size
+        Distance of each position from the nearest defect, >= 0; ``inf``
+        (no defect) counts as far.
+    radius : float, default=2.0
+        Positions at most this far (finite, >= 0) count as defect positions.
+
+    Returns
+    -------
+    float
+        1 when every defect position scores above every other.
+
+    Examples
+    --------
+    >>> defect_detection_auc([0.9, 0.1, 0.2, 0.3], [0.0, 5.0, 7.0, float("inf")])
+    1.0
+    """
     from sklearn.metrics import roc_auc_score
 
-    near = np.asarray(distance).ravel() <= radius
+    scores = _finite_vector(scores, "scores")
+    distance = _real_array(distance, "distance").ravel()
+    if distance.size != scores.size:
+        raise ValueError(f"scores and distance must have the same size, got {scores.size} and {distance.size}.")
+    if np.isnan(distance).any() or (distance < 0).any():
+        raise ValueError("distance must hold distances >= 0 (inf for none), got NaN or negative values.")
+    radius = _check_scalar(radius, "radius", nonnegative=True)
+    near = distance <= radius
     if near.all() or not near.any():
         raise ValueError(f"distance must put some positions within radius={radius} and some outside it.")
-    return float(roc_auc_score(near, np.asarray(scores, dtype=np.float64).ravel()))
+    return float(roc_auc_score(near, scores))

@@ -1,11 +1,14 @@
 """Rotated hand-written digits: the standard test bed of rotationally invariant VAEs."""
 
+import numbers
+
 import numpy as np
 from scipy import ndimage
 from sklearn.datasets import load_digits
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
-import numbers
+from sklearn.utils._param_validation import validate_params
+
+from .._utils import local_random_state
+from ._checks import Interval
 
 
 @validate_params(
@@ -31,7 +34,8 @@ def make_rotated_digits(size=20, max_angle=60, random_state=0):
     max_angle : float, default=60
         Largest absolute rotation, in degrees, in [0, 180].
     random_state : int, RandomState instance or None, default=0
-        Seed of the angles.
+        Seed of the angles; ``None`` draws one from the OS (never from
+        numpy's global random state, which is left as it was).
 
     Returns
     -------
@@ -51,7 +55,7 @@ def make_rotated_digits(size=20, max_angle=60, random_state=0):
     >>> X.shape, float(abs(angle).max()) <= 60
     ((1797, 400), True)
     """
-    rng = check_random_state(random_state)
+    rng = local_random_state(random_state)
     digits = load_digits()
     images = digits.images / 16.0
     angle = rng.uniform(-max_angle, max_angle, size=len(images))

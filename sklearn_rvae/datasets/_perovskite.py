@@ -14,10 +14,15 @@ rotated bond (``a cos(tilt)`` for a single tilt), as in tilted perovskites.
 """
 
 import math
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from .._utils import local_random_state, seed_from
+from ._checks import Interval, check_int_tuple, check_poisson_mean, check_real_tuple
 
 PEROVSKITES = {
     # name: (A, B, pseudo-cubic lattice constant in Angstrom)
@@ -40,6 +45,9 @@ def _rotation_matrix(angles_deg):
 
 
 def _check_glazer(glazer):
+    if not isinstance(glazer, (str, tuple, list, np.ndarray)):
+        raise ValueError(f"glazer must give '+', '-' or '0' for each of the axes a, b, c (for example 'a-b-c+' or "
+                         f"('-', '-', '+')), got {glazer!r}.")
     if isinstance(glazer, str):
         signs = glazer.replace("a", "").replace("b", "").replace("c", "").replace("0", "")
         if len(glazer) == 6 and all(ch in "+-0" for ch in glazer[1::2]):
@@ -89,9 +97,9 @@ def perovskite_supercell(material="SrTiO3", tilts=(0.0, 0.0, 0.0), glazer="a-b-c
         Pseudo-cubic cells along x, y, z; must be even along every axis
         whose sign pattern alternates, so that the supercell is periodic.
     a : float or None
-        Lattice constant override, Angstrom.
+        Lattice constant override, Angstrom (finite, > 0).
     species : (A, B) or None
-        Cation override, for example ``("Ba", "Zr")``.
+        Cation override, for example ``("Ba", "Zr")``: two chemical symbols.
 
     Returns
     -------
@@ -101,20 +109,25 @@ def perovskite_supercell(material="SrTiO3", tilts=(0.0, 0.0, 0.0), glazer="a-b-c
         the indices of its two B neighbours (``"o_neighbours"``).
     """
     import ase
+    from ase.data import atomic_numbers
 
-    if material not in PEROVSKITES and (species is None or a is None):
+    known = isinstance(material, str) and material in PEROVSKITES
+    if not known and (species is None or a is None):
         raise ValueError(f"material must be one of {sorted(PEROVSKITES)} (or give species and a), got {material!r}.")
-    A, B, a0 = PEROVSKITES.get(material, (None, None, None))
+    A, B, a0 = PEROVSKITES[material] if known else (None, None, None)
     if species is not None:
+        if not (isinstance(species, (tuple, list)) and len(species) == 2
+                and all(isinstance(e, str) and e in atomic_numbers for e in species)):
+            raise ValueError(f"species must be two chemical symbols (A, B), for example ('Ba', 'Zr'), got {species!r}.")
         A, B = species
+    if a is not None and not (isinstance(a, numbers.Real) and not isinstance(a, bool) and math.isfinite(a) and a > 0):
+        raise ValueError(f"a must be None or a finite lattice constant > 0 in Angstrom, got {a!r}.")
     a = a0 if a is None else float(a)
-    tilts = np.asarray(tilts, dtype=np.float64)
-    if tilts.shape != (3,) or not np.all(np.isfinite(tilts)) or np.any(np.abs(tilts) > 20):
-        raise ValueError(f"tilts must be three finite angles in degrees within +-20, got {tuple(np.ravel(tilts))}.")
+    tilts = np.array(check_real_tuple(tilts, "tilts", 3, expected="three finite angles in degrees within +-20"))
+    if np.any(np.abs(tilts) > 20):
+        raise ValueError(f"tilts must be three finite angles in degrees within +-20, got {tuple(tilts.tolist())}.")
     glazer = _check_glazer(glazer)
-    repeats = tuple(int(r) for r in repeats)
-    if len(repeats) != 3 or any(r < 1 for r in repeats):
-        raise ValueError(f"repeats must be three positive integers, got {repeats!r}.")
+    repeats = check_int_tuple(repeats, "repeats", 3)
     for axis in range(3):
         alternating = any(
             glazer[k] != "0" and (k != axis or glazer[k] == "-") for k in range(3)
@@ -171,6 +184,18 @@ def perovskite_supercell(material="SrTiO3", tilts=(0.0, 0.0, 0.0), glazer="a-b-c
     return atoms
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "size": [Interval(numbers.Integral, 4, None, closed="left")],
+        "tilt_range": ["array-like"],
+        "material": [StrOptions(set(PEROVSKITES))],
+        "glazer": [str, tuple, list, np.ndarray],
+        "sigma": [Interval(numbers.Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_synthetic_tilt_patches(n_samples=400, *, size=24, tilt_range=(0.0, 10.0), material="SrTiO3",
                                 glazer="a-b-c-", sigma=0.35, random_state=0):
     """Fast stand-in for ABF patches: projected [001] images of tilted perovskite supercells.
@@ -181,16 +206,35 @@ def make_synthetic_tilt_patches(n_samples=400, *, size=24, tilt_range=(0.0, 10.0
     columns move with the tilts as they do in the real images. Meant for
     tests and quick experiments, not for the benchmark figures.
 
+    Parameters
+    ----------
+    n_samples : int, default=400
+    size : int, default=24
+        Side of the patches, pixels (at least 4).
+    tilt_range : (float, float), default=(0.0, 10.0)
+        Each tilt is drawn uniformly from ``[low, high]`` degrees, with
+        ``-20 <= low <= high <= 20``.
+    material, glazer
+        As in :func:`perovskite_supercell`.
+    sigma : float, default=0.35
+        Standard deviation of a column's Gaussian, Angstrom; wide enough to
+        reach the pixel centres.
+    random_state : int, RandomState instance or None, default=0
+        Seeds the tilts; ``None`` draws a seed from the OS (numpy's global
+        random state is left as it was).
+
     Returns
     -------
     X : ndarray of shape (n_samples, size * size), positive intensities
     y : ndarray of shape (n_samples, 3), tilts in degrees
     """
     from ase.data import atomic_numbers
-    from sklearn.utils import check_random_state
 
-    rng = check_random_state(random_state)
-    lo, hi = tilt_range
+    lo, hi = check_real_tuple(tilt_range, "tilt_range", 2, expected="(low, high) degrees with -20 <= low <= high <= 20")
+    if not -20 <= lo <= hi <= 20:
+        raise ValueError(f"tilt_range must be (low, high) degrees with -20 <= low <= high <= 20, got {tilt_range!r}.")
+    glazer = _check_glazer(glazer)
+    rng = local_random_state(random_state)
     y = rng.uniform(lo, hi, size=(n_samples, 3))
     X = np.empty((n_samples, size * size))
     for i, tilts in enumerate(y):
@@ -204,6 +248,9 @@ def make_synthetic_tilt_patches(n_samples=400, *, size=24, tilt_range=(0.0, 10.0
             dx = (gx - x + extent[0] / 2) % extent[0] - extent[0] / 2
             dy = (gy - yy + extent[1] / 2) % extent[1] - extent[1] / 2
             image += w * np.exp(-(dy[:, None] ** 2 + dx[None, :] ** 2) / (2 * sigma**2))
+        if not image.max() > 0:
+            raise ValueError(f"sigma={sigma!r} Angstrom is too small: no column reaches a pixel centre "
+                             f"(pixels of {extent[0] / size:.3g} x {extent[1] / size:.3g} Angstrom).")
         X[i] = (1.0 - 0.7 * image / image.max()).ravel()
     return X, y
 
@@ -221,6 +268,7 @@ def orient_110(atoms):
 
     import ase
 
+    _check_atoms(atoms)
     cell = atoms.cell.array
     # New cell vectors, rows: [1-10], [001], [110] of the supercell.
     new = np.array([cell[0] - cell[1], cell[2], cell[0] + cell[1]])
@@ -236,7 +284,8 @@ def orient_110(atoms):
     keep = np.all((frac > -1e-6) & (frac < 1 - 1e-6), axis=1)
     frac = np.clip(frac[keep], 0, None)
     if len(frac) != 2 * len(atoms):
-        raise RuntimeError(f"the [110] cut holds {len(frac)} atoms, expected {2 * len(atoms)}.")
+        raise ValueError(f"atoms must be a periodic pseudo-cubic supercell (as perovskite_supercell makes) that the "
+                         f"[110] cell tiles: the cut holds {len(frac)} atoms, expected {2 * len(atoms)}.")
     lengths = np.linalg.norm(new, axis=1)
     square = ase.Atoms(symbols[keep], scaled_positions=frac, cell=np.diag(lengths), pbc=True, tags=tags[keep])
     if tilt_signs is not None:
@@ -246,6 +295,48 @@ def orient_110(atoms):
     return square
 
 
+_POSITIVE = [Interval(numbers.Real, 0, None, closed="neither")]
+_MICROSCOPE = {
+    "energy": _POSITIVE,
+    "semiangle": _POSITIVE,
+    "detector": ["array-like", None],
+    "defocus": [Interval(numbers.Real, None, None, closed="neither")],
+    "thickness_periods": [Interval(numbers.Integral, 1, None, closed="left")],
+    "frozen_phonons": [Interval(numbers.Integral, 0, None, closed="left")],
+    "sampling": _POSITIVE,
+    "potential_sampling": _POSITIVE,
+    "slice_thickness": _POSITIVE,
+}
+
+
+def _check_atoms(atoms):
+    import ase
+
+    if not isinstance(atoms, ase.Atoms):
+        raise TypeError(f"atoms must be an ase.Atoms cell, got {type(atoms).__name__}.")
+
+
+def _check_detector(detector, semiangle):
+    """``(inner, outer)`` ABF angles in mrad, ``None`` meaning ``(semiangle / 2, semiangle)``."""
+    expected = "(inner, outer) mrad with 0 <= inner < outer, finite"
+    if detector is None:
+        return semiangle / 2, semiangle
+    inner, outer = check_real_tuple(detector, "detector", 2, minimum=0.0, expected=expected)
+    if not inner < outer:
+        raise ValueError(f"detector must be {expected}, got {detector!r}.")
+    return inner, outer
+
+
+@validate_params(
+    {
+        **_MICROSCOPE,
+        "phonon_sigma": [Interval(numbers.Real, 0, None, closed="left")],
+        "x_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
+        "window": [tuple, list, None],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
                  frozen_phonons=0, phonon_sigma=0.08, sampling=0.25, potential_sampling=0.08, slice_thickness=2.0,
                  method="multislice", x_repeats=1, window=None, random_state=0):
@@ -294,20 +385,29 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         per pixel, its first pixel at ``(y0, x0)`` Angstrom (positions past
         the cell wrap: the potential is periodic). This is how a microscope
         samples: no whole-pixel cell, no tiling (``x_repeats`` is ignored).
-    random_state : int
-        Seeds the frozen phonons.
+    random_state : int or None
+        Seeds the frozen phonons (``None``: abTEM's own fresh seed).
 
     The image has ``ceil(width / sampling)`` (rounded up to a multiple of
     ``x_repeats``) by ``ceil(height / sampling)`` pixels, pixel ``j`` at
     ``j * width / nx``: the sampling is ``sampling`` or a little finer.
     """
+    _check_atoms(atoms)
+    inner, outer = _check_detector(detector, semiangle)
+    if not (isinstance(method, str) and method in ("prism", "multislice")):
+        raise ValueError(f"method must be 'prism' or 'multislice', got {method!r}.")
+    if window is not None:
+        try:
+            (y0, x0), (wh, ww) = window
+        except (TypeError, ValueError):
+            y0 = x0 = wh = ww = None
+        corner_ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in (y0, x0))
+        size_ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in (wh, ww))
+        if not (corner_ok and size_ok):
+            raise ValueError(f"window must be ((y0, x0), (h, w)): a finite corner in Angstrom and a size of at least "
+                             f"1 x 1 pixels, got {window!r}.")
     import abtem
 
-    inner, outer = (semiangle / 2, semiangle) if detector is None else detector
-    if not (0 <= inner < outer):
-        raise ValueError(f"detector must be (inner, outer) mrad with 0 <= inner < outer, got {detector!r}.")
-    if method not in ("prism", "multislice"):
-        raise ValueError(f"method must be 'prism' or 'multislice', got {method!r}.")
     abtem.config.set({"device": "cpu", "fft": "fftw"})
     crystal = atoms * (1, 1, int(thickness_periods))
     extent = crystal.cell.lengths()[:2]
@@ -355,39 +455,78 @@ def _fft_friendly(n):
         n += 1
 
 
+@validate_params(
+    {
+        "image": ["array-like"],
+        "sampling": _POSITIVE,
+        "source_size": [Interval(numbers.Real, 0, None, closed="left")],
+        "dose": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "scan_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0.0, random_state=None):
     """Experimental conditions on a simulated image: source blur, shot noise, scan noise.
 
     Parameters
     ----------
     image : ndarray (ny, nx), fraction of the beam
+        Finite real values.
     sampling : float
         Angstrom per pixel.
     source_size : float, default=0.3
         FWHM of the Gaussian effective source, Angstrom.
     dose : float or None
-        Electrons per square Angstrom; Poisson counts when given.
+        Electrons per square Angstrom; Poisson counts when given (at most
+        1e18 electrons per pixel).
     scan_noise : float, default=0.0
         RMS row displacement along the fast axis, pixels.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the scan and shot noise; ``None`` draws a seed from the OS
+        (numpy's global random state is left as it was).
     """
     from scipy import ndimage
-    from sklearn.utils import check_random_state
 
-    rng = check_random_state(random_state)
-    out = np.asarray(image, dtype=np.float64)
+    out = np.asarray(image)
+    if out.dtype.kind not in "biuf" or out.ndim != 2 or out.size == 0:
+        raise ValueError(f"image must be a non-empty 2-D array of real numbers, got dtype {out.dtype} "
+                         f"and shape {out.shape}.")
+    out = out.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"image contains {int(np.sum(~np.isfinite(out)))} NaN or infinite value(s).")
+    if dose is not None:
+        check_poisson_mean(dose * sampling**2 * max(float(out.max()), 0.0), f"dose={dose!r}")
+    rng = local_random_state(random_state)
     if source_size:
         out = ndimage.gaussian_filter(out, source_size / 2.3548 / sampling, mode="wrap")
     if scan_noise:
         shifts = rng.normal(scale=scan_noise, size=out.shape[0])
         out = np.stack([ndimage.shift(row, s, order=1, mode="wrap") for row, s in zip(out, shifts)])
     if dose is not None:
-        if not dose > 0:
-            raise ValueError(f"dose must be > 0 electrons per square Angstrom, got {dose!r}.")
         electrons = dose * sampling**2
         out = rng.poisson(np.clip(out, 0, None) * electrons) / electrons
     return out
 
 
+@validate_params(
+    {
+        **_MICROSCOPE,
+        "material": [StrOptions(set(PEROVSKITES))],
+        "glazer": [str, tuple, list, np.ndarray],
+        "method": [StrOptions({"multislice", "prism"})],
+        "source_size": [Interval(numbers.Real, 0, None, closed="left")],
+        "scan_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "mid_plane_mirror": ["boolean"],
+        "return_groups": ["boolean"],
+        "return_cells": ["boolean"],
+        "cache_dir": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+        "n_jobs": [numbers.Integral, None],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer="a-b-c-", patch_size=32,
                         patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
@@ -464,6 +603,11 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         Also return the noise-free (source-blurred) periodic images, their B
         columns and those columns' tilts, as the templates of
         ``TiltRegressor.fit(..., cells=...)``.
+    random_state : int, RandomState instance or None, default=0
+        An int seeds image ``i`` with ``(random_state, i)``; a RandomState
+        or ``None`` (the OS) first draws such an int, so the images are new
+        every call (and so are their cache files). numpy's global random
+        state is left as it was.
 
     Returns
     -------
@@ -477,17 +621,30 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
     """
     import joblib
 
-    if not (isinstance(n_samples, (int, np.integer)) and n_samples >= 1):
+    def integer(value):
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+    def real(value):
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (integer(n_samples) and n_samples >= 1):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-    if not (isinstance(patches_per_image, (int, np.integer)) and patches_per_image >= 1
+    if not (integer(patches_per_image) and patches_per_image >= 1
             or isinstance(patches_per_image, str) and patches_per_image == "all"):
         raise ValueError(f"patches_per_image must be a positive integer or 'all', got {patches_per_image!r}.")
-    if not (isinstance(patch_size, (int, np.integer)) and patch_size >= 4):
+    if not (integer(patch_size) and patch_size >= 4):
         raise ValueError(f"patch_size must be an integer >= 4 pixels, got {patch_size!r}.")
-    if not (tilt_range >= 0 and math.isfinite(tilt_range)):
-        raise ValueError(f"tilt_range must be a finite angle >= 0 in degrees, got {tilt_range!r}.")
-    if dose is not None and not dose > 0:
-        raise ValueError(f"dose must be > 0 electrons per square Angstrom, got {dose!r}.")
+    # perovskite_supercell takes tilts within +-20 degrees.
+    if not (real(tilt_range) and 0 <= tilt_range <= 20):
+        raise ValueError(f"tilt_range must be a finite angle in degrees in [0, 20], got {tilt_range!r}.")
+    if dose is not None and not (real(dose) and dose > 0):
+        raise ValueError(f"dose must be None or a finite number > 0 of electrons per square Angstrom, got {dose!r}.")
+    if dose is not None:
+        # A patch's pixels hold at most about the whole beam.
+        check_poisson_mean(dose * sampling**2, f"dose={dose!r}")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be None, a positive number of workers or negative (all but some), got 0.")
+    _check_detector(detector, semiangle)
     try:
         offset = tuple(float(v) for v in np.ravel(grid_offset))
     except (TypeError, ValueError):
@@ -502,9 +659,12 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                          f"integer patches_per_image and grid_offset=(0, 0).")
     if pixel_grid == "scan" and return_cells:
         raise ValueError("return_cells needs the periodic images: pixel_grid 'cell' or 'exact', not 'scan'.")
-    if not (0 <= scale_jitter < 0.5):
+    if not (real(scale_jitter) and 0 <= scale_jitter < 0.5):
         raise ValueError(f"scale_jitter must be a relative pixel-size spread in [0, 0.5), got {scale_jitter!r}.")
     glazer = _check_glazer(glazer)
+    if not integer(random_state):
+        # Image i is seeded by (random_state, i): a RandomState or None (the OS) first draws that int.
+        random_state = seed_from(random_state)
     # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
     # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
     x_repeats = 1 if "+" in glazer[:2] else 2
@@ -665,6 +825,7 @@ def mirror_mid_plane(atoms):
     other surface. Each column keeps its (x, y); its octahedral tilts
     (alpha, beta, gamma) become (beta, alpha, -gamma).
     """
+    _check_atoms(atoms)
     mirrored = atoms.copy()
     depth = mirrored.cell.lengths()[2]
     positions = mirrored.positions
@@ -786,9 +947,17 @@ def mirror_patches_110(X, y, image_shape=None):
     y4 : ndarray (4 n, 3)
     """
     X = np.asarray(X)
-    y = np.asarray(y, dtype=np.float64)
+    y = np.asarray(y)
+    for name, value in (("X", X), ("y", y)):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}.")
+    y = y.astype(np.float64)
     if X.ndim != 2 or y.shape != (len(X), 3):
         raise ValueError(f"X must be (n, h * w) and y (n, 3) tilts, got shapes {X.shape} and {y.shape}.")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y contains NaN or infinite tilts.")
+    if image_shape is not None:
+        image_shape = check_int_tuple(image_shape, "image_shape", 2)
     if image_shape is None:
         side = math.isqrt(X.shape[1])
         if side * side != X.shape[1]:

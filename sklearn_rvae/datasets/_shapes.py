@@ -3,8 +3,10 @@
 import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import validate_params
+
+from .._utils import local_random_state
+from ._checks import Interval
 
 # Each shape is a union of axis-aligned rectangles (x0, x1, y0, y1) in units
 # of the image half-width, y down. None has a rotational or mirror symmetry,
@@ -77,12 +79,14 @@ def make_rotated_shapes(n_samples=1600, size=24, n_classes=4, max_angle=180, max
     max_angle : float, default=180
         Largest absolute rotation, degrees, in [0, 180].
     max_shift : float, default=1.0
-        Largest shift along each axis, pixels.
+        Largest shift along each axis, pixels (finite, >= 0).
     noise : float, default=0.05
         Standard deviation of the added Gaussian noise (the shapes are 1 on
-        0).
+        0; finite, >= 0).
     random_state : int, RandomState instance or None, default=0
-        Seed of the classes' order, the angles, shifts and noise.
+        Seed of the classes' order, the angles, shifts and noise; ``None``
+        draws one from the OS (numpy's global random state is left as it
+        was).
 
     Returns
     -------
@@ -102,7 +106,7 @@ def make_rotated_shapes(n_samples=1600, size=24, n_classes=4, max_angle=180, max
     >>> X.shape, sorted(set(y.tolist()))
     ((8, 256), [0, 1, 2, 3])
     """
-    rng = check_random_state(random_state)
+    rng = local_random_state(random_state)
     y = rng.permutation(np.arange(n_samples) % n_classes)
     angle = rng.uniform(-max_angle, max_angle, n_samples)
     shift = rng.uniform(-max_shift, max_shift, (n_samples, 2))

@@ -9,11 +9,16 @@ without losing or repeating a position, and a finished one is read back.
 import hashlib
 import json
 import math
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
-from sklearn.utils import Bunch, check_random_state
+from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from .._utils import local_random_state
+from ._checks import Interval, check_int_tuple, check_poisson_mean, check_radius, check_real_tuple
 
 GRAPHENE_A = 2.46  # lattice constant, Angstrom
 _DOPANTS = {"Si", "N", "B"}
@@ -38,17 +43,45 @@ def electron_wavelength(energy):
     return wavelength(energy)
 
 
+_POSITIVE = [Interval(numbers.Real, 0, None, closed="neither")]
+_DEFECTS = [StrOptions({"vacancy"} | _DOPANTS), None]
+# Constraints the simulators share; what they cannot say (tuples, ranges that
+# depend on the cell) is checked in the functions.
+_SIMULATION = {
+    "repeats": ["array-like"],
+    "energy": _POSITIVE,
+    "semiangle": _POSITIVE,
+    "max_angle": _POSITIVE,
+    "binning": [Interval(numbers.Integral, 1, None, closed="left")],
+    "dose": [Interval(numbers.Real, 0, None, closed="neither"), None],
+    "sampling": _POSITIVE,
+    "cache_dir": [str, os.PathLike, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "n_jobs": [Interval(numbers.Integral, 1, None, closed="left")],
+}
+_SCAN = {"scan_step": _POSITIVE, "scan_extent": ["array-like", None]}
+
+
+_DEFECT_SITE = [Interval(numbers.Integral, 0, None, closed="left"), None]
+
+
+@validate_params(
+    {"repeats": ["array-like"], "defect": _DEFECTS, "defect_site": _DEFECT_SITE},
+    prefer_skip_nested_validation=True,
+)
 def graphene_supercell(repeats=(4, 2), defect=None, defect_site=None):
     """Orthogonal graphene supercell (ASE Atoms) with an optional point defect.
 
     Parameters
     ----------
     repeats : (int, int)
-        Orthogonal unit cells (2.46 x 4.26 Angstrom, 4 atoms) along x and y.
+        Orthogonal unit cells (2.46 x 4.26 Angstrom, 4 atoms) along x and y,
+        each >= 1.
     defect : None, "vacancy", "Si", "N" or "B"
     defect_site : int or None
-        Index of the atom replaced or removed; ``None`` takes the atom nearest
-        the centre of the supercell.
+        Index of the atom replaced or removed (0 .. 4 * nx * ny - 1);
+        ``None`` takes the atom nearest the centre of the supercell.
 
     Returns
     -------
@@ -58,12 +91,15 @@ def graphene_supercell(repeats=(4, 2), defect=None, defect_site=None):
     sublattice : ndarray of int
         0 (A) or 1 (B) per remaining atom.
     """
-    _, ase = _require_sim()
     if defect is not None and defect != "vacancy" and defect not in _DOPANTS:
         raise ValueError(f"defect must be None, 'vacancy' or a dopant in {sorted(_DOPANTS)}, got {defect!r}.")
-    nx, ny = (int(r) for r in repeats)
-    if nx < 1 or ny < 1:
-        raise ValueError(f"repeats must be positive, got {repeats!r}.")
+    nx, ny = check_int_tuple(repeats, "repeats", 2)
+    if defect_site is not None:
+        if defect is None:
+            raise ValueError(f"defect_site={defect_site!r} places a defect, but defect is None.")
+        if not 0 <= defect_site < 4 * nx * ny:
+            raise ValueError(f"defect_site must index one of the {4 * nx * ny} atoms, got {defect_site!r}.")
+    _, ase = _require_sim()
     a = GRAPHENE_A
     b = a * math.sqrt(3)
     # Orthogonal cell: A at (0, 0), B at (0, a / sqrt 3), A at (a/2, b/2), B at (a/2, b/2 + a / sqrt 3).
@@ -145,6 +181,9 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
 
 
 def _finish(patterns, *, binning, dose, scan_step, rng):
+    if binning > min(patterns.shape[1:]):
+        raise ValueError(f"binning={binning} is larger than the {patterns.shape[1]} x {patterns.shape[2]} pixel "
+                         "detector: raise max_angle or bin less.")
     if binning > 1:
         n, h, w = patterns.shape
         h, w = h // binning * binning, w // binning * binning
@@ -163,10 +202,12 @@ def _scan_grid(atoms, scan_step, scan_extent, defect_xy, name):
     cell = np.array(atoms.cell.lengths()[:2])
     if scan_step >= cell.min():
         raise ValueError(f"scan_step={scan_step} must be smaller than the {name} {tuple(np.round(cell, 2))} Angstrom.")
-    extent = cell if scan_extent is None else np.asarray(scan_extent, dtype=float)
-    if extent.shape != (2,) or np.any(extent <= 0) or np.any(extent > cell + 1e-9):
-        raise ValueError(f"scan_extent must be (width, height) within the {name} {tuple(np.round(cell, 2))}, "
-                         f"got {scan_extent!r}.")
+    expected = (f"(width, height) in Angstrom, at least scan_step={scan_step} and within the {name} "
+                f"{tuple(np.round(cell, 2))}")
+    extent = cell if scan_extent is None else np.array(check_real_tuple(scan_extent, "scan_extent", 2, positive=True,
+                                                                        expected=expected))
+    if np.any(extent > cell + 1e-9) or np.any(extent < scan_step * (1 - 1e-9)):
+        raise ValueError(f"scan_extent must be {expected}, got {scan_extent!r}.")
     nx, ny = (int(math.floor(e / scan_step + 1e-9)) for e in extent)
     middle = cell / 2 if defect_xy is None else defect_xy
     origin = np.zeros(2) if scan_extent is None else middle - (np.array([nx, ny]) - 1) * scan_step / 2
@@ -174,20 +215,10 @@ def _scan_grid(atoms, scan_step, scan_extent, defect_xy, name):
     return nx, ny, origin, grid
 
 
-def _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling):
-    for name, value in [("energy", energy), ("semiangle", semiangle), ("max_angle", max_angle),
-                        ("scan_step", scan_step), ("sampling", sampling)]:
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    if dose is not None and not (math.isfinite(dose) and dose > 0):
-        raise ValueError(f"dose must be None (no noise) or electrons per square Angstrom > 0, got {dose!r}.")
-    if not (isinstance(binning, int) and binning >= 1):
-        raise ValueError(f"binning must be an integer >= 1, got {binning!r}.")
-
-
-def _check_slice_thickness(slice_thickness):
-    if not (slice_thickness > 0 and math.isfinite(slice_thickness)):
-        raise ValueError(f"slice_thickness must be a finite number > 0, got {slice_thickness!r}.")
+def _check_dose(dose, electrons_per_dose):
+    # Checked before the simulation: numpy cannot draw Poisson counts past ~1e18.
+    if dose is not None:
+        check_poisson_mean(dose * electrons_per_dose, f"dose={dose!r}")
 
 
 def _nearest(xy, points, cell):
@@ -198,6 +229,10 @@ def _nearest(xy, points, cell):
     return dist.min(1), dist.argmin(1)
 
 
+@validate_params(
+    {**_SIMULATION, **_SCAN, "defect": _DEFECTS, "defect_site": _DEFECT_SITE},
+    prefer_skip_nested_validation=True,
+)
 def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, energy=80e3, semiangle=25.0,
                          max_angle=40.0, scan_step=0.2, scan_extent=None, binning=1, dose=None, sampling=0.04,
                          cache_dir=None, random_state=0, verbose=False, n_jobs=1):
@@ -230,16 +265,18 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         (``lambda / cell`` per pixel) at the cost of bigger FFTs; a window
         keeps the number of positions down.
     binning : int, default=1
-        Detector binning.
+        Detector binning, at most the detector's side in pixels.
     dose : float or None, default=None
         Electrons per square Angstrom; ``None`` gives noise-free patterns
-        (fraction of the beam per pixel), else Poisson counts.
+        (fraction of the beam per pixel), else Poisson counts (at most
+        1e18 electrons per probe position).
     sampling : float, default=0.04
         Real-space sampling of the potential and wave, Angstrom.
     cache_dir : str, Path or None
         Cache and resume folder; ``None`` keeps nothing on disk.
     random_state : int, RandomState or None, default=0
-        Seeds the Poisson noise.
+        Seeds the Poisson noise; ``None`` draws a seed from the OS (numpy's
+        global random state is left as it was).
     verbose : bool, default=False
         Print progress per chunk of 64 positions.
     n_jobs : int, default=1
@@ -260,7 +297,7 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         metadata : dict (energy_eV, semiangle_mrad, max_angle_mrad, mrad_per_px,
             scan_step_A, sampling_A, binning, dose, repeats, defect)
     """
-    _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
+    _check_dose(dose, scan_step**2)
     atoms, defect_xy, sublattice = graphene_supercell(repeats, defect, defect_site)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "supercell")
     cell = np.array(atoms.cell.lengths()[:2])
@@ -271,7 +308,7 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
         cache_dir=cache_dir, key=key, verbose=verbose, n_jobs=n_jobs,
     )
-    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=local_random_state(random_state))
     flat = grid.reshape(-1, 2)
     if defect_xy is None:
         distance = np.full(len(flat), np.inf)
@@ -294,6 +331,11 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
     )
 
 
+@validate_params(
+    {**_SIMULATION, "n_orbits": [Interval(numbers.Integral, 1, None, closed="left")], "radius": ["array-like"],
+     "order": [Interval(numbers.Integral, 1, None, closed="left")]},
+    prefer_skip_nested_validation=True,
+)
 def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4, 2), energy=80e3, semiangle=25.0,
                          max_angle=40.0, binning=1, dose=None, sampling=0.04, cache_dir=None, random_state=0,
                          verbose=False):
@@ -305,17 +347,34 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
     rotation, so the diffraction patterns of one orbit are the same pattern
     rotated: a rotation-invariant representation should give them one code.
 
+    Parameters
+    ----------
+    n_orbits : int, default=24
+        Number of orbits, >= 1.
+    radius : (float, float), default=(0.15, 1.1)
+        Inner and outer radius (Angstrom) of the annulus the first position
+        of each orbit is drawn from (uniformly in area), ``0 <= inner <= outer``.
+    order : int, default=3
+        Positions per orbit, turned by ``360 / order`` degrees.
+    repeats, energy, semiangle, max_angle, binning, dose, sampling, cache_dir, verbose
+        As in :func:`make_graphene_4dstem` (``dose`` per position: at most
+        1e18 electrons).
+    random_state : int, RandomState or None, default=0
+        Seeds the positions and the Poisson noise; ``None`` draws a seed
+        from the OS (numpy's global random state is left as it was).
+
     Returns
     -------
     Bunch with data (n_orbits * order, ky, kx), orbit (labels), rotation_deg
     (the rotation of each position about the atom), positions (Angstrom),
     center (the atom), metadata.
     """
-    _check_common(energy, semiangle, max_angle, 1.0, dose, binning, sampling)
+    radius = check_radius(radius)
+    _check_dose(dose, 1.0)
     atoms, _, _ = graphene_supercell(repeats, None)
     cell = np.array(atoms.cell.lengths()[:2])
     center = atoms.positions[np.argmin(np.hypot(*(atoms.positions[:, :2] - cell / 2).T)), :2]
-    rng = check_random_state(random_state)
+    rng = local_random_state(random_state)
     r = np.sqrt(rng.uniform(radius[0] ** 2, radius[1] ** 2, n_orbits))
     phi = rng.uniform(0, 2 * np.pi, n_orbits)
     turns = np.arange(order) * 360.0 / order
@@ -347,6 +406,17 @@ ZINCBLENDE = {"GaAs": ("Ga", "As", 5.653), "GaP": ("Ga", "P", 5.451), "InAs": ("
               "Ge": ("Ge", "Ge", 5.658), "Si": ("Si", "Si", 5.431)}
 
 
+_ZINCBLENDE_CRYSTAL = {
+    "material": [StrOptions(set(ZINCBLENDE))],
+    "repeats": ["array-like"],
+    "periods": [Interval(numbers.Integral, 1, None, closed="left")],
+    "strain": [Interval(numbers.Real, -0.2, 0.2, closed="neither")],
+    "antisite": ["boolean"],
+    "lattice_constant": [Interval(numbers.Real, 2.0, 10.0, closed="neither"), None],
+}
+
+
+@validate_params(_ZINCBLENDE_CRYSTAL, prefer_skip_nested_validation=True)
 def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False, lattice_constant=None):
     """Zincblende crystal viewed along [110] (ASE Atoms), with optional strain and antisite column.
 
@@ -358,15 +428,16 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     ----------
     material : str, one of ZINCBLENDE
     repeats : (int, int)
-        In-plane repeats of the 2 a / sqrt 2 x a orthogonal cell.
+        In-plane repeats of the 2 a / sqrt 2 x a orthogonal cell, each >= 1.
     periods : int
-        Thickness in units of 2 a / sqrt 2 (8.0 A for GaAs).
+        Thickness in units of 2 a / sqrt 2 (8.0 A for GaAs), >= 1.
     strain : float
-        Uniaxial in-plane strain along x (0.01 = 1 percent tension).
+        Uniaxial in-plane strain along x (0.01 = 1 percent tension), in
+        (-0.2, 0.2).
     antisite : bool
         Swap cation and anion in the atomic column nearest the centre.
     lattice_constant : float or None
-        Cubic lattice constant in Angstrom; ``None`` takes the material's
+        Cubic lattice constant in Angstrom, in (2, 10); ``None`` takes the material's
         (for example a Ge control at GaAs's 5.653 A, so that both share one
         detector sampling).
 
@@ -375,17 +446,12 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     atoms, defect_xy (or None), columns (k, 2) projected column positions,
     column_species (k,) 0 = cation, 1 = anion
     """
+    repeats = check_int_tuple(repeats, "repeats", 2)
     _, ase = _require_sim()
     from ase.build import bulk, surface
 
-    if material not in ZINCBLENDE:
-        raise ValueError(f"material must be one of {sorted(ZINCBLENDE)}, got {material!r}.")
-    if not (math.isfinite(strain) and -0.2 < strain < 0.2):
-        raise ValueError(f"strain must be a fraction between -0.2 and 0.2, got {strain!r}.")
     cation, anion, a = ZINCBLENDE[material]
     if lattice_constant is not None:
-        if not (math.isfinite(lattice_constant) and 2.0 < lattice_constant < 10.0):
-            raise ValueError(f"lattice_constant must be in Angstrom, between 2 and 10, got {lattice_constant!r}.")
         a = float(lattice_constant)
     # Elemental (diamond) crystals are built as a two-species placeholder so
     # that the two sublattices stay labelled, then given one species.
@@ -418,6 +484,10 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     return atoms, defect_xy, columns, column_species
 
 
+@validate_params(
+    {**_SIMULATION, **_SCAN, **_ZINCBLENDE_CRYSTAL, "slice_thickness": _POSITIVE},
+    prefer_skip_nested_validation=True,
+)
 def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False,
                            lattice_constant=None, energy=200e3,
                            semiangle=20.0, max_angle=40.0, scan_step=0.2, scan_extent=None, slice_thickness=2.0,
@@ -453,8 +523,7 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     between columns: more than 0.7 A from any), class_names, atoms,
     columns, column_species, defect_xy, metadata.
     """
-    _check_common(energy, semiangle, max_angle, scan_step, dose, binning, sampling)
-    _check_slice_thickness(slice_thickness)
+    _check_dose(dose, scan_step**2)
     atoms, defect_xy, columns, species = zincblende_110(material, repeats, periods, strain, antisite,
                                                         lattice_constant)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "cell")
@@ -466,7 +535,7 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
         cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
         n_jobs=n_jobs,
     )
-    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=check_random_state(random_state))
+    patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=local_random_state(random_state))
     flat = grid.reshape(-1, 2)
     distance = np.full(len(flat), np.inf) if defect_xy is None else _nearest(flat, defect_xy[None], cell)[0]
     column_distance, nearest = _nearest(flat, columns, cell)
@@ -489,6 +558,12 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
     )
 
 
+@validate_params(
+    {**_SIMULATION, **{k: v for k, v in _ZINCBLENDE_CRYSTAL.items() if k not in ("strain", "antisite")},
+     "n_pairs": [Interval(numbers.Integral, 1, None, closed="left")], "radius": ["array-like"],
+     "slice_thickness": _POSITIVE},
+    prefer_skip_nested_validation=True,
+)
 def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), repeats=(1, 1), periods=2,
                           lattice_constant=None, energy=200e3, semiangle=20.0, max_angle=40.0, slice_thickness=2.0,
                           binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
@@ -505,8 +580,11 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     a symmetry of the 3-D crystal (measured: 3 percent of a pair's
     difference remains in Ge, see benchmarks/RESULTS.md). In a zincblende
     crystal (``"GaAs"``...) the turn also swaps cation and anion, and the
-    polarity adds to what remains. Other parameters as
-    :func:`make_zincblende_4dstem`.
+    polarity adds to what remains. ``n_pairs`` (>= 1) and ``radius``
+    (``0 <= inner <= outer``, Angstrom) as ``n_orbits`` and ``radius`` of
+    :func:`make_graphene_orbits`; other parameters as
+    :func:`make_zincblende_4dstem` (``dose`` per position: at most 1e18
+    electrons).
 
     Returns
     -------
@@ -514,14 +592,14 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     (0 or 180), positions (Angstrom), center (the dumbbell centre), atoms,
     metadata.
     """
-    _check_common(energy, semiangle, max_angle, 1.0, dose, binning, sampling)
-    _check_slice_thickness(slice_thickness)
+    radius = check_radius(radius)
+    _check_dose(dose, 1.0)
     atoms, _, columns, species = zincblende_110(material, repeats, periods, lattice_constant=lattice_constant)
     cell = np.array(atoms.cell.lengths()[:2])
     k = int(np.argmin(np.where(species == 0, np.hypot(*(columns - cell / 2).T), np.inf)))
     partner = int(np.argmin(np.where(species == 1, np.hypot(*(columns - columns[k]).T), np.inf)))
     center = (columns[k] + columns[partner]) / 2
-    rng = check_random_state(random_state)
+    rng = local_random_state(random_state)
     r = np.sqrt(rng.uniform(radius[0] ** 2, radius[1] ** 2, n_pairs))
     phi = rng.uniform(0, 2 * np.pi, n_pairs)
     offsets = np.stack([r * np.cos(phi), r * np.sin(phi)], 1)

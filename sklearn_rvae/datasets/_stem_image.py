@@ -15,8 +15,10 @@ import numbers
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions, validate_params
+
+from .._utils import local_random_state
+from ._checks import Interval, check_poisson_mean
 
 GRAPHENE_LATTICE_CONSTANT = 2.46  # angstrom; the C-C bond is a / sqrt(3) = 1.42 A
 ATOMIC_NUMBERS = {"B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "P": 15, "S": 16, "Fe": 26}
@@ -31,6 +33,10 @@ def environment_names(dopants=("Si",)):
     ``("C", "C-vacancy")`` and then, for every dopant element,
     ``(element, "C-" + element)``; e.g. ``("C", "C-vacancy", "Si", "C-Si")``.
     """
+    # A bare string would be read letter by letter ("Si" -> "S", "i").
+    if isinstance(dopants, str) or not all(e in ATOMIC_NUMBERS and e != "C" for e in dopants):
+        raise ValueError(f"dopants must be a sequence (or dict) of dopant elements from "
+                         f"{sorted(set(ATOMIC_NUMBERS) - {'C'})}, got {dopants!r}.")
     names = ["C", "C-vacancy"]
     for element in dopants:
         names += [element, f"C-{element}"]
@@ -70,7 +76,8 @@ def _place_defects(sites, neighbours, n_defects, inside, rng, min_separation=4):
     if len(chosen) < n_defects:
         raise ValueError(
             f"only {len(chosen)} defects fit in the field of view with the separation this "
-            f"simulator keeps between them; ask for fewer than {n_defects}."
+            f"simulator keeps between them; ask for fewer than {n_defects} (dopants plus "
+            "n_vacancies), or for a larger size or pixel_size."
         )
     return np.array(chosen, dtype=int)
 
@@ -137,6 +144,15 @@ def abtem_column_profile(element, energy=60e3, semiangle_cutoff=32.0, inner=80.0
         raise ImportError(
             'model="abtem" needs abTEM and ASE: pip install "sklearn_rvae[sim]".'
         ) from exc
+    from ase.data import atomic_numbers
+
+    if not (isinstance(element, str) and element in atomic_numbers and element != "X"):
+        raise ValueError(f"element must be a chemical symbol such as 'C' or 'Si', got {element!r}.")
+    for name, value in (("energy", energy), ("semiangle_cutoff", semiangle_cutoff), ("outer", outer)):
+        if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+    if not (isinstance(inner, numbers.Real) and not isinstance(inner, bool) and 0 <= inner < outer):
+        raise ValueError(f"inner must be a detector angle in mrad with 0 <= inner < outer={outer!r}, got {inner!r}.")
     atoms = ase.Atoms(element, positions=[(6.0, 6.0, 1.0)], cell=(12.0, 12.0, 2.0))
     # Only for this computation: the user's own abTEM settings stay as they are.
     with abtem.config.set({"device": "cpu", "diagnostics.progress_bar": False}):
@@ -160,10 +176,21 @@ _COMMON = {
     "dose": [Interval(numbers.Real, 0, None, closed="neither")],
     "probe_fwhm": [Interval(numbers.Real, 0, None, closed="neither")],
     "background": [Interval(numbers.Real, 0, None, closed="left")],
-    "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
+    "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],  # < size: _check_common
     "model": [StrOptions({"gaussian", "abtem"})],
     "random_state": ["random_state"],
 }
+
+
+def _check_common(dopants, size, pixel_size, probe_fwhm, scan_jitter):
+    """What the constraints of ``_COMMON`` cannot say alone."""
+    _check_dopants(dopants)
+    # A wider probe makes a blur, not an image, and its spots would be rendered on huge stencils.
+    if probe_fwhm >= size * pixel_size:
+        raise ValueError(f"probe_fwhm={probe_fwhm!r} Angstrom must be smaller than the field of view, "
+                         f"size * pixel_size = {size * pixel_size:g} Angstrom.")
+    if scan_jitter >= size:
+        raise ValueError(f"scan_jitter={scan_jitter!r} pixels must be smaller than the image width, size={size}.")
 
 
 def _check_dopants(dopants):
@@ -239,6 +266,7 @@ class _Scene:
             near = members & np.all((pix > -reach) & (pix < size - 1 + reach), axis=1)
             clean += _render(pix[near, 0], pix[near, 1], heights[near], (size, size), reach,
                              row_jitter, profile)
+        check_poisson_mean(clean.max(), "dose (times the brightest column, plus background)")
         image = rng.poisson(clean).astype(np.float64)
         seen = present & np.all((pix >= -0.5) & (pix < size - 0.5), axis=1)
         names = environment_names(self.dopants)
@@ -290,12 +318,13 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
     dose : float, default=40.0
         Expected counts at the peak of an isolated carbon column.
     probe_fwhm : float, default=1.0
-        Full width at half maximum of the probe, angstrom.
+        Full width at half maximum of the probe, angstrom (less than the
+        field of view, ``size * pixel_size``).
     background : float, default=0.05
         Flat background, as a fraction of ``dose``.
     scan_jitter : float, default=0.2
         Standard deviation of the sideways displacement of each scan row,
-        pixels.
+        pixels (less than ``size``).
     model : {"gaussian", "abtem"}, default="gaussian"
         Shape of a column. ``"gaussian"``: the probe spot times Z**1.7.
         ``"abtem"``: each element's HAADF profile simulated by multislice
@@ -303,7 +332,9 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
         the ``sim`` extra, a few seconds once per session), with its Airy
         tails and its own Z-contrast (Si/C 5.0); ``probe_fwhm`` is unused.
     random_state : int, RandomState instance or None, default=0
-        Seed of the lattice offset and angle, the defects, jitter and noise.
+        Seed of the lattice offset and angle, the defects, jitter and noise;
+        ``None`` draws one from the OS (numpy's global random state is left
+        as it was).
 
     Returns
     -------
@@ -326,12 +357,44 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
     >>> image.shape, atoms["environment"].value_counts()["Si"]
     ((64, 64), np.int64(1))
     """
-    _check_dopants(dopants)
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+    _check_common(dopants, size, pixel_size, probe_fwhm, scan_jitter)
+    rng = np.random.default_rng(local_random_state(random_state).randint(2**31))
     angle = rng.uniform(0, 60) if rotation is None else float(rotation)
     scene = _Scene(size, pixel_size, dopants, n_vacancies, angle, 0.0, rng)
     return scene.frame(np.zeros(2), pixel_size, size, dose, probe_fwhm, background, scan_jitter,
                        0.0, rng, model)
+
+
+def _check_hop_frames(hop_frames, n_frames):
+    """Hop frames as a list of ints in 1 .. n_frames - 1 (integer-valued floats accepted)."""
+    try:
+        frames = np.atleast_1d(np.asarray(hop_frames))
+    except ValueError:
+        frames = np.array([None])  # ragged
+    integral = frames.dtype.kind in "iu" or (
+        frames.dtype.kind == "f" and np.all(np.isfinite(frames)) and np.all(frames == np.round(frames))
+    )
+    if frames.size == 0:
+        return []
+    if frames.ndim != 1 or not integral or frames.min() < 1 or frames.max() >= n_frames:
+        raise ValueError(f"hop_frames={hop_frames!r} must be a sequence of integer frames, each in "
+                         f"1 .. n_frames - 1 = {n_frames - 1}.")
+    return [int(f) for f in frames]
+
+
+def _check_drift(drift, drift_jitter, size):
+    try:
+        values = np.asarray(drift, dtype=float)
+    except (TypeError, ValueError):
+        values = np.array([np.nan])
+    if values.shape != (2,) or not np.all(np.isfinite(values)):
+        raise ValueError(f"drift={drift!r} must be two finite numbers, (row, col) pixels per frame.")
+    # Consecutive frames must overlap, or there is nothing to link.
+    if np.any(np.abs(values) >= size):
+        raise ValueError(f"drift={drift!r} must be smaller than the image, size={size} pixels per frame.")
+    if drift_jitter >= size:
+        raise ValueError(f"drift_jitter={drift_jitter!r} must be smaller than the image, size={size} pixels.")
+    return values
 
 
 @validate_params(
@@ -341,7 +404,8 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
         "rotation": [Interval(numbers.Real, None, None, closed="neither"), None],
         "drift": ["array-like"],
         "drift_jitter": [Interval(numbers.Real, 0, None, closed="left")],
-        "displacement": [Interval(numbers.Real, 0, None, closed="left")],
+        # Less than half a bond: the atoms table assigns every atom to its site.
+        "displacement": [Interval(numbers.Real, 0, _BOND / 2, closed="left")],
         "hop_frames": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
@@ -369,17 +433,20 @@ background, scan_jitter, model
         As in :func:`make_stem_image`.
     drift : (float, float), default=(1.5, -1.0)
         Mean motion of the sample in the image between frames, (row, col)
-        pixels.
+        pixels, each less than ``size`` (frames must overlap).
     drift_jitter : float, default=0.5
-        Standard deviation of the frame-to-frame change of the drift, pixels.
+        Standard deviation of the frame-to-frame change of the drift,
+        pixels, less than ``size``.
     displacement : float, default=0.05
         Standard deviation of every atom's displacement from its site in
-        each frame, angstrom.
+        each frame, angstrom, less than half a C-C bond (0.71 A).
     hop_frames : sequence of int or None, default=None
-        Frames at which a dopant hops (each in 1 .. n_frames - 1); ``None``
-        is one hop, at frame ``n_frames // 2`` (none for a single frame).
+        Frames at which a dopant hops (each in 1 .. n_frames - 1; a frame
+        given twice hops twice); ``None`` is one hop, at frame
+        ``n_frames // 2`` (none for a single frame or without dopants).
     random_state : int, RandomState instance or None, default=0
-        Seed of the sheet, drift, hops and noise.
+        Seed of the sheet, drift, hops and noise; ``None`` draws one from
+        the OS (numpy's global random state is left as it was).
 
     Returns
     -------
@@ -398,18 +465,15 @@ background, scan_jitter, model
     >>> frames.shape, atoms.groupby("frame")["element"].apply(lambda e: (e == "Si").sum()).tolist()
     ((3, 64, 64), [1, 1, 1])
     """
-    _check_dopants(dopants)
+    _check_common(dopants, size, pixel_size, probe_fwhm, scan_jitter)
+    has_dopant = sum(dopants.values()) > 0
     if hop_frames is None:
-        hop_frames = (n_frames // 2,) if n_frames > 1 else ()
-    hop_frames = [int(f) for f in np.atleast_1d(np.asarray(hop_frames, dtype=float))]
-    if any(f < 1 or f >= n_frames for f in hop_frames):
-        raise ValueError(
-            f"hop_frames={hop_frames!r}: every hop frame must lie in 1 .. n_frames - 1 = {n_frames - 1}."
-        )
-    drift = np.asarray(drift, dtype=float)
-    if drift.shape != (2,) or not np.all(np.isfinite(drift)):
-        raise ValueError(f"drift={drift!r} must be two finite numbers, (row, col) pixels per frame.")
-    rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+        hop_frames = (n_frames // 2,) if n_frames > 1 and has_dopant else ()
+    hop_frames = _check_hop_frames(hop_frames, n_frames)
+    if hop_frames and not has_dopant:
+        raise ValueError(f"hop_frames={hop_frames!r} asks for dopant hops, but dopants={dopants!r} places no dopant.")
+    drift = _check_drift(drift, drift_jitter, size)
+    rng = np.random.default_rng(local_random_state(random_state).randint(2**31))
     steps = drift + drift_jitter * rng.standard_normal((n_frames, 2))
     steps[0] = 0.0
     # The sample moves by +drift in the image, so the field of view moves by -drift.
