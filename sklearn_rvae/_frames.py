@@ -12,9 +12,8 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.utils.validation import validate_data
 
-from ._utils import resolve_image_shape
+from ._utils import resolve_image_shape, validate_numeric
 from .io import FileFormatError
 
 # A lazy chunk (read from disk) holds about this many bytes once converted
@@ -172,7 +171,7 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
     scan_shape = _check_shape_param(scan_shape, "scan_shape")
     detector_param = _check_shape_param(detector_shape, "detector_shape", allow_infer=True)
     if kind == "memory" and not (isinstance(X, np.ndarray) and X.ndim >= 3):
-        X = validate_data(
+        X = validate_numeric(
             estimator,
             X,
             reset=reset,
@@ -208,11 +207,11 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
         n_features = det[0] * det[1]
         if n < ensure_min_samples:
             raise ValueError(
-                f"Found array with {n} sample(s) (shape={shape}) while a minimum of "
+                f"X: found array with {n} sample(s) (shape={shape}) while a minimum of "
                 f"{ensure_min_samples} is required by {type(estimator).__name__}."
             )
         if n_features == 0:
-            raise ValueError(f"Found array with 0 feature(s) (shape={shape}); frames must not be empty.")
+            raise ValueError(f"X: found array with 0 feature(s) (shape={shape}); frames must not be empty.")
         _check_n_features(estimator, n_features, reset)
         if layout == "scan":
             if scan_shape is not None and scan_shape != shape[:2]:

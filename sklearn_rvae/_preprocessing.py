@@ -6,9 +6,9 @@ import numpy as np
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative
 
-from ._utils import resolve_image_shape
+from ._utils import resolve_image_shape, validate_numeric
 
 
 def _beam_center(pattern):
@@ -138,7 +138,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         -------
         self : DiffractionPreprocessor
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
+        X = validate_numeric(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
         self._check_non_negative(X)
         self.detector_shape_ = resolve_image_shape(self.detector_shape, X.shape[1], name="detector_shape")
         mean = X.mean(0, dtype=np.float64).reshape(self.detector_shape_)
@@ -151,6 +151,11 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         if h // self.binning < 1 or w // self.binning < 1:
             raise ValueError(f"binning={self.binning} leaves no pixel of a {h} x {w} pattern.")
         self.output_shape_ = (h // self.binning, w // self.binning)
+        if self.blur > max(self.output_shape_):
+            raise ValueError(
+                f"blur={self.blur} (pixels, after binning) is wider than the {self.output_shape_} output pattern; "
+                "a blur of a few pixels at most is what removes aliasing."
+            )
         positive = X[X > 0]
         self.reference_intensity_ = float(np.median(positive)) if positive.size else 1.0
         self.mean_pattern_ = self.residual_scale_ = None
@@ -166,7 +171,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Preprocessed patterns, shape (n_patterns, prod(output_shape_))."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_numeric(self, X, dtype=[np.float64, np.float32], reset=False)
         self._check_non_negative(X)
         flat = self._steps(X)
         if self.mean_pattern_ is not None:
@@ -202,8 +207,17 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
             patterns = np.log1p(patterns / self.reference_intensity_)
         elif self.scaling == "power":
             patterns = patterns**self.power
+        if not np.all(np.isfinite(patterns)):
+            raise ValueError(
+                f"scaling={self.scaling!r} with power={self.power} overflows float64 for X up to {X.max():.3g}; "
+                "divide X by its maximum first, or lower power."
+            )
         flat = patterns.reshape(len(patterns), -1)
         if self.normalize != "none":
+            # Each normalisation is scale-free: divide by the peak first, so
+            # that the sum or the squares of huge intensities cannot overflow.
+            peak = np.abs(flat).max(1, keepdims=True)
+            flat = flat / np.where(peak > 0, peak, 1.0)
             if self.normalize == "max":
                 scale = flat.max(1, keepdims=True)
             elif self.normalize == "sum":

@@ -16,7 +16,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
@@ -32,6 +32,7 @@ from ._utils import (
     resolve_device,
     resolve_image_shape,
     seed_from,
+    validate_numeric,
 )
 from .nn._rvae import (
     CircularRotationVAEModule,
@@ -372,7 +373,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self : RotationInvariantVAE
             The fitted estimator.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_numeric(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         if self.n_classes is not None and len(X) < self.n_classes:
             raise ValueError(
                 f"n_classes={self.n_classes} needs at least as many samples; X has {len(X)}."
@@ -540,7 +541,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _validated(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X_range(X)
         return (np.asarray(X, dtype=np.float64) - self.data_offset_) / self.data_scale_
 
@@ -649,6 +650,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             are the mixture weights of the posterior; for a normal prior, the
             mass of the posterior normal (wrapped on the circle) in each bin.
         """
+        if not isinstance(return_posterior, (bool, np.bool_)):
+            raise TypeError(f"return_posterior must be True or False, got {return_posterior!r}.")
         Xt = self._validated(X)
         _, _, mean, log_var = self.net_.forward(Xt, training=False)[:4]
         mean = mean.numpy()
@@ -847,8 +850,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             Mean images of the drawn latents.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+        if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not isinstance(upright, (bool, np.bool_)):
+            raise TypeError(f"upright must be True or False, got {upright!r}.")
         rng = local_random_state(random_state)
         module = self.net_.module_
         z = rng.standard_normal((n_samples, self.n_components))

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
@@ -22,6 +22,7 @@ from ._utils import (
     resolve_device,
     resolve_image_shape,
     seed_from,
+    validate_numeric,
 )
 from ._pair_library import CellPairLibrary, PairLibrary
 from ._periodic import PeriodicCells
@@ -348,7 +349,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     def _check_y(self, y, n_samples):
-        y = np.asarray(y, dtype=np.float64)
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"y must hold tilt angles in degrees (numbers); got {type(exc).__name__}: {exc}.") from None
         if self.n_targets == 1 and y.ndim <= 2 and y.size == n_samples:
             # sklearn's convention: a column vector works, with a DataConversionWarning.
             y = column_or_1d(y, warn=True)[:, None]
@@ -386,16 +390,21 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         -------
         self : TiltRegressor
         """
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, multi_output=True,
+        X, y = validate_numeric(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, multi_output=True,
                              y_numeric=True)
         y = self._check_y(y, len(X))
         self._check_X(X)
+        if np.abs(X).max() >= np.finfo(np.float32).max:
+            raise ValueError(
+                f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32, in which the network trains; "
+                "rescale X (e.g. divide by its maximum) before fit."
+            )
         image_shape = resolve_image_shape(self.image_shape, X.shape[1])
         network_shape = self._check_network_shape(image_shape)
-        channels = (64,) * 7 + (128,) * 3 if self.conv_channels is None else tuple(int(c) for c in self.conv_channels)
+        channels = (64,) * 7 + (128,) * 3 if self.conv_channels is None else _int_tuple(self.conv_channels, "conv_channels")
         if not channels or any(c < 1 for c in channels):
             raise ValueError(f"conv_channels must be positive integers, got {self.conv_channels!r}.")
-        pool_after = tuple(int(p) for p in self.pool_after)
+        pool_after = _int_tuple(self.pool_after, "pool_after")
         if any(p < 1 or p > len(channels) for p in pool_after):
             raise ValueError(f"pool_after must name convolution layers 1..{len(channels)}, got {self.pool_after!r}.")
         if self.augment is True:
@@ -531,7 +540,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """Angles in degrees, float64 of shape (n_samples, n_targets) (1-D when n_targets=1)."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
         out, X_net = [], _central_crop(X, self.image_shape_, self.network_shape_)
         with torch.inference_mode():
@@ -627,9 +636,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             return np.asarray(self.predict(patches.reshape(len(patches), h * w))).reshape(len(patches), -1)
         if image.shape[0] < h or image.shape[1] < w:
             raise ValueError(f"image must be at least the patch size {self.image_shape_}, got {image.shape}.")
+        if stride is not None and (isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1):
+            raise ValueError(f"stride must be a positive integer (pixels), got {stride!r}.")
         stride = max(1, min(h, w) // 2) if stride is None else int(stride)
-        if stride < 1:
-            raise ValueError(f"stride must be a positive integer, got {stride}.")
         windows = np.lib.stride_tricks.sliding_window_view(image, (h, w))[::stride, ::stride]
         rows, cols = windows.shape[:2]
         pred = self.predict(windows.reshape(rows * cols, h * w))
@@ -670,3 +679,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.single_output = self.n_targets == 1
         tags.input_tags.positive_only = True
         return tags
+
+
+def _int_tuple(value, name):
+    """A sequence of integers as a tuple; 2.5 is an error, not 2."""
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a sequence of integers, got {value!r}.") from None
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+        raise ValueError(f"{name} must hold integers, got {value!r}.")
+    return tuple(int(v) for v in items)

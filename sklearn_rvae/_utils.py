@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
@@ -103,12 +104,44 @@ def local_random_state(random_state):
     """
     if random_state is None:
         return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
-    return check_random_state(random_state)
+    if isinstance(random_state, bool) or (
+        isinstance(random_state, numbers.Integral) and not 0 <= random_state < 2**32
+    ):
+        raise ValueError(f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {random_state!r}.")
+    try:
+        return check_random_state(random_state)
+    except ValueError:
+        raise ValueError(
+            f"random_state must be None, an int in [0, 2**32 - 1] or a RandomState, got {random_state!r}."
+        ) from None
 
 
 def seed_from(random_state):
     """An int seed for torch drawn from a sklearn ``random_state``."""
     return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def validate_numeric(estimator, X, y="no_validation", **check_params):
+    """scikit-learn's ``validate_data``, with a ``TypeError`` that names X or y for text.
+
+    numpy's own message for words in a numeric array ("could not convert
+    string to float") names neither the argument nor what is expected.
+    """
+    try:
+        return validate_data(estimator, X, y, **check_params)
+    except ValueError as exc:
+        if "could not convert" not in str(exc):
+            raise
+        for name, value in (("X", X), ("y", y)):
+            if isinstance(value, str) and value == "no_validation":
+                continue
+            try:
+                np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"{name} must hold numbers (detector counts or intensities); it holds text ({exc})."
+                ) from None
+        raise
 
 
 def clone_callbacks(callbacks):
@@ -118,8 +151,12 @@ def clone_callbacks(callbacks):
     out = []
     for i, cb in enumerate(callbacks):
         name = None
-        if isinstance(cb, tuple):
+        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
             name, cb = cb
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"callbacks[{i}] must be a skorch Callback or a (name, Callback) pair, got {cb!r}."
+            )
         cb = clone(cb, safe=False)
         out.append((name if name is not None else f"user_callback_{i}_{type(cb).__name__}", cb))
     return out

@@ -420,7 +420,7 @@ def integrate_gradient(field, spacing=1.0, padding="mirror", highpass=0.0):
     highpass : float, default=0.0
         ``k_hp`` in cycles per unit length: damps spatial frequencies below
         it, which suppresses the long-range drift that noise and residual
-        descan integrate into.
+        descan integrate into. At most the Nyquist frequency ``0.5 / spacing``.
 
     Returns
     -------
@@ -431,6 +431,12 @@ def integrate_gradient(field, spacing=1.0, padding="mirror", highpass=0.0):
         raise ValueError(f"padding must be 'mirror', 'zero' or 'none', got {padding!r}.")
     highpass = _check_scalar(highpass, "highpass", nonnegative=True)
     spacing = _check_scalar(spacing, "spacing", positive=True)
+    if highpass * spacing > 0.5:
+        # Past the Nyquist frequency every component is damped: no phase is left.
+        raise ValueError(
+            f"highpass={highpass!r} is above the Nyquist frequency 0.5 / spacing = {0.5 / spacing:.4g} "
+            "cycles per unit length; it would damp every frequency of the scan."
+        )
     scale = _scale_of(field)
     field = field / scale
     sy, sx = field.shape[:2]
@@ -466,7 +472,8 @@ def electron_wavelength(energy):
     0.01969
     """
     energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
-    pc = math.sqrt(energy * (energy + 2 * ELECTRON_REST_ENERGY_EV))
+    # Two square roots: the product would overflow for absurd energies.
+    pc = math.sqrt(energy) * math.sqrt(energy + 2 * ELECTRON_REST_ENERGY_EV)
     return PLANCK_C_EV_ANGSTROM / pc
 
 
@@ -477,8 +484,8 @@ def interaction_voltage(energy):
     ``theta = -e E t / (p v)`` radians, so ``E t = -theta * p v / e``.
     """
     energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
-    total = energy + ELECTRON_REST_ENERGY_EV
-    return (total**2 - ELECTRON_REST_ENERGY_EV**2) / total
+    # E (E + 2 m) / (E + m): (E + m)^2 - m^2 cancels to 0 for tiny E.
+    return energy * ((energy + 2 * ELECTRON_REST_ENERGY_EV) / (energy + ELECTRON_REST_ENERGY_EV))
 
 
 def direction_colors(field, max_magnitude=None):

@@ -394,6 +394,8 @@ def load_4dstem(path, *, dataset=None, allow_missing_chunks=False):
         raise TypeError(f"path must be a str or a pathlib.Path naming a file, got {path!r} ({type(path).__name__}).")
     if not isinstance(allow_missing_chunks, (bool, np.bool_)):
         raise TypeError(f"allow_missing_chunks must be True or False, got {allow_missing_chunks!r}.")
+    if not os.fspath(path):
+        raise ValueError("path is empty; pass the name of a 4D-STEM file.")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such file or directory: {str(path)!r}")

@@ -241,9 +241,11 @@ def angle_residuals_by_class(angle_pred, angle_true, labels, period=360.0):
     for label in np.unique(labels):
         mask = labels == label
         diff = wrap(pred[mask] - true[mask])
-        grid = np.linspace(-period / 2, period / 2, int(round(period * 10)), endpoint=False)
+        # At least 36 grid points, so that a period under a tenth of a degree still has a grid.
+        grid = np.linspace(-period / 2, period / 2, max(int(round(period * 10)), 36), endpoint=False)
         best = grid[np.argmin(np.abs(wrap(diff[None, :] - grid[:, None])).mean(axis=1))]
-        fine = best + np.linspace(-0.1, 0.1, 201)
+        step = period / len(grid)
+        fine = best + np.linspace(-step, step, 201)
         best = fine[np.argmin(np.abs(wrap(diff[None, :] - fine[:, None])).mean(axis=1))]
         residuals[mask] = wrap(diff - best)
     return residuals

@@ -268,7 +268,10 @@ def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0, steps=N
     """
     (h, w), n = image.shape, len(params)
     background = float(np.median(params[:, 0]))
-    sigma = float(np.exp(np.median(params[:, 4])))
+    # A width beyond half the image is no column (a flat or empty image can
+    # drive it there), and its window would not fit in memory.
+    max_sigma = max(h, w) / 2
+    sigma = min(float(np.exp(np.median(params[:, 4]))), max_sigma)
     amp, pos = params[:, 1].copy(), params[:, 2:4].copy()
     shift = np.zeros(h)
     start = pos.copy()
@@ -340,7 +343,7 @@ def _joint_fit(image, params, band=0, max_move=np.inf, count_offset=0.0, steps=N
                 sigma + step[3 * n + 1],
                 shift + step[3 * n + 2:],
             )
-            if trial[3] > 0.1 and np.all(np.isfinite(step)):
+            if 0.1 < trial[3] < max_sigma and np.all(np.isfinite(step)):
                 result = evaluate(*trial)
                 if cost(result[0], trial[4], weight) <= current:
                     break
