@@ -123,12 +123,30 @@ def in_memory(args, out):
             nn_com.fused_moments_kernel = saved
 
     without_numba()  # warm up
+
+    def float32_with(fused):
+        # Both float32 kernels side by side, whichever the measurement chose.
+        def run():
+            saved = nn_com._FUSED_FLOAT32
+            nn_com._FUSED_FLOAT32 = fused
+            try:
+                return com["float32"].transform(cube_f32)
+            finally:
+                nn_com._FUSED_FLOAT32 = saved
+        return run
+
+    reference = float32_with(False)()
+    fused_result = float32_with(True)()
+    print(f"float32, fused kernel vs torch matmul: max |shift difference| = "
+          f"{np.abs(fused_result - reference).max():.2e} px")
     u16_bytes = torch.from_numpy(cube_u16.view(np.float32).reshape(-1, k // 2))
     methods = {
         "read floor (float32 cube)": (cube_f32.nbytes, lambda: torch.from_numpy(cube_f32.reshape(-1, k)).sum(1)),
         "read floor (uint16 cube bytes)": (cube_u16.nbytes, lambda: u16_bytes.sum(1)),
         "numpy sum(axis=(2, 3)) float32": (cube_f32.nbytes, lambda: cube_f32.sum(axis=(2, 3))),
         "COMTransformer float32": (cube_f32.nbytes, lambda: com["float32"].transform(cube_f32)),
+        "  float32, torch matmul forced": (cube_f32.nbytes, float32_with(False)),
+        "  float32, fused kernel forced": (cube_f32.nbytes, float32_with(True)),
         "COMTransformer uint16": (cube_u16.nbytes, lambda: com["uint16"].transform(cube_u16)),
         "COMTransformer uint16 without numba": (cube_u16.nbytes, without_numba),
         "COMTransformer float32, disk mask": (cube_f32.nbytes, lambda: masked.transform(cube_f32)),
@@ -229,6 +247,17 @@ def child(fmt, path, limit_mb, reference):
     }))
 
 
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scan", type=int, default=64)
@@ -249,7 +278,7 @@ def main():
     module = nn_com.DetectorMomentsModule((args.detector, args.detector), np.ones((3, args.detector, args.detector)))
     kernels = ", ".join(f"{d}: {module.kernel_for(d)}" for d in ("float32", "uint16"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}; {numba}; kernels chosen here: {kernels}")
+          f"{cpu_model()}; {numba}; kernels chosen here: {kernels}")
     rows, nbytes = in_memory(args, args.out)
     floor = rows["read floor (float32 cube)"]
     print(f"\nIn memory, {args.scan}x{args.scan}x{args.detector}x{args.detector} "

@@ -144,6 +144,14 @@ def test_empty_frame_is_reported_and_nan_free():
     np.testing.assert_array_equal(out[1], [0.0, 0.0])
 
 
+def test_median3x3_matches_scipy():
+    from sklearn_rvae._com import _median3x3
+
+    grid = np.random.default_rng(0).normal(size=(7, 5, 2))
+    expected = np.stack([ndi.median_filter(grid[..., i], size=3, mode="nearest") for i in range(2)], -1)
+    np.testing.assert_array_equal(_median3x3(grid), expected)
+
+
 def test_near_zero_total_frame_does_not_corrupt_the_calibration():
     # Issue 23's reproducer: one frame whose total is near zero (negative
     # pixels and one bright one) used to move the centre by 4 px and turn
