@@ -595,6 +595,14 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         bad = ~np.all(np.isfinite(out), axis=1)
         if np.any(bad):
             where = np.flatnonzero(bad)
+            sample = source.frames_at(where[:10])
+            if np.all(np.isfinite(sample)):
+                # Finite frames whose float32 sums overflow: COM is scale-free.
+                raise ValueError(
+                    f"{name} holds intensities up to {np.abs(sample).max():.3g}: the weighted sums of "
+                    f"{len(where)} frame(s), first at positions {where[:10].tolist()}, overflow float32. "
+                    f"Divide {name} by its maximum first (the centre of mass does not depend on the scale)."
+                )
             raise ValueError(
                 f"{name} contains NaN or infinity in {len(where)} frame(s), first at positions "
                 f"{where[:10].tolist()}; COM needs finite detector values."

@@ -87,6 +87,15 @@ class FrameSource:
     def nbytes(self):
         return self.n_frames * self.n_features * self.dtype.itemsize
 
+    def frames_at(self, indices):
+        """The frames at positions ``indices`` (raster order), shape (len(indices), ky * kx)."""
+        out = []
+        for i in indices:
+            i = int(i)
+            index = divmod(i, self.data.shape[1]) if self.layout == "scan" else i
+            out.append(np.asarray(self.data[index]).reshape(self.n_features))
+        return np.stack(out)
+
     def chunks(self, frames_per_chunk):
         """Yield ``(start, frames)`` with frames an ndarray of shape (m, ky * kx)."""
         n, K = self.n_frames, self.n_features

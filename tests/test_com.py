@@ -435,6 +435,14 @@ def test_pipeline_pandas_pickle_clone(scan_data):
 
 
 # ------------------------------------------------------------- bad input
+def test_float32_overflow_is_told_apart_from_nan():
+    X = np.ones((4, 4, 8, 8), np.float32) * 1e37
+    with pytest.raises(ValueError, match=r"intensities up to 1e\+37.*overflow float32. Divide X by its maximum"):
+        COMTransformer().fit(X)
+    com = COMTransformer().fit(X / 1e37)
+    assert np.all(np.isfinite(com.transform(X / 1e37)))
+
+
 def test_nan_and_inf_frames_are_named():
     X = np.ones((6, 8, 8))
     X[2, 0, 0] = np.nan
