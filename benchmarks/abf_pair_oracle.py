@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from sklearn_rvae.datasets import make_perovskite_abf
-from sklearn_rvae.nn._tilt import ScanRowAligner, appearance_model, shift_rows
+from sklearn_rvae.tilt import ScanRowAligner, appearance_model, shift_rows
 
 ROOT = Path(__file__).resolve().parent
 

@@ -25,6 +25,7 @@ Usage::
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -38,8 +39,6 @@ import numpy as np
 import torch
 
 from sklearn_rvae import COMTransformer
-from sklearn_rvae.nn import _com as nn_com
-from sklearn_rvae.nn import _moments_kernel
 
 ROOT = Path(__file__).resolve().parent
 PEER_PYTHON = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers")) / "bin" / "python"
@@ -111,44 +110,24 @@ def in_memory(args, out):
             ours = plain.transform(cube_f32).reshape(theirs.shape)
             print(f"LiberTEM vs ours ({name}): max |shift difference| = {np.abs(theirs - ours).max():.2e} px")
 
-    fallback = COMTransformer().fit(cube_u16)
-
-    def without_numba():
-        # The path users without numba get: float32 buffer + matmul per chunk.
-        saved = nn_com.fused_moments_kernel
-        nn_com.fused_moments_kernel = lambda: None
-        try:
-            return fallback.transform(cube_u16)
-        finally:
-            nn_com.fused_moments_kernel = saved
-
-    without_numba()  # warm up
-
-    def float32_with(fused):
-        # Both float32 kernels side by side, whichever the measurement chose.
-        def run():
-            saved = nn_com._FUSED_FLOAT32
-            nn_com._FUSED_FLOAT32 = fused
-            try:
-                return com["float32"].transform(cube_f32)
-            finally:
-                nn_com._FUSED_FLOAT32 = saved
-        return run
-
-    reference = float32_with(False)()
-    fused_result = float32_with(True)()
-    print(f"float32, fused kernel vs torch matmul: max |shift difference| = "
-          f"{np.abs(fused_result - reference).max():.2e} px")
+    # The path users without numba get (float32 buffer + matmul per chunk),
+    # and both float32 kernels side by side, whichever "auto" chose.
+    forced = {}
+    for kernel, cube in (("matmul", cube_u16), ("matmul", cube_f32), ("fused", cube_f32)):
+        forced[kernel, cube.dtype.name] = est = COMTransformer(kernel=kernel).fit(cube)
+        est.transform(cube)  # warm up
+    difference = np.abs(forced["fused", "float32"].transform(cube_f32) - forced["matmul", "float32"].transform(cube_f32))
+    print(f"float32, fused kernel vs torch matmul: max |shift difference| = {difference.max():.2e} px")
     u16_bytes = torch.from_numpy(cube_u16.view(np.float32).reshape(-1, k // 2))
     methods = {
         "read floor (float32 cube)": (cube_f32.nbytes, lambda: torch.from_numpy(cube_f32.reshape(-1, k)).sum(1)),
         "read floor (uint16 cube bytes)": (cube_u16.nbytes, lambda: u16_bytes.sum(1)),
         "numpy sum(axis=(2, 3)) float32": (cube_f32.nbytes, lambda: cube_f32.sum(axis=(2, 3))),
         "COMTransformer float32": (cube_f32.nbytes, lambda: com["float32"].transform(cube_f32)),
-        "  float32, torch matmul forced": (cube_f32.nbytes, float32_with(False)),
-        "  float32, fused kernel forced": (cube_f32.nbytes, float32_with(True)),
+        "  float32, torch matmul forced": (cube_f32.nbytes, lambda: forced["matmul", "float32"].transform(cube_f32)),
+        "  float32, fused kernel forced": (cube_f32.nbytes, lambda: forced["fused", "float32"].transform(cube_f32)),
         "COMTransformer uint16": (cube_u16.nbytes, lambda: com["uint16"].transform(cube_u16)),
-        "COMTransformer uint16 without numba": (cube_u16.nbytes, without_numba),
+        "COMTransformer uint16 without numba": (cube_u16.nbytes, lambda: forced["matmul", "uint16"].transform(cube_u16)),
         "COMTransformer float32, disk mask": (cube_f32.nbytes, lambda: masked.transform(cube_f32)),
     }
     masked = COMTransformer(mask=k / 4).fit(cube_f32)
@@ -274,9 +253,12 @@ def main():
         child(fmt, path, int(limit), reference)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    numba = "numba " + _moments_kernel.numba.__version__ if nn_com.fused_moments_kernel() else "no numba"
-    module = nn_com.DetectorMomentsModule((args.detector, args.detector), np.ones((3, args.detector, args.detector)))
-    kernels = ", ".join(f"{d}: {module.kernel_for(d)}" for d in ("float32", "uint16"))
+    try:
+        numba = "numba " + importlib.metadata.version("numba")
+    except importlib.metadata.PackageNotFoundError:
+        numba = "no numba"
+    probe = np.ones((4, args.detector, args.detector))
+    kernels = ", ".join(f"{d}: {COMTransformer(descan=False).fit(probe.astype(d)).kernel_}" for d in ("float32", "uint16"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"{cpu_model()}; {numba}; kernels chosen here: {kernels}")
     rows, nbytes = in_memory(args, args.out)

@@ -41,9 +41,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sklearn_rvae import TiltRegressor
-from sklearn_rvae._pair_library import CellPairLibrary
-from sklearn_rvae._periodic import PeriodicCells
-from sklearn_rvae._tilt import _central_crop
+from sklearn_rvae.tilt import CellPairLibrary, PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
 
 ROOT = Path(__file__).resolve().parent
@@ -208,7 +206,9 @@ def main():
         cnn_X, _ = cnn_mirrors(*training_set(**dict(noise, dose=None, scan_noise=0.0))[:2])
         # Mean detected electrons per pixel of each patch, as the test data record them.
         side = args.network_size or args.patch_size
-        seen = _central_crop(cnn_X, (args.patch_size,) * 2, (side, side))
+        cut = (args.patch_size - side) // 2
+        seen = cnn_X.reshape(len(cnn_X), args.patch_size, args.patch_size)[:, cut:cut + side, cut:cut + side]
+        seen = seen.reshape(len(cnn_X), -1)
         electrons = seen.mean(1) * args.dose * SAMPLING**2  # over what the network sees
         counts, cnn_augment = (float(electrons.min()), float(electrons.max())), ("poisson", "scan_distortion")
         print(f"CNN trains on noise-free patches, shot noise at {counts[0]:.0f}-{counts[1]:.0f} electrons per pixel",

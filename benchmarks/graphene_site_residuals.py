@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_rvae.datasets import make_graphene_4dstem
-from sklearn_rvae.datasets._stem4d import _nearest
 from sklearn_rvae.metrics import lattice_site_mahalanobis_score
 
 ROOT = Path(__file__).resolve().parent
@@ -39,7 +38,10 @@ def main():
     positions = scan.positions.reshape(-1, 2)
     cell = np.array(scan.atoms.cell.lengths()[:2])
     lattice = np.diag(cell / np.array(args.repeats))
-    atom_distance, _ = _nearest(positions, scan.atoms.positions[:, :2], cell)
+    # Distance to the nearest column, periodic images included.
+    d = positions[:, None, :] - scan.atoms.positions[None, :, :2]
+    d -= np.round(d / cell) * cell
+    atom_distance = np.hypot(d[..., 0], d[..., 1]).min(1)
     distance = scan.distance.ravel()
     bulk = distance >= 4.0
     codes = np.load(args.run / "codes.npz")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sklearn_rvae.datasets import make_perovskite_abf
-from sklearn_rvae.datasets._perovskite import ABF_FIXTURE_SETTINGS
+from sklearn_rvae.datasets import ABF_FIXTURE_SETTINGS
 
 ROOT = Path(__file__).resolve().parent
 

@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_rvae._pair_library import PAIR_MAP, CellPairLibrary, PairLibrary
-from sklearn_rvae._periodic import PeriodicCells
+from sklearn_rvae.tilt import PAIR_MAP, CellPairLibrary, PairLibrary, PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf
 
 ROOT = Path(__file__).resolve().parent

@@ -27,7 +27,7 @@ from sklearn_rvae.datasets import (
     postprocess_abf,
     simulate_abf,
 )
-from sklearn_rvae.datasets._perovskite import _b_columns
+from sklearn_rvae.datasets import b_cation_columns
 
 SAMPLING = 0.25
 
@@ -48,7 +48,7 @@ def main():
         tilts = rng.uniform(-10, 10, 3)
         atoms = orient_110(perovskite_supercell(args.material, tilts, "a-b-c-", repeats=(2, 2, 2)))
         image = simulate_abf(atoms, sampling=SAMPLING, x_repeats=2, random_state=int(rng.integers(2**31)))
-        columns, signs = _b_columns(atoms, image.shape)
+        columns, signs = b_cation_columns(atoms, image.shape)
         cells.append((postprocess_abf(image, sampling=SAMPLING, source_size=0.3), columns, signs * tilts))
     for factor in (float(f) for f in args.factors.split(",")):
         noise = np.random.default_rng(4)  # the same noise for every factor

@@ -53,14 +53,6 @@ def scan_from_field(field, rotation_deg, flip, descan=None, detector=(16, 16)):
 
 
 # --------------------------------------------------------------- exact COM
-@pytest.fixture
-def torch_path_only(monkeypatch):
-    """Run COMTransformer as it runs without numba (the float32 buffer + matmul path)."""
-    import sklearn_rvae.nn._com as nn_com
-
-    monkeypatch.setattr(nn_com, "fused_moments_kernel", lambda: None)
-
-
 def test_single_bright_pixel_gives_its_position():
     frames = np.zeros((4, 9, 11))
     positions = [(0, 0), (8, 10), (3, 7), (4, 5)]
@@ -108,13 +100,11 @@ def test_threshold_zeroes_pixels_below_it():
     np.testing.assert_allclose(com.transform(frames), ref[:, ::-1] - 3.5, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernel", ["default", "torch"])
-def test_uint16_counts_match_float64_within_float32_precision(kernel, request):
-    if kernel == "torch":
-        request.getfixturevalue("torch_path_only")
+@pytest.mark.parametrize("kernel", ["auto", "matmul"])
+def test_uint16_counts_match_float64_within_float32_precision(kernel):
     rng = np.random.default_rng(2)
     counts = rng.poisson(3000, size=(64, 64, 64)).astype(np.uint16)
-    com16 = COMTransformer(descan=False).fit(counts)
+    com16 = COMTransformer(descan=False, kernel=kernel).fit(counts)
     com64 = COMTransformer(descan=False).fit(counts.astype(np.float64))
     np.testing.assert_allclose(com16.transform(counts), com64.transform(counts.astype(np.float64)), atol=1e-5)
     np.testing.assert_allclose(com16.center_, com64.center_, atol=1e-6)
@@ -145,7 +135,7 @@ def test_empty_frame_is_reported_and_nan_free():
 
 
 def test_median3x3_matches_scipy():
-    from sklearn_rvae._com import _median3x3
+    from sklearn_rvae.com._estimator import _median3x3
 
     grid = np.random.default_rng(0).normal(size=(7, 5, 2))
     expected = np.stack([ndi.median_filter(grid[..., i], size=3, mode="nearest") for i in range(2)], -1)
@@ -554,41 +544,46 @@ def test_load_4dstem_formats_stream_into_the_transformer(scan_data, tmp_path):
 # --------------------------------------------------------------- fused kernel
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
 @pytest.mark.parametrize("params", [{}, {"mask": 5.0, "threshold": 3}, {"mask": (2.0, 6.0)}])
-def test_fused_kernel_matches_torch_path(dtype, params, monkeypatch):
+def test_fused_kernel_matches_torch_path(dtype, params):
     pytest.importorskip("numba")
-    import sklearn_rvae.nn._com as nn_com
-
-    # float32 takes the fused kernel only where it measured faster: force it.
-    monkeypatch.setattr(nn_com, "_FUSED_FLOAT32", True)
-
     rng = np.random.default_rng(7)
     X = rng.poisson(rng.uniform(1, 60, size=(13, 1, 1)), size=(13, 16, 18)).astype(dtype)  # 13: not a multiple of 4
-    est = COMTransformer(detector_shape=(16, 18), center=(7.0, 8.5), descan=False, **params).fit(X)
-    fused = est.transform(X)
+    est = {}
+    for kernel in ("fused", "matmul"):
+        est[kernel] = COMTransformer(detector_shape=(16, 18), center=(7.0, 8.5), descan=False, kernel=kernel,
+                                     **params).fit(X)
+        assert est[kernel].kernel_ == {"fused": "fused (numba)", "matmul": "matmul (torch)"}[kernel]
+    fused = est["fused"].transform(X)
+    np.testing.assert_allclose(fused, est["matmul"].transform(X), rtol=1e-5, atol=1e-5)
     detectors = {"a": (0, 3), "b": (3, 5), "c": (5, 7), "d": (7, np.inf)}  # 4 weights: padded to 6
-    fused_images = est.virtual_images(X, detectors=detectors)
-    assert nn_com.fused_moments_kernel() is not None
-    monkeypatch.setattr(nn_com, "fused_moments_kernel", lambda: None)
-    np.testing.assert_allclose(fused, est.transform(X), rtol=1e-5, atol=1e-5)
-    for name, image in est.virtual_images(X, detectors=detectors).items():
+    fused_images = est["fused"].virtual_images(X, detectors=detectors)
+    for name, image in est["matmul"].virtual_images(X, detectors=detectors).items():
         np.testing.assert_allclose(fused_images[name], image, rtol=1e-6)
     if not params:  # and against scipy in float64
         ref = np.array([ndi.center_of_mass(f) for f in X.astype(np.float64)])
         np.testing.assert_allclose(fused, ref[:, ::-1] - [8.5, 7.0], atol=1e-5)
 
 
-def test_fused_float32_kernel_reports_nan_frames(monkeypatch):
+def test_fused_float32_kernel_reports_nan_frames():
     pytest.importorskip("numba")
-    import sklearn_rvae.nn._com as nn_com
-
-    monkeypatch.setattr(nn_com, "_FUSED_FLOAT32", True)
     X = np.ones((6, 8, 8), dtype=np.float32)
     X[4, 2, 3] = np.nan
-    est = COMTransformer(threshold=0.5, descan=False)
-    assert nn_com.DetectorMomentsModule((8, 8), np.ones((3, 8, 8))).kernel_for(np.float32) == "fused (numba)"
+    est = COMTransformer(threshold=0.5, descan=False, kernel="fused")
     # A NaN is never below the threshold, so it reaches the sums and is reported, not zeroed.
     with pytest.raises(ValueError, match=r"NaN or infinity in 1 frame\(s\), first at positions \[4\]"):
         est.fit(X)
+
+
+def test_kernel_choice_without_numba(monkeypatch):
+    import sklearn_rvae.com._module as com_module
+
+    monkeypatch.setattr(com_module, "fused_moments_kernel", lambda: None)
+    X = np.random.default_rng(0).poisson(5, size=(8, 8, 8)).astype(np.uint16)
+    assert COMTransformer(descan=False).fit(X).kernel_ == "matmul (torch)"
+    with pytest.raises(ValueError, match="kernel='fused' needs numba"):
+        COMTransformer(descan=False, kernel="fused").fit(X)
+    # float64 frames always take the matmul, whatever the choice.
+    assert COMTransformer(descan=False, kernel="fused").fit(X.astype(np.float64)).kernel_ == "matmul (torch)"
 
 
 def test_direction_colors_is_the_hsv_colour_wheel():

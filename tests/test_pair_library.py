@@ -1,12 +1,12 @@
-"""The [110] pair decision by template likelihood (sklearn_rvae._pair_library)."""
+"""The [110] pair decision by template likelihood (sklearn_rvae.tilt._pair_library)."""
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from sklearn_rvae._pair_library import GAMMA_FLIP, PAIR_MAP, PairLibrary
+from sklearn_rvae.tilt._pair_library import GAMMA_FLIP, PAIR_MAP, PairLibrary
 from sklearn_rvae.datasets import mirror_patches_110
-from sklearn_rvae.datasets._perovskite import MIRRORS_110
+from sklearn_rvae.tilt._symmetry import MIRRORS_110
 
 SIDE = 16
 ELECTRONS = 3000.0  # per unit intensity: Poisson counts of a pixel = intensity * ELECTRONS

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sklearn_rvae._pair_library import PAIR_MAP, CellPairLibrary
-from sklearn_rvae._periodic import PeriodicCells
-from sklearn_rvae.datasets._perovskite import MIRRORS_110
+from sklearn_rvae.tilt._pair_library import PAIR_MAP, CellPairLibrary
+from sklearn_rvae.tilt._periodic import PeriodicCells
+from sklearn_rvae.tilt._symmetry import MIRRORS_110
 
 
 def _toy_cell(rng, ny=24, nx=30, pixel=(0.26, 0.24), tilt=(0.0, 0.0, 0.0)):

@@ -184,16 +184,16 @@ def test_translation_by_one_cell_negates_anti_phase_tilts():
 
 def test_b_columns_along_110_carry_one_rotation_sense():
     from sklearn_rvae.datasets import orient_110
-    from sklearn_rvae.datasets._perovskite import _b_columns
+    from sklearn_rvae.datasets import b_cation_columns
 
     atoms = orient_110(perovskite_supercell("SrTiO3", (6, 5, 4), "a-b-c-", repeats=(2, 2, 2)))
-    columns, signs = _b_columns(atoms, (32, 44))
+    columns, signs = b_cation_columns(atoms, (32, 44))
     assert columns.shape == (8, 2)  # 16 Ti in the [110] cell, two per column
     assert np.all(np.abs(signs) == 1) and sorted(signs[:, 0]) == [-1] * 4 + [1] * 4
     assert np.all(signs == signs[:, :1])  # a-b-c-: one sense for all three angles
     # In-phase tilt about a: a [110] column mixes both senses, so no net rotation about a.
     atoms = orient_110(perovskite_supercell("SrTiO3", (6, 5, 4), "a+b-c-", repeats=(2, 2, 2)))
-    _, signs = _b_columns(atoms, (32, 44))
+    _, signs = b_cation_columns(atoms, (32, 44))
     assert np.all(signs[:, 0] == 0) and np.all(np.abs(signs[:, 1:]) == 1)
 
 
@@ -245,7 +245,7 @@ def test_mirror_patches_110_match_the_simulated_mirror_images():
         mirror_patches_110(X, y)
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import orient_110, simulate_abf
-    from sklearn_rvae.datasets._perovskite import _b_columns
+    from sklearn_rvae.datasets import b_cation_columns
 
     def image(t):
         atoms = orient_110(perovskite_supercell("SrTiO3", t, "a-b-c-", repeats=(2, 2, 2)))
@@ -254,7 +254,7 @@ def test_mirror_patches_110_match_the_simulated_mirror_images():
 
     tilts = np.array([5.0, -3.0, 4.0])
     base, atoms = image(tilts)
-    (r0, c0) = _b_columns(atoms, base.shape)[0][0]
+    (r0, c0) = b_cation_columns(atoms, base.shape)[0][0]
     assert abs(r0 - round(r0)) < 1e-9 and abs(c0 - round(c0)) < 1e-9  # on the pixel grid: flip about it exactly
     r0, c0 = round(r0), round(c0)
     rows, cols = np.arange(base.shape[0]), np.arange(base.shape[1])
@@ -270,7 +270,7 @@ def test_mirror_patches_110_match_the_simulated_mirror_images():
 
 def test_mirror_mid_plane_is_the_structure_with_beta_alpha_minus_gamma():
     from sklearn_rvae.datasets import mirror_mid_plane, orient_110
-    from sklearn_rvae.datasets._perovskite import _b_columns
+    from sklearn_rvae.datasets import b_cation_columns
 
     tilts = np.array([6.0, -2.5, 4.0])
     mirrored = mirror_mid_plane(orient_110(perovskite_supercell("SrTiO3", tilts, "a-b-c-", repeats=(2, 2, 2))))
@@ -290,8 +290,8 @@ def test_mirror_mid_plane_is_the_structure_with_beta_alpha_minus_gamma():
     assert offsets(shift).max() < 1e-6
     # Each column keeps its place in the image and carries the mirrored tilts: the column of the
     # direct build it lands on has those tilts.
-    cols_m, signs_m = _b_columns(mirrored, (32, 44))
-    cols_d, signs_d = _b_columns(direct, (32, 44))
+    cols_m, signs_m = b_cation_columns(mirrored, (32, 44))
+    cols_d, signs_d = b_cation_columns(direct, (32, 44))
     pixel = np.array([box[1] / 32, box[0] / 44])  # (row, col) pixels of the (y, x) box
     image_box = np.array([32, 44])
     moved = (cols_m + shift[[1, 0]] / pixel) % image_box

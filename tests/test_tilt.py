@@ -90,7 +90,7 @@ def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):
 
 
 def test_poisson_augmentation_draws_the_asked_counts():
-    from sklearn_rvae.nn._tilt import Augment
+    from sklearn_rvae.tilt._module import Augment
 
     x = torch.full((64, 1, 16, 16), 0.7, dtype=torch.float64)
     torch.manual_seed(0)
@@ -102,7 +102,7 @@ def test_poisson_augmentation_draws_the_asked_counts():
 
 
 def test_scan_distortion_shifts_each_row_independently():
-    from sklearn_rvae.nn._tilt import Augment
+    from sklearn_rvae.tilt._module import Augment
 
     ramp = torch.arange(32, dtype=torch.float64).expand(256, 1, 32, 32).clone()  # value = x in pixels
     torch.manual_seed(0)
@@ -160,7 +160,7 @@ def test_fits_the_committed_abf_fixture_in_a_pipeline():
 
 
 def test_pixel_standardisation_uses_the_training_patches(data):
-    from sklearn_rvae.nn._tilt import standardize_patches
+    from sklearn_rvae.tilt._module import standardize_patches
 
     X, y, _, _ = data
     off = TiltRegressor(max_epochs=1, pixel_standardize=False, **SMALL).fit(X[:64], y[:64])
@@ -175,7 +175,7 @@ def test_pixel_standardisation_uses_the_training_patches(data):
 
 
 def test_scan_row_aligner_recovers_known_row_shifts():
-    from sklearn_rvae.nn._tilt import ScanRowAligner, appearance_model, shift_rows
+    from sklearn_rvae.tilt._module import ScanRowAligner, appearance_model, shift_rows
 
     X, _ = make_synthetic_tilt_patches(600, size=32, random_state=0)  # noise-free
     clean = torch.as_tensor(X[400:], dtype=torch.float64).reshape(-1, 32, 32)
@@ -230,7 +230,7 @@ def test_symmetry_110_makes_predictions_exactly_mirror_equivariant():
 
 
 def test_pair_invariants_decode_to_the_tilts_on_the_direct_predictions_side():
-    from sklearn_rvae._tilt import _decode_pair
+    from sklearn_rvae.tilt._estimator import _decode_pair
 
     rng = np.random.default_rng(0)
     y = rng.uniform(-10, 10, (200, 3))
@@ -266,7 +266,7 @@ def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
 def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirrors():
     import pickle
 
-    from sklearn_rvae._pair_library import GAMMA_FLIP, PAIR_MAP
+    from sklearn_rvae.tilt._pair_library import GAMMA_FLIP, PAIR_MAP
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
@@ -324,7 +324,7 @@ def test_pair_likelihood_with_cell_templates():
     import sys
     from pathlib import Path
 
-    from sklearn_rvae._pair_library import CellPairLibrary
+    from sklearn_rvae.tilt._pair_library import CellPairLibrary
     from sklearn_rvae.datasets import mirror_patches_110
 
     sys.path.insert(0, str(Path(__file__).parent))

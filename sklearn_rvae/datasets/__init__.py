@@ -4,7 +4,9 @@ from ._digits import make_rotated_digits
 from ._shapes import SHAPE_NAMES, make_rotated_shapes
 from ._stem_image import environment_names, make_stem_image, make_stem_movie
 from ._perovskite import (
+    ABF_FIXTURE_SETTINGS,
     PEROVSKITES,
+    b_cation_columns,
     load_abf_fixture,
     make_perovskite_abf,
     make_synthetic_tilt_patches,
@@ -25,7 +27,9 @@ from ._stem4d import (
 )
 
 __all__ = [
+    "ABF_FIXTURE_SETTINGS",
     "PEROVSKITES",
+    "b_cation_columns",
     "perovskite_supercell",
     "graphene_supercell",
     "load_abf_fixture",

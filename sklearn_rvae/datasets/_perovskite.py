@@ -22,6 +22,8 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
 from .._utils import local_random_state, seed_from
+from ..tilt._periodic import PeriodicCells
+from ..tilt._symmetry import MIRRORS_110
 from ._checks import Interval, check_int_tuple, check_poisson_mean, check_real_tuple
 
 PEROVSKITES = {
@@ -707,7 +709,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         if pixel_grid == "scan":
             # Each patch's own scan grid: a random column, at a random sub-pixel offset and pixel size.
             geometry = np.random.default_rng([int(random_state), int(i), 2])
-            fractions, signs = _b_columns(atoms, (1, 1))
+            fractions, signs = b_cation_columns(atoms, (1, 1))
             where = fractions * atoms.cell.lengths()[[1, 0]]  # Angstrom (y, x)
             order = geometry.permutation(len(where))
             chosen = np.array([order[p % len(order)] for p in range(patches_per_image)])
@@ -720,7 +722,7 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
                           offsets=offsets, scales=scales, signs=signs)
         else:
             image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
-            columns, signs = _b_columns(atoms, image.shape)
+            columns, signs = b_cation_columns(atoms, image.shape)
             result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
         if path(i) is not None:
             # Write then rename: an interrupted write never leaves a half file.
@@ -738,7 +740,6 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         if verbose:
             print(f"make_perovskite_abf: {done + start + len(chunk)} of {n_samples}", flush=True)
 
-    from .._periodic import PeriodicCells
 
     patches, targets, groups = [], [], []
     cell_parts = ([], [], [], [])
@@ -835,8 +836,24 @@ def mirror_mid_plane(atoms):
     return mirrored
 
 
-def _b_columns(atoms, image_shape):
-    """Pixel (row, col) of each B-cation column of a [110] cell, and its octahedra's rotation senses."""
+def b_cation_columns(atoms, image_shape):
+    """Pixel positions of the B-cation columns of a [110] cell, and the rotation senses of their octahedra.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A cell from :func:`perovskite_supercell` oriented by :func:`orient_110`
+        (B cations tagged 1, ``tilt_signs`` per atom).
+    image_shape : tuple (ny, nx)
+        Pixels of the image that covers the cell.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_columns, 2)
+        ``(row, col)`` of each column in pixels, row 0 at the top.
+    signs : ndarray of shape (n_columns, 3)
+        Mean rotation senses (alpha, beta, gamma) of the column's octahedra.
+    """
     ny, nx = image_shape
     width, height = atoms.cell.lengths()[:2]
     b = atoms.get_tags() == 1
@@ -906,17 +923,6 @@ def load_abf_fixture():
     with resources.files("sklearn_rvae.datasets").joinpath("data/srtio3_abf_fixture.npz").open("rb") as f:
         with np.load(f) as data:
             return data["X"].astype(np.float32), data["y"].astype(np.float64)
-
-
-# The exact mirrors of a [110] projection about a B column: the flipped pixel axes of a (.., h, w) patch and
-# the signed permutation each applies to the column's tilts (alpha, beta, gamma). Each is its own inverse;
-# together they are a group (TiltRegressor(symmetry="110") averages over it).
-MIRRORS_110 = (
-    ((), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
-    ((-1,), ((0, -1, 0), (-1, 0, 0), (0, 0, -1))),  # x -> -x: (-beta, -alpha, -gamma)
-    ((-2,), ((-1, 0, 0), (0, -1, 0), (0, 0, 1))),  # y -> -y: (-alpha, -beta, gamma)
-    ((-2, -1), ((0, 1, 0), (1, 0, 0), (0, 0, -1))),  # both, a 180-degree rotation: (beta, alpha, -gamma)
-)
 
 
 def mirror_patches_110(X, y, image_shape=None):

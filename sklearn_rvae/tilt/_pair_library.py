@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
-from .datasets._perovskite import MIRRORS_110
+from ._symmetry import MIRRORS_110
 
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
 PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)

@@ -11,10 +11,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
-from . import dpc
-from ._frames import LAZY_CHUNK_BYTES, frame_source
-from ._utils import resolve_device
-from .nn._com import DetectorMomentsModule
+from .. import dpc
+from .._frames import LAZY_CHUNK_BYTES, frame_source
+from .._utils import resolve_device
+from ._module import DetectorMomentsModule
 
 
 class EmptyFrameWarning(UserWarning):
@@ -133,11 +133,17 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         Beam energy in eV, for the field, charge and phase in physical units.
     chunk_size : int or "auto", default="auto"
         Frames per chunk. ``"auto"`` takes in-memory data in large views
-        (no copy), and chunks read from files near 16 MiB. Integer frames on
-        the CPU are summed by a fused kernel that reads each count once when
-        numba is installed (``pip install sklearn_rvae[fast]``); without it
-        each chunk is converted to float32 in a small cached buffer (about
-        half the speed).
+        (no copy), and chunks read from files near 16 MiB.
+    kernel : {"auto", "fused", "matmul"}, default="auto"
+        How frames are summed on the CPU. ``"fused"``: a numba kernel that
+        reads each pixel once, integers and float32 alike (``pip install
+        sklearn_rvae[fast]``). ``"matmul"``: torch's matrix product, with
+        integer chunks first converted to float32 in a small cached buffer
+        (about half the speed). ``"auto"``: the fused kernel for integers,
+        and for float32 whichever of the two a measurement made once per
+        process finds faster (BLAS streams the product at the memory read
+        rate on some CPUs and far below it on others); the matmul without
+        numba. float64 frames and GPUs always take the matmul.
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when present), ``"cpu"`` or ``"cuda[:N]"``.
     verbose : int, default=0
@@ -174,6 +180,9 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         ray). A sample changes neither that abruptly.
     excluded_reasons_ : ndarray of str
         Why, for each of ``excluded_frames_``.
+    kernel_ : str
+        The kernel that summed the training frames: ``"fused (numba)"`` or
+        ``"matmul (torch)"``.
     net_ : skorch NeuralNet
         Holds the moments module on ``device``.
     n_features_in_ : int
@@ -206,6 +215,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         "scan_step": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "energy": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "kernel": [StrOptions({"auto", "fused", "matmul"})],
         "device": [str, torch.device],
         "verbose": ["verbose"],
     }
@@ -225,6 +235,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         scan_step=None,
         energy=None,
         chunk_size="auto",
+        kernel="auto",
         device="auto",
         verbose=0,
     ):
@@ -240,6 +251,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         self.scan_step = scan_step
         self.energy = energy
         self.chunk_size = chunk_size
+        self.kernel = kernel
         self.device = device
         self.verbose = verbose
 
@@ -288,6 +300,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         else:
             center = np.asarray(center_param, dtype=np.float64)  # the net already sits there
         self.center_ = center
+        self.kernel_ = self.net_.module_.kernel_for(source.dtype)
         self.empty_frames_ = np.flatnonzero(empty)
         self.excluded_frames_ = np.flatnonzero(flags)
         self.excluded_reasons_ = np.array([_REASONS[f] for f in flags[self.excluded_frames_]], dtype=object)
@@ -444,7 +457,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         for name, radii in detectors.items():
             inner, outer = _check_radii(radii, f"detectors[{name!r}]")
             weights.append(((distance >= inner) & (distance < outer)).astype(np.float64))
-        module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights))
+        module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights), kernel=self.kernel)
         sums, _ = self._moments(source, module=module, name="X")
         shape = (-1,) if source.scan_shape is None and self.scan_shape_ is None else self._map_scan_shape(source)
         return {name: sums[:, i].reshape(shape) for i, name in enumerate(detectors)}
@@ -531,6 +544,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             module__detector_shape=(ky, kx),
             module__weights=weights,
             module__threshold=self.threshold,
+            module__kernel=self.kernel,
             criterion=torch.nn.MSELoss,  # required by skorch; never used
             device=device,
         ).initialize()

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._moments_kernel import fused_moments_kernel, padded_weights
+from ._kernel import fused_moments_kernel, padded_weights
 
 _FUSED_FLOAT32 = None
 
@@ -76,6 +76,8 @@ class DetectorMomentsModule(nn.Module):
         Weight images, for example ``[mask, mask * (x - cx), mask * (y - cy)]``.
     threshold : float or None
         Pixels with intensity below it count as zero.
+    kernel : {"auto", "fused", "matmul"}
+        How frames are summed on the CPU (see ``COMTransformer``).
 
     Forward
     -------
@@ -85,8 +87,9 @@ class DetectorMomentsModule(nn.Module):
     numba is installed; otherwise callers convert integers chunk by chunk.
     """
 
-    def __init__(self, detector_shape, weights, threshold=None):
+    def __init__(self, detector_shape, weights, threshold=None, kernel="auto"):
         super().__init__()
+        self.kernel = kernel
         ky, kx = (int(s) for s in detector_shape)
         self.detector_shape = (ky, kx)
         self.threshold = None if threshold is None else float(threshold)
@@ -105,9 +108,14 @@ class DetectorMomentsModule(nn.Module):
     def kernel_for(self, dtype):
         """Which code sums frames of ``dtype`` here: ``"fused (numba)"`` or ``"matmul (torch)"``."""
         dtype = np.dtype(dtype)
-        if self.weights.device.type != "cpu" or fused_moments_kernel() is None:
+        fusable = dtype.kind in "ui" or dtype == np.float32
+        if self.kernel == "matmul" or self.weights.device.type != "cpu" or not fusable:
             return "matmul (torch)"
-        if dtype.kind in "ui" or (dtype == np.float32 and fused_float32_is_faster()):
+        if fused_moments_kernel() is None:
+            if self.kernel == "fused":
+                raise ValueError("kernel='fused' needs numba: pip install 'sklearn_rvae[fast]', or kernel='auto'.")
+            return "matmul (torch)"
+        if self.kernel == "fused" or dtype.kind in "ui" or fused_float32_is_faster():
             return "fused (numba)"
         return "matmul (torch)"
 

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..datasets._perovskite import MIRRORS_110
+from ._symmetry import MIRRORS_110
 
 AUGMENTATIONS = ("affine", "noise", "poisson", "blur", "scan_distortion", "crop")
 

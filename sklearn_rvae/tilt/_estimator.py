@@ -12,7 +12,7 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._utils import (
+from .._utils import (
     BatchIndexLoader,
     Diverged,
     DivergenceGuard,
@@ -26,7 +26,7 @@ from ._utils import (
 )
 from ._pair_library import CellPairLibrary, PairLibrary
 from ._periodic import PeriodicCells
-from .nn._tilt import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
+from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
 class _HuberDeltaDecay(Callback):

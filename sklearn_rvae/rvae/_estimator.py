@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping
 from skorch.dataset import ValidSplit
 
-from ._utils import (
+from .._utils import (
     BatchIndexLoader,
     Diverged,
     DivergenceGuard,
@@ -34,7 +34,7 @@ from ._utils import (
     seed_from,
     validate_numeric,
 )
-from .nn._rvae import (
+from ._module import (
     CircularRotationVAEModule,
     GaussianMixturePrior,
     NegativeELBO,

@@ -1,1 +1,0 @@
-"""PyTorch modules behind the package's estimators."""

@@ -1,0 +1,5 @@
+"""The rotation-invariant VAE (rVAE / rrVAE) and its torch module."""
+
+from ._estimator import RotationInvariantVAE
+
+__all__ = ["RotationInvariantVAE"]
