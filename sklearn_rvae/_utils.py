@@ -1,4 +1,4 @@
-"""Helpers shared by the estimators: devices, seeding, image shapes, skorch."""
+"""Helpers shared by the estimators: devices, seeding, image shapes, input validation."""
 
 import contextlib
 import math
@@ -6,13 +6,8 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from skorch import NeuralNet
-from skorch.callbacks import Callback
-from skorch.utils import to_tensor
-from torch.utils.data import Subset
 
 
 def resolve_device(device):
@@ -142,111 +137,3 @@ def validate_numeric(estimator, X, y="no_validation", **check_params):
                     f"{name} must hold numbers (detector counts or intensities); it holds text ({exc})."
                 ) from None
         raise
-
-
-def clone_callbacks(callbacks):
-    """Fresh copies of user skorch callbacks, so a fit never mutates the user's objects."""
-    if callbacks is None:
-        return []
-    out = []
-    for i, cb in enumerate(callbacks):
-        name = None
-        if isinstance(cb, tuple) and len(cb) == 2 and isinstance(cb[0], str):
-            name, cb = cb
-        if not isinstance(cb, Callback):
-            raise TypeError(
-                f"callbacks[{i}] must be a skorch Callback or a (name, Callback) pair, got {cb!r}."
-            )
-        cb = clone(cb, safe=False)
-        out.append((name if name is not None else f"user_callback_{i}_{type(cb).__name__}", cb))
-    return out
-
-
-class ModuleLossNet(NeuralNet):
-    """A skorch net whose criterion reads the module's tuple output and the input.
-
-    Unsupervised models have no target: the criterion gets the whole tuple
-    ``y_pred`` the module returned, the batch ``X``, the epoch number (for
-    schedules such as capacity annealing) and the module (for a learned prior).
-    """
-
-    def _set_training(self, training=True):
-        # skorch calls this before every batch and module.train() walks the
-        # whole module tree; skip it when the mode is already right.
-        if self.module_.training != training or self.criterion_.training != training:
-            super()._set_training(training)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        x = to_tensor(X, device=self.device)
-        return self.criterion_(y_pred, x, epoch=len(self.history), module=self.module_)
-
-
-class Diverged(Exception):
-    """A training loss became NaN or infinite (raised by ``DivergenceGuard``)."""
-
-    def __init__(self, loss, epoch, batch):
-        super().__init__(f"loss {loss} at epoch {epoch}, batch {batch}")
-        self.loss, self.epoch, self.batch = loss, epoch, batch
-
-
-class DivergenceGuard(Callback):
-    """Stop training at the first batch whose loss is not finite.
-
-    A diverged network goes on returning NaN codes and predictions; the
-    estimators turn ``Diverged`` into an error that names the likely causes.
-    """
-
-    def on_epoch_begin(self, net, **kwargs):
-        self.batch_ = 0
-
-    def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
-        self.batch_ += 1
-        value = loss.item() if isinstance(loss, torch.Tensor) else loss
-        if value is not None and not math.isfinite(value):
-            raise Diverged(value, len(net.history), self.batch_)
-
-
-def history_frame(history):
-    """skorch History -> per-epoch pandas DataFrame (batch records dropped)."""
-    import pandas as pd
-
-    rows = [{k: v for k, v in row.items() if k != "batches"} for row in history]
-    return pd.DataFrame(rows)
-
-
-class BatchIndexLoader:
-    """Mini-batch iterator that takes each batch with one fancy index.
-
-    A drop-in for skorch's ``iterator_train`` / ``iterator_valid`` over
-    in-memory arrays: torch's DataLoader fetches samples one by one and
-    collates them, which cost about 30% of an epoch of the fast rVAE on a
-    CPU. Accepts skorch's ``Dataset`` and the ``Subset`` its ``ValidSplit``
-    returns. Shuffling draws from torch's RNG (seeded per fit by the
-    estimators). Yields ``(X_batch, y_batch)`` tensors; y is a placeholder
-    when the net has no target.
-    """
-
-    def __init__(self, dataset, batch_size=128, shuffle=False):
-        indices = None
-        if isinstance(dataset, Subset):
-            dataset, indices = dataset.dataset, np.asarray(dataset.indices)
-        X, y = dataset.X, dataset.y
-        if indices is not None:
-            X = X[indices]
-            y = None if y is None else y[indices]
-        self.X = torch.as_tensor(X)
-        self.y = None if y is None else torch.as_tensor(y)
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-
-    def __len__(self):
-        return -(-len(self.X) // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.X)
-        order = torch.randperm(n) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            idx = slice(start, start + self.batch_size) if order is None else order[start : start + self.batch_size]
-            Xb = self.X[idx]
-            yb = torch.zeros(len(Xb)) if self.y is None else self.y[idx]
-            yield Xb, yb

@@ -1,8 +1,14 @@
 """scikit-learn's common estimator checks over every public estimator."""
 
+import importlib
+import inspect
+import pkgutil
+
 import pytest
+from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import sklearn_rvae
 from sklearn_rvae import (
     AtomPatchExtractor,
     COMTransformer,
@@ -12,34 +18,57 @@ from sklearn_rvae import (
 )
 
 
-def _estimators():
-    # The common checks feed X with any number of features (1, 2, 3, 5, 10...),
-    # which are not square images: image_shape=(1, -1) reads each sample as a
-    # one-row image of whatever width X has, the configuration that accepts
-    # them. Short fits keep the suite fast.
-    quick = dict(image_shape=(1, -1), max_epochs=3, batch_size=16, device="cpu", random_state=0)
-    return [
-        RotationInvariantVAE(**quick),
-        RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **quick),
-        RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **quick),
-        RotationInvariantVAE(n_classes=2, **quick),
-        # Images in, one row per atom out: the checks that feed tabular X
-        # are skipped by its tags (as for sklearn's PatchExtractor).
-        AtomPatchExtractor(5, min_distance=2),
-        # The same one-row reading of X as a detector; no scan_shape, because
-        # the checks vary n_samples, so fit learns the centre only.
+def public_estimators():
+    """Every estimator class a public module of the package exports (as imbalanced-learn finds its own)."""
+    found = set()
+    modules = [sklearn_rvae] + [
+        importlib.import_module(f"sklearn_rvae.{info.name}")
+        for info in pkgutil.iter_modules(sklearn_rvae.__path__)
+        if not info.name.startswith("_")
+    ]
+    for module in modules:
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+                found.add(obj)
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
+# The common checks feed X with any number of features (1, 2, 3, 5, 10...),
+# which are not square images: image_shape=(1, -1) reads each sample as a
+# one-row image of whatever width X has, the configuration that accepts
+# them. Short fits keep the suite fast.
+QUICK = dict(image_shape=(1, -1), max_epochs=3, batch_size=16, device="cpu", random_state=0)
+CONFIGURATIONS = {
+    RotationInvariantVAE: [
+        RotationInvariantVAE(**QUICK),
+        RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **QUICK),
+        RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **QUICK),
+        RotationInvariantVAE(n_classes=2, **QUICK),
+    ],
+    # Images in, one row per atom out: the checks that feed tabular X are
+    # skipped by its tags (as for sklearn's PatchExtractor).
+    AtomPatchExtractor: [AtomPatchExtractor(5, min_distance=2)],
+    # The same one-row reading of X as a detector; no scan_shape, because the
+    # checks vary n_samples, so fit learns the centre only.
+    COMTransformer: [
         COMTransformer(detector_shape=(1, -1), device="cpu"),
         COMTransformer(detector_shape=(1, -1), threshold=0.0, device="cpu"),
-        DiffractionPreprocessor(detector_shape=(1, -1)),
-        # One target, so that the checks' 1-D y is the right shape; a small CNN.
+        COMTransformer(detector_shape=(1, -1), kernel="matmul", device="cpu"),
+    ],
+    DiffractionPreprocessor: [DiffractionPreprocessor(detector_shape=(1, -1))],
+    # One target, so that the checks' 1-D y is the right shape; a small CNN.
+    TiltRegressor: [
         TiltRegressor(image_shape=(1, -1), n_targets=1, conv_channels=(4, 4), pool_after=(1,), fc_units=8,
                       max_epochs=3, batch_size=16, augment=False, device="cpu", random_state=0),
-    ]
+    ],
+}
 
 
-# The checks feed random data with negative values, so many "frames" have a
-# negative total and COMTransformer warns about each one, as it should.
-@pytest.mark.filterwarnings("ignore::sklearn_rvae.EmptyFrameWarning")
+def test_every_public_estimator_is_checked():
+    assert set(public_estimators()) == set(CONFIGURATIONS)
+
+
 def _expected_failed_checks(estimator):
     if isinstance(estimator, TiltRegressor):
         return {
@@ -51,6 +80,12 @@ def _expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed_checks)
+# The checks feed random data with negative values, so many "frames" have a
+# negative total and COMTransformer warns about each one, as it should.
+@pytest.mark.filterwarnings("ignore::sklearn_rvae.EmptyFrameWarning")
+@parametrize_with_checks(
+    [est for cls in public_estimators() for est in CONFIGURATIONS.get(cls, [])],
+    expected_failed_checks=_expected_failed_checks,
+)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)

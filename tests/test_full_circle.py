@@ -180,18 +180,6 @@ def test_bad_rotation_parameters_name_themselves(shapes, params, match):
         RotationInvariantVAE(max_epochs=1, device="cpu", **params).fit(shapes[0][:20])
 
 
-def test_models_pickled_before_the_full_circle_prior_still_load(shapes):
-    X = shapes[0][:100]
-    est = RotationInvariantVAE(max_epochs=2, random_state=0, device="cpu").fit(X)
-    state = est.__getstate__()
-    for name in ("rotation_symmetry", "n_rotation_bins"):
-        del state[name]
-    old = RotationInvariantVAE.__new__(RotationInvariantVAE)
-    old.__setstate__(state)
-    np.testing.assert_array_equal(old.transform_pose(X)[0], est.transform_pose(X)[0])
-    assert old.get_params()["rotation_symmetry"] == 1
-
-
 def test_full_circle_digits_cluster_far_better_than_with_the_normal_prior():
     # A short version of the issue-21 protocol on another angle draw: with the
     # normal prior, each digit splits between a template and its copy turned

@@ -310,14 +310,6 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
-    # A model pickled before n_jobs and pair_flip_gamma existed loads with the values that reproduce it.
-    state = reg.__getstate__()
-    del state["n_jobs"], state["pair_flip_gamma"]
-    old = TiltRegressor.__new__(TiltRegressor)
-    old.__setstate__(state)
-    assert old.n_jobs is None and old.pair_flip_gamma is False
-    np.testing.assert_array_equal(old.predict(X[96:]), reg.set_params(pair_flip_gamma=False).predict(X[96:]))
-    reg.set_params(pair_flip_gamma=True)
 
 
 def test_pair_likelihood_with_cell_templates():

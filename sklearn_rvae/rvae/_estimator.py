@@ -17,18 +17,18 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
-from skorch.callbacks import EarlyStopping
-from skorch.dataset import ValidSplit
 
-from .._utils import (
+from .._training import (
     BatchIndexLoader,
-    Diverged,
-    DivergenceGuard,
+    DivergedError,
     ModuleLossNet,
-    clone_callbacks,
+    check_validation_split,
     history_frame,
+    train_net,
+    training_callbacks,
+)
+from .._utils import (
     local_random_state,
-    local_torch_seed,
     resolve_device,
     resolve_image_shape,
     seed_from,
@@ -400,31 +400,26 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 "rescale X (e.g. divide by its maximum) before fit."
             )
         if self.early_stopping:
-            n_valid = math.ceil(len(X) * self.validation_fraction)
-            if n_valid < 1 or len(X) - n_valid < 1:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves {len(X) - n_valid} training and "
-                    f"{n_valid} validation sample(s) of {len(X)}; early_stopping needs at least one of each."
-                )
+            check_validation_split(len(X), self.validation_fraction)
+        causes = (
+            f"a learning rate too large (lr={self.lr}; try 10x smaller), a KL weight or capacity that fights "
+            f"the reconstruction (beta={self.beta}, capacity={self.capacity}), or X on an extreme scale "
+            f"(X spans {X.min():.3g} to {X.max():.3g})"
+        )
         net, best, losses = None, np.inf, []
-        for seed in seeds:
+        for i, seed in enumerate(seeds):
             candidate = self._build_net(seed, image_shape, hidden, capacity, noise_scale, device)
-            try:
-                with local_torch_seed(seed, device):
-                    candidate.fit(Xt, None)
-            except Diverged as exc:
-                if self.n_init == 1 or (len(losses) == self.n_init - 1 and net is None):
-                    self.history_ = history_frame(candidate.history)
-                    raise ValueError(
-                        f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch "
-                        f"{exc.batch}{'' if self.n_init == 1 else ' in every one of the n_init starts'}. "
-                        f"Likely causes: a learning rate too large (lr={self.lr}; try 10x smaller), "
-                        f"a KL weight or capacity that fights the reconstruction (beta={self.beta}, "
-                        f"capacity={self.capacity}), or X on an extreme scale (X spans {X.min():.3g} to "
-                        f"{X.max():.3g}). The epochs so far are in history_."
-                    ) from None
-                losses.append(np.nan)
-                continue
+            if i == len(seeds) - 1 and net is None:
+                # The last chance: a divergence now is an error.
+                if self.n_init > 1:
+                    causes = f"{causes}; every one of the n_init={self.n_init} starts diverged"
+                train_net(self, candidate, Xt, None, seed, device, causes)
+            else:
+                try:
+                    train_net(self, candidate, Xt, None, seed, device, causes)
+                except DivergedError:
+                    losses.append(np.nan)
+                    continue
             if self.early_stopping:
                 loss = float(np.min(candidate.history[:, "valid_loss"]))
             else:
@@ -480,21 +475,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return log_gamma.argmax(1).cpu().numpy()
 
     def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
-        callbacks = clone_callbacks(self.callbacks) + [("divergence_guard", DivergenceGuard())]
-        train_split = None
-        if self.early_stopping:
-            train_split = ValidSplit(self.validation_fraction, random_state=seed)
-            callbacks.append(
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                        sink=print if self.verbose else (lambda *a: None),
-                    ),
-                )
-            )
+        callbacks, train_split = training_callbacks(self, seed)
         if self.rotation_prior == "uniform":
             module = CircularRotationVAEModule
             rotation = dict(
@@ -873,16 +854,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             if module.translation:
                 shift = rng.standard_normal((n_samples, 2)) * module.translation_prior
         return self._decode(z, angle, shift)
-
-    def __setstate__(self, state):
-        # Models pickled before the full-circle prior had neither parameter;
-        # these values reproduce them.
-        state.setdefault("rotation_symmetry", 1)
-        state.setdefault("n_rotation_bins", 12)
-        state.setdefault("n_classes", None)
-        if "data_scale_" in state:  # fitted before the offset existed
-            state.setdefault("data_offset_", 0.0)
-        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -205,12 +205,6 @@ class RotationInvariantVAEModule(nn.Module):
         # A GaussianMixturePrior over z, attached after training (n_classes).
         self.class_prior = None
 
-    def __setstate__(self, state):
-        # Modules pickled before the class prior existed have no such attribute.
-        super().__setstate__(state)
-        if "class_prior" not in self._modules and "class_prior" not in self.__dict__:
-            self.class_prior = None
-
     def kl_content(self, mean, log_var):
         """Per-sample KL of the content z against its prior (standard normal, or the class mixture)."""
         if self.class_prior is None:

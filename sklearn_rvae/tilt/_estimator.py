@@ -1,6 +1,5 @@
 """TiltRegressor: octahedral tilt angles from ABF-STEM patches with a deep CNN."""
 
-import math
 import numbers
 
 import numpy as np
@@ -9,21 +8,10 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d
 from skorch import NeuralNetRegressor
-from skorch.callbacks import Callback, EarlyStopping
-from skorch.dataset import ValidSplit
+from skorch.callbacks import Callback
 
-from .._utils import (
-    BatchIndexLoader,
-    Diverged,
-    DivergenceGuard,
-    clone_callbacks,
-    history_frame,
-    local_torch_seed,
-    resolve_device,
-    resolve_image_shape,
-    seed_from,
-    validate_numeric,
-)
+from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
+from .._utils import resolve_device, resolve_image_shape, seed_from, validate_numeric
 from ._pair_library import CellPairLibrary, PairLibrary
 from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
@@ -451,26 +439,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         device = resolve_device(self.device)
         seed = seed_from(self.random_state)
         if self.early_stopping:
-            n_valid = math.ceil(len(X) * self.validation_fraction)
-            if n_valid < 1 or len(X) - n_valid < 1:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves {len(X) - n_valid} training and "
-                    f"{n_valid} validation sample(s) of {len(X)}; early_stopping needs at least one of each."
-                )
+            check_validation_split(len(X), self.validation_fraction)
         self.target_mean_ = y.mean(0)
         scale = y.std(0)
         self.target_scale_ = np.where(scale > 0, scale, 1.0)
         yt = ((y - self.target_mean_) / self.target_scale_).astype(np.float32)
 
-        callbacks = clone_callbacks(self.callbacks)
-        callbacks.append(("huber_delta", _HuberDeltaDecay(self.huber_delta, self.delta_decay, self.min_delta)))
-        callbacks.append(("divergence_guard", DivergenceGuard()))
-        train_split = None
-        if self.early_stopping:
-            train_split = ValidSplit(self.validation_fraction, random_state=seed)
-            callbacks.append(("early_stopping", EarlyStopping(
-                monitor="valid_loss", patience=self.n_iter_no_change, load_best=True,
-                sink=print if self.verbose else (lambda *a: None))))
+        huber = ("huber_delta", _HuberDeltaDecay(self.huber_delta, self.delta_decay, self.min_delta))
+        callbacks, train_split = training_callbacks(self, seed, own=[huber])
         X_net = _central_crop(X, image_shape, network_shape)
         row_model = appearance_model(X_net, network_shape) if self.scan_correction else None
         pixel_stats = None
@@ -517,16 +493,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             device=device,
             verbose=self.verbose,
         )
-        try:
-            with local_torch_seed(seed, device):
-                net.fit(X_net.astype(np.float32), yt)
-        except Diverged as exc:
-            self.history_ = history_frame(net.history)
-            raise ValueError(
-                f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch {exc.batch}. "
-                f"Likely causes: a learning rate too large (lr={self.lr}; try 10x smaller) or X on an "
-                f"extreme scale (X spans {X.min():.3g} to {X.max():.3g}). The epochs so far are in history_."
-            ) from None
+        train_net(self, net, X_net.astype(np.float32), yt, seed, device,
+                  f"a learning rate too large (lr={self.lr}; try 10x smaller) or X on an extreme scale "
+                  f"(X spans {X.min():.3g} to {X.max():.3g})")
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()
@@ -666,12 +635,6 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def _check_X(self, X):
         # The model square-roots intensities; sklearn's wording, which its checks expect.
         check_non_negative(X, f"{type(self).__name__} (X must hold ABF intensities)")
-
-    def __setstate__(self, state):
-        # A model pickled before a parameter existed gets the value that reproduces its predictions.
-        for name, value in (("n_jobs", None), ("pair_flip_gamma", False)):
-            state.setdefault(name, value)
-        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
