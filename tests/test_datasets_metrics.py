@@ -169,3 +169,21 @@ def test_lattice_site_covariance_discounts_sites_whose_bulk_is_noisy():
     pooled = defect_detection_auc(
         lattice_site_mahalanobis_score(codes, positions, lattice, covariance="pooled")[scored], distance[scored])
     assert site > 0.95 and pooled < site - 0.05, (site, pooled)
+
+
+def test_committed_abf_fixture_is_what_the_simulator_makes():
+    from sklearn_rvae.datasets import load_abf_fixture
+
+    X, y = load_abf_fixture()
+    assert X.shape == (128, 1024) and X.dtype == np.float32 and y.shape == (128, 3)
+    assert np.all(np.abs(y) <= 10) and np.all(X >= 0)
+    np.testing.assert_allclose(np.abs(y[::2]), np.abs(y[1::2]))  # two columns of one image
+    pytest.importorskip("ase")
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+    from sklearn_rvae.datasets import ABF_FIXTURE_SETTINGS
+
+    # Regenerate the first image: the fixture is the package's own simulation, not a hand-made file.
+    X1, y1 = make_perovskite_abf(1, **ABF_FIXTURE_SETTINGS)
+    np.testing.assert_allclose(y1, y[:2])
+    np.testing.assert_allclose(X1, X[:2], rtol=2e-3, atol=1e-3)  # float16 storage

@@ -215,23 +215,6 @@ def test_simulate_abf_contrast_and_bad_parameters():
         make_perovskite_abf(0)
 
 
-def test_committed_abf_fixture_is_what_the_simulator_makes():
-    from sklearn_rvae.datasets import load_abf_fixture
-
-    X, y = load_abf_fixture()
-    assert X.shape == (128, 1024) and X.dtype == np.float32 and y.shape == (128, 3)
-    assert np.all(np.abs(y) <= 10) and np.all(X >= 0)
-    np.testing.assert_allclose(np.abs(y[::2]), np.abs(y[1::2]))  # two columns of one image
-    pytest.importorskip("abtem")
-    from sklearn_rvae.datasets import make_perovskite_abf
-    from sklearn_rvae.datasets._perovskite import ABF_FIXTURE_SETTINGS
-
-    # Regenerate the first image: the fixture is the package's own simulation, not a hand-made file.
-    X1, y1 = make_perovskite_abf(1, **ABF_FIXTURE_SETTINGS)
-    np.testing.assert_allclose(y1, y[:2])
-    np.testing.assert_allclose(X1, X[:2], rtol=2e-3, atol=1e-3)  # float16 storage
-
-
 def test_mirror_patches_110_match_the_simulated_mirror_images():
     from sklearn_rvae.datasets import mirror_patches_110
 

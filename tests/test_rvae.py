@@ -232,7 +232,10 @@ def test_validation_fraction_must_leave_training_data(small_digits):
 def test_pickle_and_joblib_round_trips_give_identical_output(small_digits, tmp_path):
     X, _, _ = small_digits
     rvae = _quick().fit(X)
+    fitted = pickle.dumps(rvae)
     Z = rvae.transform(X)
+    rvae.score_samples(X[:10]), rvae.reconstruct(X[:10]), rvae.transform_pose(X[:10]), rvae.sample(2)
+    assert pickle.dumps(rvae) == fitted  # inference leaves the fitted estimator as it was
     again = pickle.loads(pickle.dumps(rvae))
     np.testing.assert_array_equal(again.transform(X), Z)
     np.testing.assert_array_equal(again.transform_pose(X)[0], rvae.transform_pose(X)[0])

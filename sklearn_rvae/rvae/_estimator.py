@@ -438,7 +438,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # batch composition, and a sample's code must not depend on its
         # neighbours in X (or on the order of X).
         net.module_.double()
+        # In inference mode already: transform must not change the fitted state.
         net.module_.eval()
+        net.criterion_.eval()
         labels = None
         if self.n_classes is not None:
             labels = self._fit_class_prior(net, Xt, seeds[0])

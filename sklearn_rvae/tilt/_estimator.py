@@ -499,6 +499,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()
+        # In inference mode already: predict must not change the fitted state.
+        net.module_.eval()
+        net.criterion_.eval()
         self.net_ = net
         self.image_shape_ = image_shape
         self.network_shape_ = network_shape

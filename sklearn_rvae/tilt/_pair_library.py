@@ -21,6 +21,8 @@ angle: with ``flip_gamma`` both members are also looked up with gamma's
 sign flipped, and the most likely of the four candidates wins.
 """
 
+import copy
+
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from scipy.spatial import cKDTree
@@ -391,7 +393,9 @@ class PairLibrary:
                 delayed(self._decide)(X[a:b], tilts[a:b], n_local, row_gain, n_refine, flip_gamma)
                 for a, b in zip(bounds[:-1], bounds[1:]))
             return tuple(np.concatenate(part) for part in zip(*parts))
-        return self._decide(X, tilts, n_local, row_gain, n_refine, flip_gamma)
+        # A shallow copy holds the per-patch working state (a cell library's
+        # geometry), so that deciding leaves the library as it was.
+        return copy.copy(self)._decide(X, tilts, n_local, row_gain, n_refine, flip_gamma)
 
     def _decide(self, X, tilts, n_local, row_gain, n_refine, flip_gamma):
         """decide's work on patches X (n, h, w), in this process."""
