@@ -929,11 +929,12 @@ def build_cases():  # noqa: C901 - a long, flat list
     for desc, X, y, kw, expect, shape in [
         ("X empty (0, 64)", lambda: np.empty((0, 64)), lambda: np.empty((0, 3)), {}, "error", None),
         ("X 1-D", lambda: T()[0], Y, {}, "error", None),
-        ("y of shape (16, 2) for n_targets=3", T, lambda: Y()[:, :2], {}, "error", None),
-        ("y 1-D for n_targets=3", T, lambda: Y()[:, 0], {}, "error", None),
+        ("y of shape (16, 2): two outputs", T, lambda: Y()[:, :2], {}, "ok", (16, 2)),
+        ("y of shape (16, 2) with symmetry='110' (needs three tilts)", T, lambda: Y()[:, :2],
+         {"symmetry": "110"}, "error", None),
         ("y with 10 rows for 16 samples", T, lambda: Y()[:10], {}, "error", None),
         ("a single sample", lambda: T()[:1], lambda: Y()[:1], {}, "error", None),
-        ("y 1-D with n_targets=1", T, lambda: Y()[:, 0], {"n_targets": 1}, "ok", (16,)),
+        ("y 1-D: one output, 1-D predictions", T, lambda: Y()[:, 0], {}, "ok", (16,)),
         ("network_shape=(10, 10) larger than the patch", T, Y, {"network_shape": (10, 10)}, "error", None),
         ("network_shape=(5, 5): parity differs from 8", T, Y, {"network_shape": (5, 5)}, "error", None),
         ("image_shape=(4, 16) non-square", T, Y, {"image_shape": (4, 16)}, "either", (16, 3)),
@@ -1040,7 +1041,7 @@ def build_cases():  # noqa: C901 - a long, flat list
 
     E, O, EI = "error", "ok", "either"
     # A mismatch between a parameter and the data: naming either side is clear.
-    EXTRA_NAMES = {("TiltRegressor", "n_targets"): ("y",)}
+    EXTRA_NAMES = {}
     est_params(SPECS["COMTransformer"], {
         "detector_shape": [((0, 0), E), ((-2, 8), E), ("abc", E), ((8.5, 8), E), ((8, -1), O)],
         "scan_shape": [((0, 4), E), ((-4, -4), E), ("ab", E), ((4, 4, 1), E), ((2, 8), O)],
@@ -1143,7 +1144,6 @@ def build_cases():  # noqa: C901 - a long, flat list
             expect=expect, names=names, shape=shape)
 
     est_params(SPECS["TiltRegressor"], {
-        "n_targets": [(0, E), (2, E), (-1, E)],
         "conv_channels": [((), E), ((0,), E), ((-4,), E), ((2.5,), E)],
         "kernel_size": [(0, E), (100, EI), (2.5, E)],
         "pool_after": [((0,), E), ((5,), E), ("a", E)],

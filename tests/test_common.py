@@ -57,9 +57,9 @@ CONFIGURATIONS = {
         COMTransformer(detector_shape=(1, -1), kernel="matmul", device="cpu"),
     ],
     DiffractionPreprocessor: [DiffractionPreprocessor(detector_shape=(1, -1))],
-    # One target, so that the checks' 1-D y is the right shape; a small CNN.
+    # A small CNN; n_outputs_ comes from y (1-D in most checks, 2-D in the multi-output ones).
     TiltRegressor: [
-        TiltRegressor(image_shape=(1, -1), n_targets=1, conv_channels=(4, 4), pool_after=(1,), fc_units=8,
+        TiltRegressor(image_shape=(1, -1), conv_channels=(4, 4), pool_after=(1,), fc_units=8,
                       max_epochs=3, batch_size=16, augment=False, device="cpu", random_state=0),
     ],
 }

@@ -119,8 +119,8 @@ def test_scan_distortion_shifts_each_row_independently():
 @pytest.mark.parametrize(
     "X, y, params, match",
     [
-        (np.ones((10, 64)), np.ones((10, 2)), {}, r"y must have shape \(n_samples, 3\)"),
-        (np.ones((10, 64)), np.ones(10), {}, r"y must have shape"),
+        (np.ones((10, 64)), np.ones((10, 3, 1)), {}, r"dim 3, while dim <= 2"),
+        (np.ones((10, 64)), np.ones((10, 2)), {"symmetry": "110"}, r"needs y of shape \(n_samples, 3\)"),
         (np.full((10, 64), np.nan), np.ones((10, 3)), {}, "NaN"),
         (-np.ones((10, 64)), np.ones((10, 3)), {}, "Negative values"),
         (np.ones((10, 60)), np.ones((10, 3)), {}, "image_shape"),
@@ -132,6 +132,7 @@ def test_scan_distortion_shifts_each_row_independently():
     ],
 )
 def test_bad_input_is_a_clear_error(X, y, params, match):
+    # (1-D y and any number of columns are fine: n_outputs_ comes from y.)
     kwargs = dict(SMALL, max_epochs=1, **params)
     with pytest.raises(ValueError, match=match):
         TiltRegressor(**kwargs).fit(X, y)
@@ -229,8 +230,8 @@ def test_symmetry_110_makes_predictions_exactly_mirror_equivariant():
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-9)
     plain = TiltRegressor(max_epochs=2, **SMALL).fit(X[:96], y[:96])
     assert not np.allclose(plain.predict(X4), mirror_patches_110(X[96:], plain.predict(X[96:]))[1], atol=1e-3)
-    with pytest.raises(ValueError, match="symmetry='110' .* needs n_targets=3"):
-        TiltRegressor(symmetry="110", n_targets=1, max_epochs=1, **SMALL).fit(X[:8], y[:8, 0])
+    with pytest.raises(ValueError, match=r"symmetry='110' .* needs y of shape \(n_samples, 3\), got \(8, 1\)"):
+        TiltRegressor(symmetry="110", max_epochs=1, **SMALL).fit(X[:8], y[:8, 0])
 
 
 def test_pair_invariants_decode_to_the_tilts_on_the_direct_predictions_side():

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, check_non_negative, column_or_1d
+from sklearn.utils.validation import check_is_fitted, check_non_negative
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback
 
@@ -74,9 +74,6 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         patches with a 32 px network: pair right 0.90 -> 0.97,
         benchmarks/RESULTS.md). Each side no larger than the patch's and of
         the same parity, so the crop keeps the patch centre.
-    n_targets : int, default=3
-        Outputs per patch (alpha, beta, gamma). y must be ``(n, n_targets)``
-        (1-D when ``n_targets=1``).
     conv_channels : tuple of int or None, default=None
         Channels of the convolutions; ``None`` is the paper's ten layers,
         ``(64,) * 7 + (128,) * 3``.
@@ -132,7 +129,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         transform ((-beta, -alpha, -gamma), (-alpha, -beta, gamma),
         (beta, alpha, -gamma); see ``datasets.mirror_patches_110``), so a
         mirrored patch gets exactly the mirrored tilts. Needs
-        ``n_targets=3`` and column-centred patches. Training on mirrored
+        three outputs and column-centred patches. Training on mirrored
         copies is then redundant: train on the patches alone. The CNN runs
         four times per patch.
     pair_invariants : bool, default=False
@@ -232,7 +229,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     image_shape_ : tuple
     network_shape_ : tuple
         The (h, w) of the central crop the CNN sees.
-    target_mean_, target_scale_ : ndarray of shape (n_targets,)
+    n_outputs_ : int
+        Outputs per patch, from y: 3 for (alpha, beta, gamma), 1 for a 1-D
+        y (then ``predict`` is 1-D too), as scikit-learn's ``MLPRegressor``.
+    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
         Standardisation of y used in training (predictions are in y's units);
         shape (5,) with ``pair_invariants``, the invariants u, v after the angles.
     pair_library_ : object or None
@@ -256,7 +256,6 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "image_shape": ["array-like", None],
         "network_shape": ["array-like", None],
-        "n_targets": [Interval(numbers.Integral, 1, None, closed="left")],
         "conv_channels": ["array-like", None],
         "kernel_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "pool_after": ["array-like"],
@@ -292,7 +291,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, *, image_shape=None, network_shape=None, n_targets=3, conv_channels=None, kernel_size=4,
+    def __init__(self, *, image_shape=None, network_shape=None, conv_channels=None, kernel_size=4,
                  pool_after=(5, 10), fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9,
                  min_delta=0.05, augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
                  symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
@@ -301,7 +300,6 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  sampling=None, device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
         self.network_shape = network_shape
-        self.n_targets = n_targets
         self.conv_channels = conv_channels
         self.kernel_size = kernel_size
         self.pool_after = pool_after
@@ -341,13 +339,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             y = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"y must hold tilt angles in degrees (numbers); got {type(exc).__name__}: {exc}.") from None
-        if self.n_targets == 1 and y.ndim <= 2 and y.size == n_samples:
-            # sklearn's convention: a column vector works, with a DataConversionWarning.
-            y = column_or_1d(y, warn=True)[:, None]
-        if y.ndim != 2 or y.shape != (n_samples, self.n_targets):
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or len(y) != n_samples or y.shape[1] < 1:
             raise ValueError(
-                f"y must have shape (n_samples, {self.n_targets}) = ({n_samples}, {self.n_targets}): one row of "
-                f"angles in degrees (alpha, beta, gamma) per patch; got {y.shape}."
+                f"y must have shape (n_samples,) or (n_samples, n_outputs) with n_samples={n_samples}: the "
+                f"angles in degrees (alpha, beta, gamma) of each patch; got {y.shape}."
             )
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity.")
@@ -361,7 +358,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, h * w)
             Non-negative ABF intensities, patches flattened row-major.
-        y : array-like of shape (n_samples, n_targets)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Angles in degrees.
         cells : PeriodicCells or None
             With ``pair_likelihood``: the noise-free periodic images the
@@ -381,6 +378,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_numeric(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, multi_output=True,
                              y_numeric=True)
         y = self._check_y(y, len(X))
+        self.n_outputs_ = y.shape[1]
         self._check_X(X)
         if np.abs(X).max() >= np.finfo(np.float32).max:
             raise ValueError(
@@ -411,9 +409,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.scan_correction and not self.scan_jitter > 0:
             raise ValueError("scan_correction=True needs scan_jitter > 0, the RMS row displacement (pixels) to "
                              f"search and to use as the prior; got scan_jitter={self.scan_jitter!r}.")
-        if self.symmetry is not None and self.n_targets != 3:
-            raise ValueError(f"symmetry={self.symmetry!r} maps the three tilts (alpha, beta, gamma); it needs "
-                             f"n_targets=3, got n_targets={self.n_targets}.")
+        if self.symmetry is not None and y.shape[1] != 3:
+            raise ValueError(f"symmetry={self.symmetry!r} maps the three tilts (alpha, beta, gamma); it needs y "
+                             f"of shape (n_samples, 3), got {y.shape}.")
         if self.pair_invariants and self.symmetry != "110":
             raise ValueError(f"pair_invariants=True is for the [110] mid-plane-mirror pair; it needs "
                              f"symmetry='110', got symmetry={self.symmetry!r}.")
@@ -510,7 +508,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """Angles in degrees, float64 of shape (n_samples, n_targets) (1-D when n_targets=1)."""
+        """Angles in degrees, float64 of shape (n_samples, n_outputs_) (1-D when n_outputs_ is 1)."""
         check_is_fitted(self)
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
@@ -529,7 +527,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                 X, pred[:, :3], n_local=self.pair_local, row_gain=self.pair_row_gain, n_refine=self.pair_refine,
                 flip_gamma=self.pair_flip_gamma, n_jobs=self.n_jobs)
             pred = templates if self.pair_local else (chosen + templates) / 2
-        return pred[:, 0] if self.n_targets == 1 else pred
+        return pred[:, 0] if self.n_outputs_ == 1 else pred
 
     def predict_map(self, image, sampling=None, stride=None, centers=None):
         """Slide over a full image and predict the angles of every patch or of given columns.
@@ -566,8 +564,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         maps : ndarray
-            With ``centers``: shape (n_columns, n_targets). Otherwise shape
-            (n_rows, n_cols, n_targets), the prediction for the patch whose
+            With ``centers``: shape (n_columns, n_outputs_). Otherwise shape
+            (n_rows, n_cols, n_outputs_), the prediction for the patch whose
             top-left corner is at ``(row * stride, col * stride)``.
         """
         check_is_fitted(self)
@@ -641,8 +639,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = self.n_targets > 1
-        tags.target_tags.single_output = self.n_targets == 1
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
         tags.input_tags.positive_only = True
         return tags
 
