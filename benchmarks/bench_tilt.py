@@ -41,7 +41,7 @@ from skorch.callbacks import LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from sklearn_rvae import TiltRegressor
-from sklearn_rvae.tilt import CellPairLibrary, PeriodicCells
+from sklearn_rvae.tilt import CellPairLibrary, PairDecision, PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf, mirror_patches_110
 
 ROOT = Path(__file__).resolve().parent
@@ -61,22 +61,29 @@ def pair_stats(pred, y):
     return np.abs(pred - np.where(closer[:, None], mirrored, y)).mean(0), 1 - closer.mean()
 
 
-def load_model(path, *, pair_local, pair_row_gain, pair_refine, pair_flip_gamma=True, cells=None):
-    """A TiltRegressor saved by --save-model, with these predict settings and its templates rebuilt.
+def load_model(path, *, pair_decision, cells=None):
+    """A TiltRegressor saved by --save-model, with these pair settings and its templates rebuilt.
 
-    Models saved before pair_local, pair_row_gain, pair_refine and pair_flip_gamma existed lack them, and their
-    templates lack later attributes: the templates are built again (TiltRegressor._pair_library) from the stored
-    training patches, or, given ``cells``, rendered from them (as ``fit(..., cells=cells)`` would)."""
+    Models saved before ``pair_decision`` existed hold its settings as six ``pair_*`` attributes and
+    ``n_targets``: they are replaced here. Their templates lack later attributes: the templates are built again
+    (TiltRegressor._pair_library) from the stored training patches, or, given ``cells``, rendered from them (as
+    ``fit(..., cells=cells)`` would)."""
     import joblib
 
     model = joblib.load(path)
-    model.pair_local, model.pair_row_gain, model.pair_refine = pair_local, pair_row_gain, pair_refine
-    model.pair_flip_gamma = pair_flip_gamma
+    for old in ("pair_likelihood", "pair_neighbors", "pair_local", "pair_row_gain", "pair_refine", "pair_flip_gamma",
+                "n_targets"):
+        model.__dict__.pop(old, None)
+    model.pair_decision = pair_decision
+    if not hasattr(model, "n_outputs_"):
+        model.n_outputs_ = 3
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
     library = getattr(model, "pair_library_", None)
+    neighbors = PairDecision().resolved_neighbors(with_cells=True) if pair_decision is None else (
+        pair_decision.resolved_neighbors(with_cells=True))
     if cells is not None:
-        model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, model.pair_neighbors or 100)
+        model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, neighbors)
     elif library is not None and not isinstance(library, CellPairLibrary):
         model.pair_library_ = model._pair_library(library.X.reshape(len(library.X), -1), library.y[: len(library.X)],
                                                   library.image_shape, None, library.n_neighbors)
@@ -111,18 +118,18 @@ def main():
                         help="TiltRegressor(pair_invariants=True) (with --symmetry): also learn the mid-plane-mirror "
                              "pair's invariants and take the magnitudes from them")
     parser.add_argument("--pair-likelihood", action="store_true",
-                        help="TiltRegressor(pair_likelihood=True) (with --symmetry): decide the mid-plane-mirror pair "
+                        help="TiltRegressor(pair_decision=PairDecision(...)) (with --symmetry): decide the mid-plane-mirror pair "
                              "by each patch's likelihood under the nearest training patches of either member")
     parser.add_argument("--pair-local", type=int, default=8,
-                        help="TiltRegressor(pair_local=...): templates of the local linear fit of the chosen member's "
+                        help="PairDecision(local=...): templates of the local linear fit of the chosen member's "
                              "tilts (0: the network's estimate averaged with the templates' weighted mean)")
     parser.add_argument("--pair-row-gain", type=int, default=4,
-                        help="TiltRegressor(pair_row_gain=...): harmonics of a smooth row gain between a patch and "
+                        help="PairDecision(row_gain=...): harmonics of a smooth row gain between a patch and "
                              "the templates, divided out where the evidence asks for it (0: none)")
     parser.add_argument("--pair-refine", type=int, default=3,
-                        help="TiltRegressor(pair_refine=...): local fits repeated around the previous fit's tilts")
+                        help="PairDecision(refine=...): local fits repeated around the previous fit's tilts")
     parser.add_argument("--no-flip-gamma", action="store_true",
-                        help="TiltRegressor(pair_flip_gamma=False): the pair decided between the network's two "
+                        help="PairDecision(flip_gamma=False): the pair decided between the network's two "
                              "members only (runs 1-16)")
     parser.add_argument("--patch-size", type=int, default=32,
                         help="patch side in pixels, of every training and test set (--scan-test windows are "
@@ -221,6 +228,10 @@ def main():
         return
 
     sqrt = FunctionTransformer(np.sqrt)
+    pair = None
+    if args.pair_likelihood:
+        pair = PairDecision(local=args.pair_local, row_gain=args.pair_row_gain, refine=args.pair_refine,
+                            flip_gamma=not args.no_flip_gamma)
     models = {
         "TiltRegressor": TiltRegressor(
             conv_channels=None if args.channels == "stemdl" else tuple(int(c) for c in args.channels.split(",")),
@@ -229,8 +240,7 @@ def main():
             scan_jitter=args.scan_noise, scan_correction=args.scan_correction,
             network_shape=(args.network_size,) * 2 if args.network_size else None,
             symmetry="110" if args.symmetry else None, pair_invariants=args.pair_invariants,
-            pair_likelihood=args.pair_likelihood, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-            pair_refine=args.pair_refine, pair_flip_gamma=not args.no_flip_gamma, lr=2e-3, max_epochs=args.epochs,
+            pair_decision=pair, lr=2e-3, max_epochs=args.epochs,
             callbacks=[LRScheduler(CosineAnnealingLR, T_max=args.epochs)], sampling=SAMPLING, device=args.device,
             n_jobs=args.predict_jobs,
             random_state=0, verbose=1),
@@ -244,11 +254,8 @@ def main():
     for name, model in models.items():
         t = time.perf_counter()
         if name == "TiltRegressor" and args.load_model:
-            model = load_model(args.load_model, pair_local=args.pair_local, pair_row_gain=args.pair_row_gain,
-                               pair_refine=args.pair_refine, pair_flip_gamma=not args.no_flip_gamma,
-                               cells=cells if args.cell_templates else None)
-            model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
-                             n_jobs=args.predict_jobs)
+            model = load_model(args.load_model, pair_decision=pair, cells=cells if args.cell_templates else None)
+            model.set_params(pair_invariants=args.pair_invariants, n_jobs=args.predict_jobs)
         elif name == "TiltRegressor":
             model.fit(cnn_X, cnn_y, cells=cells if args.cell_templates else None)
         else:
@@ -271,17 +278,16 @@ def main():
             row.update({f"{key}_mae_{k}": round(m, 3) for k, m in zip("abg", mae)})
             row.update({f"{key}_pair_mae_{k}": round(m, 3) for k, m in zip("abg", mae_pair)})
             row.update({f"{key}_nearer_true_member": round(right, 3), f"{key}_patches_per_s": round(rate, 1)})
-        if name == "TiltRegressor" and (args.pair_invariants or args.pair_likelihood):
+        if name == "TiltRegressor" and (args.pair_invariants or pair is not None):
             # The network alone, before decoding the invariants and deciding the pair (these parameters only
             # change predict's post-processing, so toggling them reads the same fitted network).
-            stages = [("network alone", dict(pair_invariants=False, pair_likelihood=False))]
-            if args.pair_invariants and args.pair_likelihood:
-                stages.append(("network with the invariants", dict(pair_likelihood=False)))
+            stages = [("network alone", dict(pair_invariants=False, pair_decision=None))]
+            if args.pair_invariants and pair is not None:
+                stages.append(("network with the invariants", dict(pair_decision=None)))
             for stage, off in stages:
                 for set_name, (Xs, ys) in test_sets.items():
                     raw = model.set_params(**off).predict(Xs)[:, :3]
-                    model.set_params(pair_invariants=args.pair_invariants, pair_likelihood=args.pair_likelihood,
-                                     n_jobs=args.predict_jobs)
+                    model.set_params(pair_invariants=args.pair_invariants, pair_decision=pair, n_jobs=args.predict_jobs)
                     predictions[f"{name}/{set_name}_{stage.replace(' ', '_')}"] = raw
                     print(f"  {stage}: {set_name} MAE {fmt(np.abs(raw - ys).mean(0))}, up to the pair "
                           f"{fmt(pair_stats(raw, ys)[0])}, pair right {pair_stats(raw, ys)[1]:.3f}", flush=True)

@@ -1,4 +1,4 @@
-"""Validation of the pair decision by template likelihood (TiltRegressor(pair_likelihood=True)), without the test set.
+"""Validation of the pair decision by template likelihood (TiltRegressor(pair_decision=PairDecision())), without the test set.
 
 The templates are the noise-free patches (``--library-patches`` per image,
 or all) of the first ``--n-library`` SrTiO3 training images and their

@@ -1157,11 +1157,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         "scan_correction": [("yes", E)],
         "symmetry": [("111", E)],
         "pair_invariants": [(True, E)],  # needs symmetry="110"
-        "pair_likelihood": [(True, E)],  # needs symmetry="110"
-        "pair_neighbors": [(0, E)],
-        "pair_local": [(21, E), (-1, E)],
-        "pair_row_gain": [(9, E), (-1, E)],
-        "pair_refine": [(0, E)],
+        "pair_decision": [(_pkg().tilt.PairDecision(), E), ("yes", E), (True, E)],  # needs symmetry="110"
         "lr": [(0, E), (-1.0, E)],
         "weight_decay": [(-1.0, E)],
         "batch_size": [(0, E), (HUGE, O)],
@@ -1174,12 +1170,16 @@ def build_cases():  # noqa: C901 - a long, flat list
         "verbose": [("a", E)],
     })
     for kw, expect in [
-        ({"pair_local": 2}, E), ({"pair_neighbors": 2, "pair_local": 8}, E), ({"pair_refine": 0}, E),
-        ({"pair_row_gain": 9}, E), ({}, O), ({"pair_invariants": True}, O), ({"pair_local": 0}, O),
+        ({"local": 2}, E), ({"neighbors": 2, "local": 8}, E), ({"refine": 0}, E), ({"row_gain": 9}, E),
+        ({"local": 21}, E), ({"local": -1}, E), ({"row_gain": -1}, E), ({"neighbors": 0}, E),
+        ({"flip_gamma": "yes"}, E), ({}, O), ({"local": 0}, O),
     ]:
-        add(cat, "TiltRegressor", f"symmetry='110', pair_likelihood=True, {kw}",
-            lambda kw=kw: _tilt_run(tilt_est(symmetry="110", pair_likelihood=True, **kw), T(), T()), expect=expect,
-            names=tuple(kw) or ("X",), shape=(16, 3) if expect != E else None)
+        add(cat, "TiltRegressor", f"symmetry='110', pair_decision=PairDecision(**{kw})",
+            lambda kw=kw: _tilt_run(tilt_est(symmetry="110", pair_decision=_pkg().tilt.PairDecision(**kw)), T(), T()),
+            expect=expect, names=tuple(kw) or ("X",), shape=(16, 3) if expect != E else None)
+    add(cat, "TiltRegressor", "symmetry='110', pair_invariants=True, pair_decision=PairDecision()",
+        lambda: _tilt_run(tilt_est(symmetry="110", pair_invariants=True, pair_decision=_pkg().tilt.PairDecision()),
+                          T(), T()), expect=O, shape=(16, 3))
     for value, expect in ((0.0, E), (1.0, E)):
         add(cat, "TiltRegressor", f"validation_fraction={value} (early_stopping=True)",
             lambda value=value: _tilt_run(tilt_est(early_stopping=True, validation_fraction=value), T(), T()),

@@ -3,7 +3,7 @@
 Loads a model saved by ``bench_tilt.py --save-model`` (its templates are in
 it), reads the SrTiO3 test patches that ``bench_tilt.py`` scores (from its
 cache) and times ``predict`` with the network alone and with the pair
-decision (``pair_likelihood``) at each ``n_jobs``. Each setting runs twice;
+decision (``pair_decision``) at each ``n_jobs``. Each setting runs twice;
 the second (warm: joblib's worker processes already started) is quoted, the
 first is printed too. The predictions must be the same at every
 ``n_jobs``: the script stops otherwise.
@@ -22,6 +22,7 @@ from joblib import cpu_count
 
 from bench_tilt import ROOT, load_model
 from sklearn_rvae.datasets import make_perovskite_abf
+from sklearn_rvae.tilt import PairDecision
 
 
 def main():
@@ -31,12 +32,12 @@ def main():
     parser.add_argument("--n-patches", type=int, default=200, help="SrTiO3 test patches timed (at most 200)")
     parser.add_argument("--n-train", type=int, default=700, help="bench_tilt.py's --n-train (the test stream follows)")
     parser.add_argument("--patch-size", type=int, default=48)
-    parser.add_argument("--no-flip-gamma", action="store_true", help="TiltRegressor(pair_flip_gamma=False)")
+    parser.add_argument("--no-flip-gamma", action="store_true", help="PairDecision(flip_gamma=False)")
     parser.add_argument("--cache", default=str(ROOT / "out" / "abf_cache"))
     args = parser.parse_args()
 
-    model = load_model(args.load_model, pair_local=8, pair_row_gain=4, pair_refine=3,
-                       pair_flip_gamma=not args.no_flip_gamma)
+    pair = PairDecision(local=8, row_gain=4, refine=3, flip_gamma=not args.no_flip_gamma)
+    model = load_model(args.load_model, pair_decision=pair)
     model.set_params(pair_invariants=True)
     X, _ = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0, patches_per_image=2,
                                dose=1e5, scan_noise=0.2, patch_size=args.patch_size, cache_dir=args.cache)
@@ -52,11 +53,11 @@ def main():
             times.append(time.perf_counter() - t)
         return pred, times
 
-    _, (cold, warm) = timed(pair_likelihood=False, n_jobs=None)
+    _, (cold, warm) = timed(pair_decision=None, n_jobs=None)
     print(f"{'network alone':28s} {len(X) / warm:8.1f} patches/s", flush=True)
     reference, rates = None, {}
     for n_jobs in (int(v) for v in args.n_jobs.split(",")):
-        pred, (cold, warm) = timed(pair_likelihood=True, n_jobs=n_jobs)
+        pred, (cold, warm) = timed(pair_decision=pair, n_jobs=n_jobs)
         if reference is None:
             reference = pred
         elif not np.array_equal(pred, reference):

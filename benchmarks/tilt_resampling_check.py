@@ -28,6 +28,7 @@ from sklearn_rvae.datasets import (
     simulate_abf,
 )
 from sklearn_rvae.datasets import b_cation_columns
+from sklearn_rvae.tilt import PairDecision
 
 SAMPLING = 0.25
 
@@ -41,7 +42,7 @@ def main():
     parser.add_argument("--factors", default="1,1.0196", help="comma-separated resampling factors")
     args = parser.parse_args()
 
-    model = load_model(args.load_model, pair_local=8, pair_row_gain=4)
+    model = load_model(args.load_model, pair_decision=PairDecision(local=8, row_gain=4))
     rng = np.random.default_rng(3)
     cells = []
     for _ in range(args.n_images):

@@ -12,7 +12,7 @@ angles negated), the MAE of the predictions, and how many columns got the
 right member of the [110] mid-plane-mirror pair. It saves a figure of the
 image with each column coloured by its predicted and its true gamma.
 
-It needs a model trained on 48 px patches with ``pair_likelihood`` and
+It needs a model trained on 48 px patches with ``pair_decision`` and
 rendered templates, and the simulation cache (both from the benchmark)::
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_tilt.py --patch-size 48 --network-size 32 \\
@@ -69,14 +69,13 @@ def main():
     parser.add_argument("--height", type=int, default=128, help="image rows, pixels")
     parser.add_argument("--width", type=int, default=256, help="image columns, pixels (two domains side by side)")
     parser.add_argument("--n-jobs", type=int, default=None, help="TiltRegressor(n_jobs=...) for the pair decision")
-    parser.add_argument("--no-flip-gamma", action="store_true", help="TiltRegressor(pair_flip_gamma=False)")
+    parser.add_argument("--no-flip-gamma", action="store_true", help="PairDecision(flip_gamma=False)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = parser.parse_args()
     if not args.model.exists():
         raise SystemExit(f"{args.model} does not exist: train and save a model with the command in this "
                          f"script's docstring first.")
-    # A model pickled before pair_flip_gamma existed loads with it off; this example uses today's default.
-    model = joblib.load(args.model).set_params(n_jobs=args.n_jobs, pair_flip_gamma=not args.no_flip_gamma)
+    model = joblib.load(args.model).set_params(n_jobs=args.n_jobs, pair_decision__flip_gamma=not args.no_flip_gamma)
     half = model.image_shape_[0] // 2
 
     # The held-out test images' noise-free periodic images, from the benchmark's cache.

@@ -29,7 +29,8 @@ def public_estimators():
     for module in modules:
         for name in getattr(module, "__all__", []):
             obj = getattr(module, name)
-            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            # Configuration objects (PairDecision) are BaseEstimators without fit.
+            if inspect.isclass(obj) and issubclass(obj, BaseEstimator) and hasattr(obj, "fit"):
                 found.add(obj)
     return sorted(found, key=lambda cls: cls.__name__)
 

@@ -271,47 +271,50 @@ def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
 def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirrors():
     import pickle
 
+    from sklearn_rvae.tilt import PairDecision
     from sklearn_rvae.tilt._pair_library import GAMMA_FLIP, PAIR_MAP
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
-    with pytest.raises(ValueError, match="pair_likelihood=True .* needs symmetry='110'"):
-        TiltRegressor(pair_likelihood=True, max_epochs=1, **SMALL).fit(X[:8], y[:8])
-    reg = TiltRegressor(symmetry="110", pair_likelihood=True, pair_neighbors=50, scan_jitter=0.2, max_epochs=2,
+    with pytest.raises(ValueError, match="pair_decision is for the .* needs symmetry='110'"):
+        TiltRegressor(pair_decision=PairDecision(), max_epochs=1, **SMALL).fit(X[:8], y[:8])
+    pair = PairDecision(neighbors=50)
+    reg = TiltRegressor(symmetry="110", pair_decision=pair, scan_jitter=0.2, max_epochs=2,
                         augment=False, **SMALL).fit(X[:96], y[:96])
     # The patches are kept; their three mirrors are templates too, made when needed.
     assert reg.pair_library_.X.shape == (96, 32, 32) and reg.pair_library_.y.shape == (4 * 96, 3)
     pred = reg.predict(X[96:])
     # predict = the templates' local fit for the member they pick, from the network's estimate.
-    network = reg.set_params(pair_likelihood=False).predict(X[96:])
-    reg.set_params(pair_likelihood=True)
+    network = reg.set_params(pair_decision=None).predict(X[96:])
+    reg.set_params(pair_decision=pair)
     chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8)
     np.testing.assert_allclose(pred, templates)
     # The candidates: the network's estimate, its pair partner, and both with gamma's sign flipped.
     maps = [np.eye(3), PAIR_MAP, GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP]
     assert all(any(np.allclose(c, n @ m.T) for m in maps) for c, n in zip(chosen, network))
-    # pair_local=0 (no refit needed): the chosen candidate averaged with the templates' weighted mean.
+    # local=0 (no refit needed): the chosen candidate averaged with the templates' weighted mean.
     chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=0)
-    np.testing.assert_allclose(reg.set_params(pair_local=0).predict(X[96:]), (chosen + templates) / 2)
-    reg.set_params(pair_local=8)
-    # pair_flip_gamma=False: the two members of the network's estimate only.
+    np.testing.assert_allclose(reg.set_params(pair_decision__local=0).predict(X[96:]), (chosen + templates) / 2)
+    reg.set_params(pair_decision__local=8)
+    # flip_gamma=False: the two members of the network's estimate only.
     chosen, templates, _ = reg.pair_library_.decide(X[96:], network, flip_gamma=False)
-    np.testing.assert_allclose(reg.set_params(pair_flip_gamma=False).predict(X[96:]), templates)
+    np.testing.assert_allclose(reg.set_params(pair_decision__flip_gamma=False).predict(X[96:]), templates)
     assert all(np.allclose(c, n) or np.allclose(c, n @ PAIR_MAP.T) for c, n in zip(chosen, network))
-    reg.set_params(pair_flip_gamma=True)
-    # pair_row_gain=0: no gain divided out of the patches, none in the local fit.
+    reg.set_params(pair_decision__flip_gamma=True)
+    # row_gain=0: no gain divided out of the patches, none in the local fit.
     _, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8, row_gain=0)
-    np.testing.assert_allclose(reg.set_params(pair_row_gain=0).predict(X[96:]), templates)
-    reg.set_params(pair_row_gain=4)
-    # pair_refine: the local fit repeated around its own tilts, up to that many times (default 3).
+    np.testing.assert_allclose(reg.set_params(pair_decision__row_gain=0).predict(X[96:]), templates)
+    reg.set_params(pair_decision__row_gain=4)
+    # refine: the local fit repeated around its own tilts, up to that many times (default 3).
     _, once, _ = reg.pair_library_.decide(X[96:], network, n_local=8, n_refine=1)
-    np.testing.assert_allclose(reg.set_params(pair_refine=1).predict(X[96:]), once)
+    np.testing.assert_allclose(reg.set_params(pair_decision__refine=1).predict(X[96:]), once)
     assert np.abs(once - pred).max() > 1e-3  # the repeats moved some estimates
-    reg.set_params(pair_refine=3)
+    reg.set_params(pair_decision__refine=3)
     with pytest.raises(ValueError, match="n_refine must be at least 1"):
         reg.pair_library_.decide(X[96:], network, n_refine=0)
-    with pytest.raises(ValueError, match=r"pair_local must be 0 or from 4 to min\(20, pair_neighbors\)=20"):
-        clone(reg).set_params(pair_local=3).fit(X[:96], y[:96])
+    with pytest.raises(ValueError, match=r"pair_decision.local must be 0 or from 4 to min\(20, neighbors\)=20"):
+        clone(reg).set_params(pair_decision__local=3).fit(X[:96], y[:96])
+    assert reg.pair_decision.local == 8  # clone copied the settings, and set_params changed the copy
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
@@ -335,12 +338,15 @@ def test_pair_likelihood_with_cell_templates():
                   for e in entries])
     X = (rng.poisson(X * 2e4) / 2e4).reshape(len(X), -1)
     y = cells.tilts[entries]
-    params = dict(symmetry="110", pair_likelihood=True, scan_jitter=0.2, max_epochs=2, augment=False, **SMALL)
+    from sklearn_rvae.tilt import PairDecision
+
+    params = dict(symmetry="110", pair_decision=PairDecision(), scan_jitter=0.2, max_epochs=2, augment=False, **SMALL)
     with pytest.raises(ValueError, match=r"set TiltRegressor\(sampling=...\)"):
         TiltRegressor(**params).fit(X[:100], y[:100], cells=cells)
     with pytest.raises(TypeError, match="cells must be a PeriodicCells"):
         TiltRegressor(sampling=0.25, **params).fit(X[:100], y[:100], cells=X)
-    reg = TiltRegressor(sampling=0.25, pair_local=4, **params).fit(X[:100], y[:100], cells=cells)
+    reg = TiltRegressor(sampling=0.25, **dict(params, pair_decision=PairDecision(local=4))).fit(
+        X[:100], y[:100], cells=cells)
     assert isinstance(reg.pair_library_, CellPairLibrary) and reg.pair_library_.n_neighbors == 100
     fitted = pickle.dumps(reg)
     pred = reg.predict(X[100:])
@@ -370,7 +376,9 @@ def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whol
     # The same network, trained and applied on the crops.
     np.testing.assert_allclose(wide.predict(X[96:]), narrow.predict(crop[96:]), rtol=1e-6, atol=1e-6)
     # The templates are whole patches: the pair is decided on all 32 x 32 pixels.
-    reg = TiltRegressor(network_shape=(20, 24), symmetry="110", pair_likelihood=True, pair_neighbors=50,
+    from sklearn_rvae.tilt import PairDecision
+
+    reg = TiltRegressor(network_shape=(20, 24), symmetry="110", pair_decision=PairDecision(neighbors=50),
                         scan_jitter=0.2, **params).fit(X[:96], y[:96])
     assert reg.pair_library_.X.shape == (96, 32, 32)
     assert reg.predict(X[96:]).shape == (len(X) - 96, 3)

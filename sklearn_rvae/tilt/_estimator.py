@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 
 from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
 from .._utils import resolve_device, resolve_image_shape, seed_from, validate_numeric
-from ._pair_library import CellPairLibrary, PairLibrary
+from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
@@ -67,7 +67,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         square patch; one entry may be -1.
     network_shape : tuple (h, w) or None, default=None
         The central crop of each patch that the CNN sees; ``None``: the
-        whole patch. With ``pair_likelihood`` the pair is decided, and the
+        whole patch. With ``pair_decision`` the pair is decided, and the
         tilts fitted, on the whole patch: a patch wider than the network
         needs shows more of the neighbouring columns' weak dynamical
         contrast, which decides the pair (on simulated SrTiO3, 48 px
@@ -141,62 +141,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         u + iv, the root on the side of the direct prediction, averaged
         with it. The direct prediction decides the pair; the invariants
         fix the magnitudes and how gamma goes with alpha - beta.
-    pair_likelihood : bool, default=False
+    pair_decision : PairDecision or None, default=None
         With ``symmetry="110"``: decide the mid-plane-mirror pair by the
-        likelihood of each patch instead of by the network. The training
-        patches and their mirrors are kept as templates; for the network's
-        estimate and its pair partner, the ``pair_neighbors`` templates with
-        the nearest tilts are scored by their Poisson likelihood with the
-        unknown shift of every scan row integrated out (prior RMS
-        ``scan_jitter``; the dose is estimated from the patch), and the
-        member with the larger summed likelihood wins. ``predict`` returns
-        that member's tilts from a linear model of the patch in the tilts,
-        fitted to its ``pair_local`` most likely templates (see there).
-        Train on noise-free simulations (with the ``"poisson"``
-        augmentation) so the templates are sharp; the more columns and
-        sub-pixel positions per simulated image (``make_perovskite_abf(
-        patches_per_image="all")``), the denser the templates. Costs memory
-        (the training patches are kept, float32) and 0.1-0.25 s per patch
-        on a 2-core CPU (32-48 px patches).
-    pair_neighbors : int or None, default=None
-        Templates per member for ``pair_likelihood``; ``None``: 400 training
-        patches, or 100 columns of ``fit(..., cells=...)`` (a cell's column
-        stands for the four half-pixel cuts of it a patch library holds).
-    pair_local : int, default=8
-        With ``pair_likelihood``: the templates (0, or 4 to 20) of the local
-        linear model that gives the chosen member's tilts. Templates of the
-        patch's own column and sub-pixel offset lie about a degree apart,
-        so the best of them is off by about half that; between them the
-        patch is nearly linear in the tilts, and the tilts (with a
-        sub-pixel shift of the patch) that maximise its Poisson likelihood
-        under that model are found, then again from the templates around
-        that fit (``pair_refine``). 0: ``predict`` returns the mean
-        of the network's estimate and the likelihood-weighted mean tilts of
-        the best templates.
-    pair_row_gain : int, default=4
-        With ``pair_likelihood``: harmonics (0 to 8) of a smooth gain along
-        the patch's rows by which it may differ from every template, as a
-        patch of another material does (its A-site columns scatter
-        differently). When the gain's Bayes factor says so (a patch of the
-        training material shows only noise there), it is divided out of
-        the patch before the pair is decided, and the local fit has it as
-        a free nuisance. 0: neither.
-    pair_refine : int, default=3
-        With ``pair_likelihood`` and ``pair_local``: how many times (at
-        least 1) the local fit is repeated with its templates, and for
-        ``fit(..., cells=...)`` the patch's geometry, taken around the
-        previous fit's tilts; it stops early when a fit moves less than
-        0.05 degree. The first fit's templates lie around the network's
-        estimate: the further that is off, the more a repeat helps.
-    pair_flip_gamma : bool, default=True
-        With ``pair_likelihood``: also look up both members of the
-        network's estimate with gamma's sign flipped, and keep the most
-        likely of the four. Gamma is the network's weakest angle: an
-        estimate with one member's alpha, beta order and the other's gamma
-        sign fits neither member's templates, and the decision between
-        them is a coin toss. About 1.5x the decision's cost; on validation
-        (start 1.5 degrees RMS off) SrTiO3 0.28 / 0.27 / 0.39 degrees
-        against 0.29 / 0.28 / 0.44 (benchmarks/RESULTS.md).
+        likelihood of each patch under the training patches (or the cells
+        of ``fit(..., cells=...)``) instead of by the network, with the
+        settings of the :class:`PairDecision` (see there).
     lr : float, default=1e-3
         Adam learning rate.
     weight_decay : float, default=0.0
@@ -213,7 +162,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         resample images recorded at another pixel size.
     device : str, default="auto"
     n_jobs : int or None, default=None
-        Processes (joblib) for the ``pair_likelihood`` decision in
+        Processes (joblib) for the ``pair_decision`` in
         ``predict`` and ``predict_map``, the slow part of inference on a
         CPU; -1 uses every core. The result does not depend on it. ``None``
         is 1 outside a ``joblib.parallel_config`` context. The network runs
@@ -236,7 +185,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         Standardisation of y used in training (predictions are in y's units);
         shape (5,) with ``pair_invariants``, the invariants u, v after the angles.
     pair_library_ : object or None
-        The templates of ``pair_likelihood`` (None without it).
+        The templates of ``pair_decision`` (None without it).
     history_ : pandas.DataFrame
     n_iter_ : int
     n_features_in_ : int
@@ -270,12 +219,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "scan_correction": ["boolean"],
         "symmetry": [StrOptions({"110"}), None],
         "pair_invariants": ["boolean"],
-        "pair_likelihood": ["boolean"],
-        "pair_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "pair_local": [Interval(numbers.Integral, 0, 20, closed="both")],
-        "pair_row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
-        "pair_refine": [Interval(numbers.Integral, 1, None, closed="left")],
-        "pair_flip_gamma": ["boolean"],
+        "pair_decision": [PairDecision, None],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
@@ -294,8 +238,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, image_shape=None, network_shape=None, conv_channels=None, kernel_size=4,
                  pool_after=(5, 10), fc_units=512, pixel_standardize=True, huber_delta=1.0, delta_decay=0.9,
                  min_delta=0.05, augment=True, counts_range=(50.0, 1000.0), scan_jitter=0.3, scan_correction=False,
-                 symmetry=None, pair_invariants=False, pair_likelihood=False, pair_neighbors=None,
-                 pair_local=8, pair_row_gain=4, pair_refine=3, pair_flip_gamma=True, lr=1e-3, weight_decay=0.0,
+                 symmetry=None, pair_invariants=False, pair_decision=None, lr=1e-3, weight_decay=0.0,
                  batch_size=64, max_epochs=30, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
                  sampling=None, device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0):
         self.image_shape = image_shape
@@ -314,12 +257,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.scan_correction = scan_correction
         self.symmetry = symmetry
         self.pair_invariants = pair_invariants
-        self.pair_likelihood = pair_likelihood
-        self.pair_neighbors = pair_neighbors
-        self.pair_local = pair_local
-        self.pair_row_gain = pair_row_gain
-        self.pair_refine = pair_refine
-        self.pair_flip_gamma = pair_flip_gamma
+        self.pair_decision = pair_decision
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -361,7 +299,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Angles in degrees.
         cells : PeriodicCells or None
-            With ``pair_likelihood``: the noise-free periodic images the
+            With ``pair_decision``: the noise-free periodic images the
             training patches come from (``make_perovskite_abf(...,
             return_cells=True)``), as templates rendered on each patch's own
             grid: the column's sub-pixel offset and the pixel size are
@@ -415,8 +353,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_invariants and self.symmetry != "110":
             raise ValueError(f"pair_invariants=True is for the [110] mid-plane-mirror pair; it needs "
                              f"symmetry='110', got symmetry={self.symmetry!r}.")
-        if self.pair_likelihood and self.symmetry != "110":
-            raise ValueError(f"pair_likelihood=True is for the [110] mid-plane-mirror pair; it needs "
+        if self.pair_decision is not None and self.symmetry != "110":
+            raise ValueError(f"pair_decision is for the [110] mid-plane-mirror pair; it needs "
                              f"symmetry='110', got symmetry={self.symmetry!r}.")
         if cells is not None and not isinstance(cells, PeriodicCells):
             raise TypeError(f"cells must be a PeriodicCells (make_perovskite_abf(..., return_cells=True)) or None, "
@@ -424,13 +362,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if cells is not None and self.sampling is None:
             raise ValueError("fit(cells=...) renders templates on the patches' grid: set TiltRegressor(sampling=...), "
                              "the Angstrom per pixel of the patches.")
-        neighbors = self.pair_neighbors
-        if neighbors is None:
-            neighbors = 400 if cells is None else 100
-        if self.pair_likelihood and self.pair_local and not 4 <= self.pair_local <= min(20, neighbors):
-            raise ValueError(f"pair_local must be 0 or from 4 to min(20, pair_neighbors)={min(20, neighbors)} "
-                             f"templates (a linear model in three tilts), got pair_local={self.pair_local!r}.")
-        self.pair_library_ = self._pair_library(X, y, image_shape, cells, neighbors) if self.pair_likelihood else None
+        self.pair_library_ = None
+        if self.pair_decision is not None:
+            neighbors = self.pair_decision.resolved_neighbors(with_cells=cells is not None)
+            self.pair_decision.check(neighbors)
+            self.pair_library_ = self._pair_library(X, y, image_shape, cells, neighbors)
         if self.pair_invariants:
             d, g = y[:, 0] - y[:, 1], y[:, 2]
             y = np.column_stack([y, d * d - g * g, 2 * d * g])
@@ -522,11 +458,15 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
         if self.pair_invariants:
             pred = _decode_pair(pred)
-        if self.pair_likelihood:
+        if self.pair_decision is not None:
+            if self.pair_library_ is None:
+                raise ValueError("pair_decision was set after fit; fit again to build its templates.")
+            pair = self.pair_decision
+            pair.check(self.pair_library_.n_neighbors)
             chosen, templates, _ = self.pair_library_.decide(
-                X, pred[:, :3], n_local=self.pair_local, row_gain=self.pair_row_gain, n_refine=self.pair_refine,
-                flip_gamma=self.pair_flip_gamma, n_jobs=self.n_jobs)
-            pred = templates if self.pair_local else (chosen + templates) / 2
+                X, pred[:, :3], n_local=pair.local, row_gain=pair.row_gain, n_refine=pair.refine,
+                flip_gamma=pair.flip_gamma, n_jobs=self.n_jobs)
+            pred = templates if pair.local else (chosen + templates) / 2
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
     def predict_map(self, image, sampling=None, stride=None, centers=None):
@@ -547,7 +487,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             estimator's ``sampling`` (that of the training patches), the
             image (and ``centers``) is resampled to it first; ``None`` means
             the image already has the training sampling. With templates
-            from ``fit(..., cells=...)`` and ``pair_likelihood``, an image
+            from ``fit(..., cells=...)`` and ``pair_decision``, an image
             within 5% of ``sampling`` is not resampled: the templates are
             rendered at each patch's own fitted pixel size. Templates that
             are training patches (every cell over whole pixels) are
@@ -583,7 +523,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             if not (isinstance(sampling, numbers.Real) and sampling > 0):
                 raise ValueError(f"sampling must be a positive pixel size in Angstrom, got {sampling!r}.")
             factor = float(sampling) / float(self.sampling)
-            if isinstance(self.pair_library_, CellPairLibrary) and self.pair_likelihood and abs(factor - 1) <= 0.05:
+            if isinstance(self.pair_library_, CellPairLibrary) and self.pair_decision is not None and abs(factor - 1) <= 0.05:
                 # Templates rendered on each patch's own grid fit its pixel size: resampling would only blur the
                 # noise (and correlate it, which their Poisson likelihood does not expect).
                 factor = 1.0
@@ -615,7 +555,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         return pred.reshape(rows, cols, -1)
 
     def _pair_library(self, X, y, image_shape, cells, neighbors):
-        """The templates of pair_likelihood: the training patches X (n, h * w) with their tilts y, or the cells
+        """The templates of pair_decision: the training patches X (n, h * w) with their tilts y, or the cells
         rendered on each patch's grid."""
         if cells is None:
             return PairLibrary(X, y, image_shape, n_neighbors=neighbors, scan_jitter=self.scan_jitter)

@@ -22,9 +22,12 @@ sign flipped, and the most likely of the four candidates wins.
 """
 
 import copy
+import numbers
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
@@ -44,6 +47,96 @@ _MAX_LOCAL_STEP = 3.0
 _SHIFT_PRIOR = 0.5
 #: RMS (relative) of the Gaussian prior on each harmonic of a patch's row gain against the templates.
 _GAIN_PRIOR = 0.02
+
+
+class PairDecision(BaseEstimator):
+    """Settings of ``TiltRegressor``'s pair decision by template likelihood.
+
+    With ``TiltRegressor(symmetry="110", pair_decision=PairDecision())`` the
+    [110] mid-plane-mirror pair is decided by the likelihood of each patch
+    instead of by the network. The training patches and their mirrors (or
+    the cells of ``fit(..., cells=...)``) are kept as templates. For the
+    network's estimate and its pair partner, the ``neighbors`` templates
+    with the nearest tilts are scored by their Poisson likelihood, with the
+    unknown shift of every scan row integrated out (prior RMS
+    ``TiltRegressor.scan_jitter``; the dose is estimated from the patch).
+    The member with the larger summed likelihood wins, and ``predict``
+    returns its tilts from a linear model of the patch in the tilts, fitted
+    to its ``local`` most likely templates. Train on noise-free simulations
+    (with the ``"poisson"`` augmentation) so the templates are sharp. It
+    costs memory (the templates) and 0.1-0.25 s per patch on a 2-core CPU
+    (32-48 px patches). Change the settings after fit with
+    ``set_params(pair_decision__local=...)``; ``neighbors`` takes effect at
+    the next fit.
+
+    Parameters
+    ----------
+    neighbors : int or None, default=None
+        Templates per member; ``None``: 400 training patches, or 100 columns
+        of ``fit(..., cells=...)`` (a cell's column stands for the four
+        half-pixel cuts of it that a patch library holds).
+    local : int, default=8
+        Templates (0, or 4 to 20) of the local linear model that gives the
+        chosen member's tilts. Templates of the patch's own column and
+        sub-pixel offset lie about a degree apart, so the best of them is
+        off by about half that; between them the patch is nearly linear in
+        the tilts, and the tilts (with a sub-pixel shift of the patch) that
+        maximise its Poisson likelihood under that model are found. 0: the
+        mean of the network's estimate and the likelihood-weighted mean
+        tilts of the best templates.
+    row_gain : int, default=4
+        Harmonics (0 to 8) of a smooth gain along the patch's rows by which
+        it may differ from every template, as a patch of another material
+        does (its A-site columns scatter differently). When the gain's Bayes
+        factor says so, it is divided out of the patch before the decision,
+        and the local fit has it as a free nuisance. 0: neither.
+    refine : int, default=3
+        With ``local``: how many times (at least 1) the local fit is
+        repeated with its templates, and for ``fit(..., cells=...)`` the
+        patch's geometry, taken around the previous fit's tilts; it stops
+        early when a fit moves less than 0.05 degree.
+    flip_gamma : bool, default=True
+        Also look up both members of the network's estimate with gamma's
+        sign flipped, and keep the most likely of the four: gamma is the
+        network's weakest angle. About 1.5x the decision's cost; on
+        validation SrTiO3 0.28 / 0.27 / 0.39 degrees against 0.29 / 0.28 /
+        0.44 without (benchmarks/RESULTS.md).
+
+    Examples
+    --------
+    >>> from sklearn_rvae.tilt import PairDecision, TiltRegressor
+    >>> reg = TiltRegressor(symmetry="110", pair_decision=PairDecision(local=8))
+    >>> reg.set_params(pair_decision__refine=1).pair_decision
+    PairDecision(refine=1)
+    """
+
+    _parameter_constraints: dict = {
+        "neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "local": [Interval(numbers.Integral, 0, 20, closed="both")],
+        "row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
+        "refine": [Interval(numbers.Integral, 1, None, closed="left")],
+        "flip_gamma": ["boolean"],
+    }
+
+    def __init__(self, *, neighbors=None, local=8, row_gain=4, refine=3, flip_gamma=True):
+        self.neighbors = neighbors
+        self.local = local
+        self.row_gain = row_gain
+        self.refine = refine
+        self.flip_gamma = flip_gamma
+
+    def resolved_neighbors(self, with_cells):
+        """Templates per member: ``neighbors``, or its default for patches (400) or cells (100)."""
+        if self.neighbors is not None:
+            return int(self.neighbors)
+        return 100 if with_cells else 400
+
+    def check(self, neighbors):
+        """Validate the settings for a library of ``neighbors`` templates per member (fit and predict call it)."""
+        self._validate_params()
+        if self.local and not 4 <= self.local <= min(20, neighbors):
+            raise ValueError(f"pair_decision.local must be 0 or from 4 to min(20, neighbors)={min(20, neighbors)} "
+                             f"templates (a linear model in three tilts), got local={self.local!r}.")
 
 
 class PairLibrary:
