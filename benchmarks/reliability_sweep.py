@@ -576,9 +576,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         (SPECS["RotationInvariantVAE"], "noise_scale"), (SPECS["RotationInvariantVAE"], "beta"),
         (SPECS["RotationInvariantVAE"], "rotation_prior"), (SPECS["RotationInvariantVAE"], "translation_prior"),
         (SPECS["RotationInvariantVAE"], "lr"),
-        (SPECS["TiltRegressor"], "huber_delta"), (SPECS["TiltRegressor"], "delta_decay"),
-        (SPECS["TiltRegressor"], "min_delta"), (SPECS["TiltRegressor"], "scan_jitter"),
-        (SPECS["TiltRegressor"], "lr"), (SPECS["TiltRegressor"], "weight_decay"),
+        (SPECS["TiltRegressor"], "scan_jitter"), (SPECS["TiltRegressor"], "lr"),
         (SPECS["TiltRegressor"], "sampling"),
     ]
     for spec, param in nonfinite_params:
@@ -1145,12 +1143,8 @@ def build_cases():  # noqa: C901 - a long, flat list
 
     est_params(SPECS["TiltRegressor"], {
         "conv_channels": [((), E), ((0,), E), ((-4,), E), ((2.5,), E)],
-        "kernel_size": [(0, E), (100, EI), (2.5, E)],
         "pool_after": [((0,), E), ((5,), E), ("a", E)],
         "fc_units": [(0, E), (-1, E)],
-        "huber_delta": [(0, E), (-1.0, E)],
-        "delta_decay": [(0, E), (1.5, E)],
-        "min_delta": [(0, E)],
         "augment": [("yes", E), (("rotate",), E), (("noise",), O), (True, O)],
         "counts_range": [((1.0,), E), ((-1.0, 10.0), E), ((100.0, 10.0), E), ("a", E)],
         "scan_jitter": [(-1.0, E)],
@@ -1159,7 +1153,6 @@ def build_cases():  # noqa: C901 - a long, flat list
         "pair_invariants": [(True, E)],  # needs symmetry="110"
         "pair_decision": [(_pkg().tilt.PairDecision(), E), ("yes", E), (True, E)],  # needs symmetry="110"
         "lr": [(0, E), (-1.0, E)],
-        "weight_decay": [(-1.0, E)],
         "batch_size": [(0, E), (HUGE, O)],
         "max_epochs": [(0, E)],
         "n_iter_no_change": [(0, E)],
