@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_rvae.tilt import PAIR_MAP, CellPairLibrary, PairLibrary, PeriodicCells
+from sklearn_rvae.tilt import PAIR_MAP, CellPairLibrary, PairDecision, PairLibrary, PeriodicCells
 from sklearn_rvae.datasets import make_perovskite_abf
 
 ROOT = Path(__file__).resolve().parent
@@ -40,8 +40,8 @@ def main():
     parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
     parser.add_argument("--best", default="20", help="comma-separated n_best to try")
     parser.add_argument("--rounds", type=int, default=2, help="PairLibrary(n_rounds=...)")
-    parser.add_argument("--refine", default="3", help="comma-separated PairLibrary(n_refine=...) to try")
-    parser.add_argument("--local", default="8", help="comma-separated PairLibrary(n_local=...) to try (0: none)")
+    parser.add_argument("--refine", default="3", help="comma-separated PairDecision(refine=...) to try")
+    parser.add_argument("--local", default="8", help="comma-separated PairDecision(local=...) to try (0: none)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
     parser.add_argument("--library-patches", type=lambda v: v if v == "all" else int(v), default=4,
@@ -61,8 +61,8 @@ def main():
     parser.add_argument("--grid", choices=("cell", "exact"), default="cell",
                         help="validation patches on the simulated grid, or on exact pixels with columns anywhere "
                              "(make_perovskite_abf(pixel_grid='exact'))")
-    parser.add_argument("--row-gain", default="4", help="comma-separated PairLibrary(row_gain=...) to try (0: none)")
-    parser.add_argument("--flip-gamma", default="1", help="comma-separated PairLibrary(flip_gamma=...) to try (0, 1)")
+    parser.add_argument("--row-gain", default="4", help="comma-separated PairDecision(row_gain=...) to try (0: none)")
+    parser.add_argument("--flip-gamma", default="1", help="comma-separated PairDecision(flip_gamma=...) to try (0, 1)")
     parser.add_argument("--material", default="SrTiO3",
                         help="validation patches of this material instead (random_state=2 images, never in any "
                              "benchmark): the templates stay SrTiO3; give --n-library 700 to use them all")
@@ -108,15 +108,15 @@ def main():
           f"{'start MAE':>17s} {'templates MAE':>17s} {'predict MAE':>17s} {'up to pair':>17s} {'ms/patch':>8s}")
     settings = (args.neighbors, args.best, args.local, args.row_gain, args.refine, args.flip_gamma)
     for k, m, local, gain, refine, flip in itertools.product(*(map(int, a.split(",")) for a in settings)):
-        settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds, n_local=local,
-                        row_gain=gain, n_refine=refine, flip_gamma=bool(flip))
+        settings = dict(n_neighbors=k, n_best=m, scan_jitter=args.scan_jitter, n_rounds=args.rounds)
+        decision = PairDecision(local=local, row_gain=gain, refine=refine, flip_gamma=bool(flip))
         if args.library == "cells":
             library = CellPairLibrary(cells, (args.patch_size,) * 2, 0.25, fit_scale=bool(args.fit_scale),
                                       n_registration=args.registration, **settings)
         else:
             library = PairLibrary(X_lib, y_lib, (32, 32), **settings)
         t = time.perf_counter()
-        chosen, templates, _ = library.decide(X_val, start)
+        chosen, templates, _ = library.decide(X_val, start, decision)
         ms = (time.perf_counter() - t) / len(X_val) * 1e3
         right = np.mean(np.abs(chosen - y_val).sum(1) < np.abs(chosen - y_val @ PAIR_MAP.T).sum(1))
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_rvae.tilt._pair_library import PAIR_MAP, CellPairLibrary
+from sklearn_rvae.tilt._pair_library import PAIR_MAP, CellPairLibrary, PairDecision
 from sklearn_rvae.tilt._periodic import PeriodicCells
 from sklearn_rvae.tilt._symmetry import MIRRORS_110
 
@@ -72,7 +72,7 @@ def _library_cells(rng, n=60):
 def test_cell_library_renders_mirrored_templates_and_finds_the_patch_geometry():
     rng = np.random.default_rng(2)
     cells = _library_cells(rng)
-    library = CellPairLibrary(cells, (32, 32), 0.25, n_neighbors=20, n_best=10, n_local=0, row_gain=0)
+    library = CellPairLibrary(cells, (32, 32), 0.25, n_neighbors=20, n_best=10)
     # A mirrored entry is its column rendered at the mirrored offset and flipped, with its tilts mapped.
     offset = np.array([0.3, -0.2])
     for m, (dims, tilts) in enumerate(MIRRORS_110):
@@ -97,5 +97,5 @@ def test_cell_library_renders_mirrored_templates_and_finds_the_patch_geometry():
         errors.append([*(library.geometry[0] - truth[:2]), *((library.geometry[1] - truth[2:]) / 0.25)])
     errors = np.abs(errors)
     assert errors[:, :2].max() < 0.05 and errors[:, 2:].max() < 0.015, errors.max(0)
-    chosen, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None])
+    chosen, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None], PairDecision(local=0, row_gain=0))
     assert posterior.shape == (1, 3) and np.isfinite(log_odds).all()

@@ -287,32 +287,32 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     # predict = the templates' local fit for the member they pick, from the network's estimate.
     network = reg.set_params(pair_decision=None).predict(X[96:])
     reg.set_params(pair_decision=pair)
-    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8)
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(local=8))
     np.testing.assert_allclose(pred, templates)
     # The candidates: the network's estimate, its pair partner, and both with gamma's sign flipped.
     maps = [np.eye(3), PAIR_MAP, GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP]
     assert all(any(np.allclose(c, n @ m.T) for m in maps) for c, n in zip(chosen, network))
     # local=0 (no refit needed): the chosen candidate averaged with the templates' weighted mean.
-    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=0)
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(local=0))
     np.testing.assert_allclose(reg.set_params(pair_decision__local=0).predict(X[96:]), (chosen + templates) / 2)
     reg.set_params(pair_decision__local=8)
     # flip_gamma=False: the two members of the network's estimate only.
-    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, flip_gamma=False)
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(flip_gamma=False))
     np.testing.assert_allclose(reg.set_params(pair_decision__flip_gamma=False).predict(X[96:]), templates)
     assert all(np.allclose(c, n) or np.allclose(c, n @ PAIR_MAP.T) for c, n in zip(chosen, network))
     reg.set_params(pair_decision__flip_gamma=True)
     # row_gain=0: no gain divided out of the patches, none in the local fit.
-    _, templates, _ = reg.pair_library_.decide(X[96:], network, n_local=8, row_gain=0)
+    _, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(row_gain=0))
     np.testing.assert_allclose(reg.set_params(pair_decision__row_gain=0).predict(X[96:]), templates)
     reg.set_params(pair_decision__row_gain=4)
     # refine: the local fit repeated around its own tilts, up to that many times (default 3).
-    _, once, _ = reg.pair_library_.decide(X[96:], network, n_local=8, n_refine=1)
+    _, once, _ = reg.pair_library_.decide(X[96:], network, PairDecision(refine=1))
     np.testing.assert_allclose(reg.set_params(pair_decision__refine=1).predict(X[96:]), once)
     assert np.abs(once - pred).max() > 1e-3  # the repeats moved some estimates
     reg.set_params(pair_decision__refine=3)
-    with pytest.raises(ValueError, match="n_refine must be at least 1"):
-        reg.pair_library_.decide(X[96:], network, n_refine=0)
-    with pytest.raises(ValueError, match=r"pair_decision.local must be 0 or from 4 to min\(20, neighbors\)=20"):
+    with pytest.raises(ValueError, match="'refine' parameter of PairDecision must be an int in the range"):
+        reg.pair_library_.decide(X[96:], network, PairDecision(refine=0))
+    with pytest.raises(ValueError, match=r"PairDecision local must be 0 or from 4 to min\(20, neighbors\)=20"):
         clone(reg).set_params(pair_decision__local=3).fit(X[:96], y[:96])
     assert reg.pair_decision.local == 8  # clone copied the settings, and set_params changed the copy
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)

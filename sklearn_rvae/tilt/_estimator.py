@@ -454,12 +454,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if self.pair_decision is not None:
             if self.pair_library_ is None:
                 raise ValueError("pair_decision was set after fit; fit again to build its templates.")
-            pair = self.pair_decision
-            pair.check(self.pair_library_.n_neighbors)
-            chosen, templates, _ = self.pair_library_.decide(
-                X, pred[:, :3], n_local=pair.local, row_gain=pair.row_gain, n_refine=pair.refine,
-                flip_gamma=pair.flip_gamma, n_jobs=self.n_jobs)
-            pred = templates if pair.local else (chosen + templates) / 2
+            chosen, templates, _ = self.pair_library_.decide(X, pred[:, :3], self.pair_decision, n_jobs=self.n_jobs)
+            pred = templates if self.pair_decision.local else (chosen + templates) / 2
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
     def predict_map(self, image, sampling=None, stride=None, centers=None):

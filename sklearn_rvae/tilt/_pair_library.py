@@ -135,7 +135,7 @@ class PairDecision(BaseEstimator):
         """Validate the settings for a library of ``neighbors`` templates per member (fit and predict call it)."""
         self._validate_params()
         if self.local and not 4 <= self.local <= min(20, neighbors):
-            raise ValueError(f"pair_decision.local must be 0 or from 4 to min(20, neighbors)={min(20, neighbors)} "
+            raise ValueError(f"PairDecision local must be 0 or from 4 to min(20, neighbors)={min(20, neighbors)} "
                              f"templates (a linear model in three tilts), got local={self.local!r}.")
 
 
@@ -164,41 +164,19 @@ class PairLibrary:
         After the first round each member's templates are looked up again
         around that member's likelihood-weighted tilts: a start a degree or
         two off then still finds the templates that fit.
-    n_local : int
-        The chosen member's tilts come from a linear model of the patch in
-        the tilts, fitted to its ``n_local`` most likely templates (at
-        least 4; at most ``n_best`` are there), then again around the
-        previous fit's tilts (``n_refine``); 0 gives the likelihood-weighted
-        mean tilts of the templates instead.
-    n_refine : int
-        Repeats of the local fit (at least 1), each with its templates,
-        and for rendered templates the patch's geometry, taken around the
-        previous fit's tilts; fewer when a fit moves less than 0.05 degree.
-    row_gain : int
-        Harmonics (along the rows) of a smooth gain by which a patch may
-        differ from every template, as another material's does: the gain
-        is divided out of the patch before the decision when its Bayes
-        factor (prior RMS 2% per harmonic) says so, and the local fit
-        fits it as a nuisance. 0: neither.
-    flip_gamma : bool
-        Also look up each member of the start with gamma's sign flipped:
-        four candidates, the most likely wins. A network's gamma is its
-        weakest angle; a start whose alpha, beta order belongs to one
-        member and whose gamma sign to the other fits neither member's
-        templates well, and the evidence between them is then a coin toss.
+
+    The decision's settings (the local fit, the row gain, the refits and
+    gamma's flip) are a :class:`PairDecision`, passed to :meth:`decide`.
     """
 
-    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2,
-                 n_local=8, row_gain=4, n_refine=3, flip_gamma=True):
+    def __init__(self, X, y, image_shape, *, n_neighbors=400, n_best=20, scan_jitter=0.0, n_grid=17, n_rounds=2):
         # Only the patches are stored (and pickled); their mirrors are made when needed (_templates), in
         # mirror_patches_110's order, so entry m * n + j is patch j under mirror m.
         y = np.asarray(y, dtype=np.float64)
         self.X = np.ascontiguousarray(np.asarray(X).reshape(len(y), *image_shape), dtype=np.float32)
-        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain, n_refine,
-                        flip_gamma)
+        self._configure(y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds)
 
-    def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local, row_gain,
-                   n_refine, flip_gamma):
+    def _configure(self, y, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds):
         """The settings, and the tilts of the n templates y (n, 3) and of their three mirrors."""
         y4 = np.concatenate([y @ np.asarray(tilts, dtype=np.float64).T for _, tilts in MIRRORS_110])
         self.y = y4
@@ -207,13 +185,6 @@ class PairLibrary:
         self.n_best = int(min(n_best, self.n_neighbors))
         self.scan_jitter = float(scan_jitter)
         self.n_rounds = int(n_rounds)
-        self.n_local = int(n_local)
-        self._check_n_local(self.n_local)
-        self.row_gain = int(row_gain)
-        self._check_row_gain(self.row_gain)
-        self.n_refine = int(n_refine)
-        self._check_n_refine(self.n_refine)
-        self.flip_gamma = bool(flip_gamma)
         self.tree = cKDTree(y4)
         # Rows shifted past the edge repeat its pixel: those columns are left out of every likelihood.
         self._edge = 2 if self.image_shape[1] > 8 and self.scan_jitter > 0 else 0
@@ -224,22 +195,6 @@ class PairLibrary:
             self.log_prior = -0.5 * (self.grid / self.scan_jitter) ** 2 - np.log(self.scan_jitter * np.sqrt(2 * np.pi))
         else:
             self.grid, self.log_prior, self.step = np.zeros(1), np.zeros(1), None
-
-    @staticmethod
-    def _check_n_local(n_local):
-        if n_local and not n_local >= 4:
-            raise ValueError(f"n_local must be 0 or at least 4 templates (a linear model in three tilts), "
-                             f"got {n_local!r}.")
-
-    @staticmethod
-    def _check_n_refine(n_refine):
-        if not n_refine >= 1:
-            raise ValueError(f"n_refine must be at least 1 local fit after the first, got {n_refine!r}.")
-
-    @staticmethod
-    def _check_row_gain(row_gain):
-        if not 0 <= row_gain <= 8:
-            raise ValueError(f"row_gain must be from 0 to 8 harmonics, got {row_gain!r}.")
 
     def _row_basis(self, row_gain):
         """1 and the cosines and sines of row_gain harmonics over the patch height: (h, 1 + 2 row_gain)."""
@@ -439,7 +394,7 @@ class PairLibrary:
             reference = coef[0] + np.tensordot(step, coef[1:], 1)
         return center + step[:3]
 
-    def decide(self, X, tilts, n_local=None, row_gain=None, n_refine=None, flip_gamma=None, n_jobs=None):
+    def decide(self, X, tilts, decision=None, n_jobs=None):
         """Which member of the pair each patch shows, and the templates' estimate of its tilts.
 
         Parameters
@@ -447,9 +402,8 @@ class PairLibrary:
         X : ndarray (n, h * w)
         tilts : ndarray (n, 3)
             An estimate of each patch's tilts, either member of the pair.
-        n_local, row_gain, n_refine, flip_gamma : int, bool or None
-            Override the library's ``n_local``, ``row_gain``, ``n_refine``
-            and ``flip_gamma``.
+        decision : PairDecision or None
+            The decision's settings; ``None`` is ``PairDecision()``.
         n_jobs : int or None
             Processes (joblib) over which the patches are shared out; each
             patch is decided alone, so the result does not depend on it.
@@ -467,13 +421,12 @@ class PairLibrary:
         log_odds : ndarray (n,)
             Log evidence of the chosen candidate over its pair partner (>= 0).
         """
-        n_local = self.n_local if n_local is None else int(n_local)
-        self._check_n_local(n_local)
-        row_gain = self.row_gain if row_gain is None else int(row_gain)
-        self._check_row_gain(row_gain)
-        n_refine = self.n_refine if n_refine is None else int(n_refine)
-        self._check_n_refine(n_refine)
-        flip_gamma = self.flip_gamma if flip_gamma is None else bool(flip_gamma)
+        decision = PairDecision() if decision is None else decision
+        if not isinstance(decision, PairDecision):
+            raise TypeError(f"decision must be a PairDecision or None, got {decision!r}.")
+        decision.check(self.n_neighbors)
+        n_local, row_gain, n_refine = int(decision.local), int(decision.row_gain), int(decision.refine)
+        flip_gamma = bool(decision.flip_gamma)
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64).reshape(len(X), 3)
@@ -579,13 +532,12 @@ class CellPairLibrary(PairLibrary):
     """
 
     def __init__(self, cells, image_shape, sampling, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
-                 n_rounds=2, n_local=8, row_gain=4, n_refine=3, flip_gamma=True, fit_scale=True, n_registration=8):
+                 n_rounds=2, fit_scale=True, n_registration=8):
         self.cells = cells
         self.sampling = float(sampling)
         self.fit_scale = bool(fit_scale)
         self.n_registration = int(n_registration)
-        self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds, n_local,
-                        row_gain, n_refine, flip_gamma)
+        self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds)
         self.geometry = (np.zeros(2), np.full(2, self.sampling))
 
     def _render(self, idx, offset, sampling, derivatives=False):
