@@ -80,8 +80,7 @@ def load_model(path, *, pair_decision, cells=None):
     if not hasattr(model, "network_shape"):  # saved before the network could see a central crop
         model.network_shape, model.network_shape_ = None, model.image_shape_
     library = getattr(model, "pair_library_", None)
-    neighbors = PairDecision().resolved_neighbors(with_cells=True) if pair_decision is None else (
-        pair_decision.resolved_neighbors(with_cells=True))
+    neighbors = (pair_decision or PairDecision()).resolved_neighbors(with_cells=True)
     if cells is not None:
         model.pair_library_ = model._pair_library(None, None, model.image_shape_, cells, neighbors)
     elif library is not None and not isinstance(library, CellPairLibrary):

@@ -58,11 +58,13 @@ def training_callbacks(estimator, seed, own=()):
 
 
 def train_net(estimator, net, X, y, seed, device, causes):
-    """``net.fit(X, y)`` under a local torch seed.
+    """``net.fit(X, y)`` under a local torch seed, leaving the net in inference mode.
 
-    A diverged training raises a ``DivergedError`` (a ``ValueError``) that names the epoch, the
-    batch and ``causes`` (the estimator's likely culprits); the epochs so far
-    are kept in ``estimator.history_``.
+    A diverged training raises a ``DivergedError`` (a ``ValueError``) that
+    names the epoch, the batch and ``causes()`` (a callable, so that the
+    estimator's likely culprits are described only when needed); the epochs
+    so far are kept in ``estimator.history_``. The trained net is left in
+    eval mode, so that predicting never changes the fitted estimator.
     """
     try:
         with local_torch_seed(seed, device):
@@ -71,8 +73,10 @@ def train_net(estimator, net, X, y, seed, device, causes):
         estimator.history_ = history_frame(net.history)
         raise DivergedError(
             f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch {exc.batch}. "
-            f"Likely causes: {causes}. The epochs so far are in history_."
+            f"Likely causes: {causes()}. The epochs so far are in history_."
         ) from None
+    net.module_.eval()
+    net.criterion_.eval()
     return net
 
 

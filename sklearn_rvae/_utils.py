@@ -137,3 +137,66 @@ def validate_numeric(estimator, X, y="no_validation", **check_params):
                     f"{name} must hold numbers (detector counts or intensities); it holds text ({exc})."
                 ) from None
         raise
+
+
+def real_array(value, name):
+    """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # numpy refuses ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence.") from None
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got complex values (dtype {array.dtype}).")
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array of real numbers, got objects such as "
+                            f"{array.ravel()[:1].tolist()!r}.") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
+    return array.astype(np.float64, copy=False)
+
+
+def check_all_finite(array, name, where=None, hint=""):
+    """ValueError naming ``name`` if ``array`` holds NaN or inf (only where ``where`` is True, if given)."""
+    bad = ~np.isfinite(array)
+    if where is not None:
+        bad &= where
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}{hint}."
+        )
+
+
+def check_scalar(value, name, *, positive=False, nonnegative=False, expected=None):
+    """``value`` as a float: real, finite and, if asked, > 0 or >= 0; else an error naming ``name``."""
+    if expected is None:
+        expected = "a finite number" + (" > 0" if positive else " >= 0" if nonnegative else "")
+    real = isinstance(value, numbers.Real) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+    )
+    if not real or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0) or (nonnegative and value < 0):
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return value
+
+
+def scale_of(array):
+    """``max |array|`` when squares or sums of it would leave float64's range, else 1.
+
+    For functions that are linear or scale-free in ``array``: they can work
+    on ``array / scale``; ordinary values are left untouched.
+    """
+    top = float(np.max(np.abs(array))) if array.size else 0.0
+    return top if top > 0 and not 1e-100 < top < 1e100 else 1.0
+
+
+def check_bool(value, name):
+    """``value`` as a bool; only real booleans pass (a string such as "no" would be truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)

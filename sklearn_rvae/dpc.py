@@ -40,6 +40,8 @@ import numbers
 
 import numpy as np
 
+from ._utils import check_all_finite, check_scalar, real_array, scale_of
+
 # CODATA 2018
 ELECTRON_REST_ENERGY_EV = 510998.95
 PLANCK_C_EV_ANGSTROM = 12398.419843320026  # h * c in eV * Angstrom
@@ -59,51 +61,8 @@ __all__ = [
 ]
 
 
-def _real_array(value, name):
-    """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
-    try:
-        array = np.asarray(value)
-    except ValueError:  # numpy refuses ragged nested sequences
-        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence.") from None
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} must be real, got complex values (dtype {array.dtype}); "
-                        "pass the real and imaginary parts as separate components.")
-    if array.dtype.kind == "O":
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be an array of real numbers, got objects such as "
-                            f"{array.ravel()[:1].tolist()!r}.") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
-    return array.astype(np.float64, copy=False)
-
-
-def _check_all_finite(array, name, where=None, hint="; fill or interpolate missing scan positions first"):
-    """ValueError naming ``name`` if ``array`` holds NaN or inf (only where ``where`` is True, if given)."""
-    bad = ~np.isfinite(array)
-    if where is not None:
-        bad &= where
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}{hint}."
-        )
-
-
-def _check_scalar(value, name, *, positive=False, nonnegative=False, expected=None):
-    """``value`` as a float: real, finite and, if asked, > 0 or >= 0; else an error naming ``name``."""
-    if expected is None:
-        expected = "a finite number" + (" > 0" if positive else " >= 0" if nonnegative else "")
-    real = isinstance(value, numbers.Real) or (
-        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
-    )
-    if not real or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
-    value = float(value)
-    if not math.isfinite(value) or (positive and value <= 0) or (nonnegative and value < 0):
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return value
+def _check_field_finite(array, name, where=None, hint="; fill or interpolate missing scan positions first"):
+    check_all_finite(array, name, where, hint)
 
 
 def _check_flip(flip, allow_none=False):
@@ -111,16 +70,6 @@ def _check_flip(flip, allow_none=False):
         return None if flip is None else bool(flip)
     # A string such as "no" would be truthy: take only real booleans.
     raise TypeError(f"flip must be True or False{' or None (fit it)' if allow_none else ''}, got {flip!r}.")
-
-
-def _scale_of(array):
-    """``max |array|`` when squares or sums of it would leave float64's range, else 1.
-
-    The functions here are linear (or, for the rotation fit, scale-free), so
-    they can work on ``array / scale``; ordinary values are left untouched.
-    """
-    top = float(np.max(np.abs(array))) if array.size else 0.0
-    return top if top > 0 and not 1e-100 < top < 1e100 else 1.0
 
 
 def _finite_result(result, what):
@@ -132,12 +81,12 @@ def _finite_result(result, what):
 
 
 def _check_field(field, name="field"):
-    field = _real_array(field, name)
+    field = real_array(field, name)
     if field.ndim != 3 or field.shape[-1] != 2:
         raise ValueError(f"{name} must have shape (sy, sx, 2) with (x, y) components, got {field.shape}.")
     if field.shape[0] < 2 or field.shape[1] < 2:
         raise ValueError(f"{name} needs at least 2 x 2 scan positions for derivatives, got {field.shape[:2]}.")
-    _check_all_finite(field, name)
+    _check_field_finite(field, name)
     return field
 
 
@@ -163,8 +112,8 @@ def divergence(field, spacing=1.0):
     np.float64(4.0)
     """
     f = _check_field(field)
-    spacing = _check_scalar(spacing, "spacing", positive=True)
-    scale = _scale_of(f)
+    spacing = check_scalar(spacing, "spacing", positive=True)
+    scale = scale_of(f)
     f = f / scale
     with np.errstate(over="ignore", invalid="ignore"):
         div = (np.gradient(f[..., 0], axis=1) + np.gradient(f[..., 1], axis=0)) / spacing * scale
@@ -189,8 +138,8 @@ def curl(field, spacing=1.0):
     ndarray of shape (sy, sx)
     """
     f = _check_field(field)
-    spacing = _check_scalar(spacing, "spacing", positive=True)
-    scale = _scale_of(f)
+    spacing = check_scalar(spacing, "spacing", positive=True)
+    scale = scale_of(f)
     f = f / scale
     with np.errstate(over="ignore", invalid="ignore"):
         rot = (np.gradient(f[..., 1], axis=1) - np.gradient(f[..., 0], axis=0)) / spacing * scale
@@ -225,16 +174,16 @@ def apply_rotation(vectors, rotation_deg, flip):
     >>> apply_rotation([0.0, 1.0], 0, flip=True).tolist()
     [0.0, -1.0]
     """
-    vectors = _real_array(vectors, "vectors")
+    vectors = real_array(vectors, "vectors")
     if vectors.ndim < 1 or vectors.shape[-1] != 2:
         raise ValueError(f"vectors must have shape (..., 2) with (x, y) components, got {vectors.shape}.")
-    _check_all_finite(vectors, "vectors")
+    _check_field_finite(vectors, "vectors")
     return vectors @ rotation_matrix(rotation_deg, flip).T
 
 
 def rotation_matrix(rotation_deg, flip):
     """The 2 x 2 matrix of :func:`apply_rotation` acting on ``(x, y)`` column vectors."""
-    t = math.radians(_check_scalar(rotation_deg, "rotation_deg", expected="a finite angle in degrees"))
+    t = math.radians(check_scalar(rotation_deg, "rotation_deg", expected="a finite angle in degrees"))
     flip = _check_flip(flip)
     c, s = math.cos(t), math.sin(t)
     rot = np.array([[c, -s], [s, c]])
@@ -270,7 +219,7 @@ def fit_plane(values, mask=None):
     >>> fit_plane(values, mask=np.isfinite(values[..., 0])).round(6).tolist()
     [[1.0, 2.0, -0.5]]
     """
-    values = _real_array(values, "values")
+    values = real_array(values, "values")
     if values.ndim != 3 or 0 in values.shape:
         raise ValueError(f"values must have shape (sy, sx, c) with sy, sx, c >= 1, got {values.shape}.")
     sy, sx = values.shape[:2]
@@ -288,11 +237,11 @@ def fit_plane(values, mask=None):
             raise ValueError("mask is all False: there is no position to fit the plane to.")
         keep = mask.ravel()
         design, target = design[keep], target[keep]
-    _check_all_finite(values, "values", where=None if mask is None else mask[..., None],
+    _check_field_finite(values, "values", where=None if mask is None else mask[..., None],
                       hint="" if mask is None else " (a position the mask keeps)")
     # Columns that are constant (one scan row or column) would make the
     # system singular; lstsq returns the minimum-norm plane then.
-    scale = _scale_of(target)
+    scale = scale_of(target)
     coef, *_ = np.linalg.lstsq(design, target / scale, rcond=None)
     with np.errstate(over="ignore"):
         coef = coef.T * scale
@@ -309,10 +258,10 @@ def evaluate_plane(coef, scan_shape):
     scan_shape : (int, int)
         ``(sy, sx)``, each >= 1.
     """
-    coef = _real_array(coef, "coef")
+    coef = real_array(coef, "coef")
     if coef.ndim != 2 or coef.shape[1] != 3:
         raise ValueError(f"coef must have shape (c, 3) (offset, per row, per column), got {coef.shape}.")
-    _check_all_finite(coef, "coef", hint="")
+    _check_field_finite(coef, "coef", hint="")
     shape = tuple(scan_shape) if isinstance(scan_shape, (tuple, list, np.ndarray)) else ()
     if len(shape) != 2 or not all(
         isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and n >= 1 for n in shape
@@ -366,13 +315,13 @@ def fit_rotation(field, *, rotation_deg=None, flip=None, column_quantile=0.99):
     """
     field = _check_field(field)
     if rotation_deg is not None:
-        rotation_deg = _check_scalar(rotation_deg, "rotation_deg", expected="None or a finite angle in degrees")
+        rotation_deg = check_scalar(rotation_deg, "rotation_deg", expected="None or a finite angle in degrees")
     flip = _check_flip(flip, allow_none=True)
-    column_quantile = _check_scalar(column_quantile, "column_quantile", expected="a quantile in [0, 1]")
+    column_quantile = check_scalar(column_quantile, "column_quantile", expected="a quantile in [0, 1]")
     if not 0.0 <= column_quantile <= 1.0:
         raise ValueError(f"column_quantile must be a quantile in [0, 1], got {column_quantile!r}.")
     # The angle, flip and fraction do not depend on the field's scale; squares of 1e200 would.
-    field = field / _scale_of(field)
+    field = field / scale_of(field)
     candidates = []
     for f in ([False, True] if flip is None else [bool(flip)]):
         u = field * np.array([1.0, -1.0 if f else 1.0])
@@ -429,15 +378,15 @@ def integrate_gradient(field, spacing=1.0, padding="mirror", highpass=0.0):
     field = _check_field(field)
     if not (isinstance(padding, str) and padding in ("mirror", "zero", "none")):
         raise ValueError(f"padding must be 'mirror', 'zero' or 'none', got {padding!r}.")
-    highpass = _check_scalar(highpass, "highpass", nonnegative=True)
-    spacing = _check_scalar(spacing, "spacing", positive=True)
+    highpass = check_scalar(highpass, "highpass", nonnegative=True)
+    spacing = check_scalar(spacing, "spacing", positive=True)
     if highpass * spacing > 0.5:
         # Past the Nyquist frequency every component is damped: no phase is left.
         raise ValueError(
             f"highpass={highpass!r} is above the Nyquist frequency 0.5 / spacing = {0.5 / spacing:.4g} "
             "cycles per unit length; it would damp every frequency of the scan."
         )
-    scale = _scale_of(field)
+    scale = scale_of(field)
     field = field / scale
     sy, sx = field.shape[:2]
     gx, gy = field[..., 0], field[..., 1]
@@ -471,7 +420,7 @@ def electron_wavelength(energy):
     >>> round(electron_wavelength(300e3), 5)
     0.01969
     """
-    energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
+    energy = check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
     # Two square roots: the product would overflow for absurd energies.
     pc = math.sqrt(energy) * math.sqrt(energy + 2 * ELECTRON_REST_ENERGY_EV)
     return PLANCK_C_EV_ANGSTROM / pc
@@ -483,7 +432,7 @@ def interaction_voltage(energy):
     A projected transverse field ``E t`` (volts) deflects the beam by
     ``theta = -e E t / (p v)`` radians, so ``E t = -theta * p v / e``.
     """
-    energy = _check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
+    energy = check_scalar(energy, "energy", positive=True, expected="a finite beam energy in eV > 0")
     # E (E + 2 m) / (E + m): (E + m)^2 - m^2 cancels to 0 for tiny E.
     return energy * ((energy + 2 * ELECTRON_REST_ENERGY_EV) / (energy + ELECTRON_REST_ENERGY_EV))
 
@@ -514,17 +463,17 @@ def direction_colors(field, max_magnitude=None):
     >>> direction_colors(np.array([[1.0, 0.0], [0.0, 0.0]])).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    field = _real_array(field, "field")
+    field = real_array(field, "field")
     if field.ndim < 1 or field.shape[-1] != 2:
         raise ValueError(f"field must have shape (..., 2) with (x, y) components, got {field.shape}.")
     if field.size == 0:
         raise ValueError(f"field holds no vectors, got shape {field.shape}.")
-    _check_all_finite(field, "field")
+    _check_field_finite(field, "field")
     if max_magnitude is not None:
-        max_magnitude = _check_scalar(max_magnitude, "max_magnitude", positive=True,
+        max_magnitude = check_scalar(max_magnitude, "max_magnitude", positive=True,
                                       expected="None or a finite magnitude > 0")
     if max_magnitude is None:
-        field = field / _scale_of(field)  # hypot of 1e308s is inf, and inf / inf NaN
+        field = field / scale_of(field)  # hypot of 1e308s is inf, and inf / inf NaN
     magnitude = np.hypot(field[..., 0], field[..., 1])
     top = float(magnitude.max()) if max_magnitude is None else max_magnitude
     value = np.clip(magnitude / top, 0.0, 1.0) if top > 0 else np.zeros_like(magnitude)

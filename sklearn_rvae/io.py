@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._utils import check_bool
+
 __all__ = ["FileFormatError", "load_4dstem"]
 
 _HDF5 = {".h5", ".hdf5", ".hdf", ".nxs"}
@@ -392,8 +394,7 @@ def load_4dstem(path, *, dataset=None, allow_missing_chunks=False):
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or a pathlib.Path naming a file, got {path!r} ({type(path).__name__}).")
-    if not isinstance(allow_missing_chunks, (bool, np.bool_)):
-        raise TypeError(f"allow_missing_chunks must be True or False, got {allow_missing_chunks!r}.")
+    check_bool(allow_missing_chunks, "allow_missing_chunks")
     if not os.fspath(path):
         raise ValueError("path is empty; pass the name of a 4D-STEM file.")
     path = Path(path)

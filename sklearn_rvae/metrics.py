@@ -8,63 +8,33 @@ raises a ValueError that says so, rather than returning NaN or a number
 made of rounding errors.
 """
 
-import math
 import numbers
 import warnings
 
 import numpy as np
 
-from ._utils import local_random_state
-
-
-def _real_array(value, name):
-    """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
-    try:
-        array = np.asarray(value)
-    except ValueError:  # numpy refuses ragged nested sequences
-        raise ValueError(f"{name} must be a rectangular array of numbers, got a ragged sequence.") from None
-    if array.dtype.kind == "c":
-        raise TypeError(f"{name} must be real, got complex values (dtype {array.dtype}).")
-    if array.dtype.kind == "O":
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be an array of real numbers, got objects such as "
-                            f"{array.ravel()[:1].tolist()!r}.") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
-    return array.astype(np.float64, copy=False)
-
-
-def _check_finite(array, name):
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), the first at index {first}.")
+from ._utils import check_all_finite, check_bool, check_scalar, local_random_state, real_array, scale_of
 
 
 def _finite_vector(value, name):
     """A finite real array, flattened to 1-D."""
-    array = _real_array(value, name).ravel()
-    _check_finite(array, name)
+    array = real_array(value, name).ravel()
+    check_all_finite(array, name)
     return array
 
 
 def _codes(codes, name="codes", min_samples=1):
     """Finite real codes of shape (n_samples, n_components); 1-D is one component; extreme scales divided out."""
-    codes = _real_array(codes, name)
+    codes = real_array(codes, name)
     if codes.ndim == 1:
         codes = codes[:, None]
     if codes.ndim != 2 or codes.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n_samples, n_components), got {codes.shape}.")
     if len(codes) < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} samples, got {len(codes)}.")
-    _check_finite(codes, name)
+    check_all_finite(codes, name)
     # Every metric of codes here is scale-free; variances of 1e200 (or 1e-200) are not representable.
-    top = float(np.max(np.abs(codes))) if codes.size else 0.0
-    if top > 0 and not 1e-100 < top < 1e100:
-        codes = codes / top
-    return codes
+    return codes / scale_of(codes)
 
 
 def _labels(labels, name, n=None):
@@ -84,27 +54,6 @@ def _labels(labels, name, n=None):
         raise TypeError(f"{name} must be labels of one kind (all numbers or all strings), "
                         f"got {labels[:3].tolist()!r}...") from None
     return labels
-
-
-def _check_scalar(value, name, *, positive=False, nonnegative=False, expected=None):
-    """``value`` as a float: real, finite and, if asked, > 0 or >= 0; else an error naming ``name``."""
-    if expected is None:
-        expected = "a finite number" + (" > 0" if positive else " >= 0" if nonnegative else "")
-    real = isinstance(value, numbers.Real) or (
-        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
-    )
-    if not real or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
-    value = float(value)
-    if not math.isfinite(value) or (positive and value <= 0) or (nonnegative and value < 0):
-        raise ValueError(f"{name} must be {expected}, got {value!r}.")
-    return value
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
-    return bool(value)
 
 
 def _check_n_neighbors(n_neighbors, upper, detail):
@@ -164,7 +113,7 @@ def circular_correlation(angle_a, angle_b, degrees=True):
         raise ValueError(
             f"angle_a and angle_b must have the same length of at least 2, got {a.size} and {b.size}."
         )
-    if _check_bool(degrees, "degrees"):
+    if check_bool(degrees, "degrees"):
         a, b = np.deg2rad(a), np.deg2rad(b)
     spread = []
     for name, angle in (("angle_a", a), ("angle_b", b)):
@@ -229,7 +178,7 @@ def angle_residuals_by_class(angle_pred, angle_true, labels, period=360.0):
             "angle_pred, angle_true and labels must have the same non-zero length, got "
             f"{pred.size}, {true.size} and {labels.size}."
         )
-    period = _check_scalar(period, "period", expected="a period in degrees in (0, 360]")
+    period = check_scalar(period, "period", expected="a period in degrees in (0, 360]")
     # The search grid has 10 points per degree: a period past a full turn means nothing and costs memory.
     if not 0 < period <= 360:
         raise ValueError(f"period must be a period in degrees in (0, 360], got {period!r}.")
@@ -413,7 +362,7 @@ def mahalanobis_outlier_score(codes, robust=True, random_state=0):
     from sklearn.covariance import MinCovDet
 
     codes = _codes(codes, min_samples=2)
-    robust = _check_bool(robust, "robust")
+    robust = check_bool(robust, "robust")
     rng = _random_state(random_state)
     if robust:
         try:
@@ -528,12 +477,12 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
     from sklearn.neighbors import NearestNeighbors
 
     codes = _codes(codes)
-    positions = _real_array(positions, "positions")
+    positions = real_array(positions, "positions")
     if positions.shape != (len(codes), 2):
         raise ValueError(f"positions must be (n_samples, 2) matching codes of shape {codes.shape}, "
                          f"got {positions.shape}.")
-    _check_finite(positions, "positions")
-    lattice = _real_array(lattice, "lattice")
+    check_all_finite(positions, "positions")
+    lattice = real_array(lattice, "lattice")
     if lattice.shape != (2, 2) or not np.all(np.isfinite(lattice)) or abs(np.linalg.det(lattice)) < 1e-12:
         raise ValueError(f"lattice must be a (2, 2) array of two finite, independent lattice vectors, "
                          f"got {lattice.tolist()!r}.")
@@ -544,7 +493,7 @@ def lattice_site_mahalanobis_score(codes, positions, lattice, n_neighbors=8, cov
     n_neighbors = _check_n_neighbors(n_neighbors, lambda k: factor * k < n,
                                      f"{'3 * ' if factor == 3 else ''}n_neighbors < n_samples = {n}")
     n_copies = factor * n_neighbors
-    robust = _check_bool(robust, "robust")
+    robust = check_bool(robust, "robust")
     rng = _random_state(random_state)
     reduced = ((positions @ np.linalg.inv(lattice)) % 1.0) @ lattice
     # Neighbours across the cell's edges: search the 3 x 3 periodic images.
@@ -605,12 +554,12 @@ def defect_detection_auc(scores, distance, radius=2.0):
     from sklearn.metrics import roc_auc_score
 
     scores = _finite_vector(scores, "scores")
-    distance = _real_array(distance, "distance").ravel()
+    distance = real_array(distance, "distance").ravel()
     if distance.size != scores.size:
         raise ValueError(f"scores and distance must have the same size, got {scores.size} and {distance.size}.")
     if np.isnan(distance).any() or (distance < 0).any():
         raise ValueError("distance must hold distances >= 0 (inf for none), got NaN or negative values.")
-    radius = _check_scalar(radius, "radius", nonnegative=True)
+    radius = check_scalar(radius, "radius", nonnegative=True)
     near = distance <= radius
     if near.all() or not near.any():
         raise ValueError(f"distance must put some positions within radius={radius} and some outside it.")

@@ -13,6 +13,8 @@ from scipy.sparse.linalg import cg
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
+from .._utils import check_bool
+
 # The peaks are looked for on the image smoothed by a Gaussian of
 # min_distance * _SMOOTH pixels: about the width of a column when min_distance
 # is set just under the column spacing. Chosen on validation frames.
@@ -455,9 +457,8 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         raise TypeError(f"border must be a number of pixels, got {border!r}.")
     if not np.isfinite(border) or border < 0:
         raise ValueError(f"border={border!r} must be a finite number >= 0 (pixels).")
-    for name, flag in (("invert", invert), ("refine", refine)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {flag!r}.")
+    check_bool(invert, "invert")
+    check_bool(refine, "refine")
     if min_distance >= max(image.shape):
         raise ValueError(
             f"min_distance={min_distance!r} pixels is not smaller than the image {image.shape}."

@@ -28,6 +28,7 @@ from .._training import (
     training_callbacks,
 )
 from .._utils import (
+    check_bool,
     local_random_state,
     resolve_device,
     resolve_image_shape,
@@ -401,18 +402,19 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
         if self.early_stopping:
             check_validation_split(len(X), self.validation_fraction)
-        causes = (
-            f"a learning rate too large (lr={self.lr}; try 10x smaller), a KL weight or capacity that fights "
-            f"the reconstruction (beta={self.beta}, capacity={self.capacity}), or X on an extreme scale "
-            f"(X spans {X.min():.3g} to {X.max():.3g})"
-        )
+        def causes():
+            every = f"; every one of the n_init={self.n_init} starts diverged" if self.n_init > 1 else ""
+            return (
+                f"a learning rate too large (lr={self.lr}; try 10x smaller), a KL weight or capacity that fights "
+                f"the reconstruction (beta={self.beta}, capacity={self.capacity}), or X on an extreme scale "
+                f"(X spans {X.min():.3g} to {X.max():.3g}){every}"
+            )
+
         net, best, losses = None, np.inf, []
         for i, seed in enumerate(seeds):
             candidate = self._build_net(seed, image_shape, hidden, capacity, noise_scale, device)
             if i == len(seeds) - 1 and net is None:
                 # The last chance: a divergence now is an error.
-                if self.n_init > 1:
-                    causes = f"{causes}; every one of the n_init={self.n_init} starts diverged"
                 train_net(self, candidate, Xt, None, seed, device, causes)
             else:
                 try:
@@ -438,9 +440,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # batch composition, and a sample's code must not depend on its
         # neighbours in X (or on the order of X).
         net.module_.double()
-        # In inference mode already: transform must not change the fitted state.
-        net.module_.eval()
-        net.criterion_.eval()
         labels = None
         if self.n_classes is not None:
             labels = self._fit_class_prior(net, Xt, seeds[0])
@@ -633,8 +632,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             are the mixture weights of the posterior; for a normal prior, the
             mass of the posterior normal (wrapped on the circle) in each bin.
         """
-        if not isinstance(return_posterior, (bool, np.bool_)):
-            raise TypeError(f"return_posterior must be True or False, got {return_posterior!r}.")
+        check_bool(return_posterior, "return_posterior")
         Xt = self._validated(X)
         _, _, mean, log_var = self.net_.forward(Xt, training=False)[:4]
         mean = mean.numpy()
@@ -835,8 +833,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self)
         if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not isinstance(upright, (bool, np.bool_)):
-            raise TypeError(f"upright must be True or False, got {upright!r}.")
+        check_bool(upright, "upright")
         rng = local_random_state(random_state)
         module = self.net_.module_
         z = rng.standard_normal((n_samples, self.n_components))

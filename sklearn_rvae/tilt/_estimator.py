@@ -421,14 +421,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             verbose=self.verbose,
         )
         train_net(self, net, X_net.astype(np.float32), yt, seed, device,
-                  f"a learning rate too large (lr={self.lr}; try 10x smaller) or X on an extreme scale "
-                  f"(X spans {X.min():.3g} to {X.max():.3g})")
+                  lambda: f"a learning rate too large (lr={self.lr}; try 10x smaller) or X on an extreme scale "
+                          f"(X spans {X.min():.3g} to {X.max():.3g})")
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()
-        # In inference mode already: predict must not change the fitted state.
-        net.module_.eval()
-        net.criterion_.eval()
         self.net_ = net
         self.image_shape_ = image_shape
         self.network_shape_ = network_shape
