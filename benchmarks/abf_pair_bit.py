@@ -54,10 +54,12 @@ def main():
 
     for dose in args.dose:
         noise = dict(dose=None, scan_noise=0.0) if dose == 0 else dict(dose=dose, scan_noise=args.scan_noise)
-        X, y = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=4,
-                                   cache_dir=args.cache, n_jobs=2, **noise)
-        Xall, yall = make_perovskite_abf(args.n_train + args.n_test, material="SrTiO3", random_state=0,
-                                         patches_per_image=2, cache_dir=args.cache, n_jobs=2, **noise)
+        # 32 px patches on the simulated grid, without the mirror.
+        grid = dict(patch_size=32, pixel_grid="cell", mid_plane_mirror=False)
+        X, y, _, _ = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=4,
+                                         cache_dir=args.cache, n_jobs=2, **grid, **noise)
+        Xall, yall, _, _ = make_perovskite_abf(args.n_train + args.n_test, material="SrTiO3", random_state=0,
+                                               patches_per_image=2, cache_dir=args.cache, n_jobs=2, **grid, **noise)
         Xte, yte = Xall[2 * args.n_train :], yall[2 * args.n_train :]
         X, y = mirror_patches_110(X, y)
         label = "noise-free" if dose == 0 else f"{dose:g} e/A^2, scan noise {args.scan_noise:g} px"

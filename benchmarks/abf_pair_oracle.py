@@ -42,9 +42,9 @@ def main():
     args = parser.parse_args()
 
     common = dict(material="SrTiO3", random_state=0, patches_per_image=4, patch_size=args.patch_size,
-                  cache_dir=args.cache, n_jobs=2)
-    front, y = make_perovskite_abf(args.n_images, **common)
-    back, y_back = make_perovskite_abf(args.n_images, mid_plane_mirror=True, **common)
+                  pixel_grid="cell", cache_dir=args.cache, n_jobs=2)
+    front, y, _, _ = make_perovskite_abf(args.n_images, mid_plane_mirror=False, **common)
+    back, y_back, _, _ = make_perovskite_abf(args.n_images, mid_plane_mirror=True, **common)
     np.testing.assert_allclose(y_back, y[:, [1, 0, 2]] * (1, 1, -1))
     cost = np.column_stack([np.abs(y[:, 0] - y[:, 1]), 2 * np.abs(y[:, 2])])
     sampling = 0.25
@@ -58,7 +58,8 @@ def main():
 
         shot = rng.poisson(front * electrons) / electrons
         # The data set's own noisy patches (scan noise, then shot noise), which the oracle does not model.
-        recorded, _ = make_perovskite_abf(args.n_images, dose=dose, scan_noise=args.scan_noise, **common)
+        recorded, *_ = make_perovskite_abf(args.n_images, mid_plane_mirror=False, dose=dose,
+                                           scan_noise=args.scan_noise, **common)
         print(f"{dose:g} e/A^2: pair chi^2 median {np.median(chi2):.1f} (quartiles "
               f"{np.percentile(chi2, 25):.1f}-{np.percentile(chi2, 75):.1f})", flush=True)
         cases = [("shot noise", shot, log_ratio), (f"+ {args.scan_noise:g} px scan noise", recorded, log_ratio),

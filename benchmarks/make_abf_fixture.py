@@ -15,7 +15,7 @@ from sklearn_rvae.datasets import ABF_FIXTURE_SETTINGS
 
 ROOT = Path(__file__).resolve().parent
 
-X, y = make_perovskite_abf(64, cache_dir=ROOT / "out" / "abf_cache", n_jobs=2, **ABF_FIXTURE_SETTINGS)
+X, y, _, _ = make_perovskite_abf(64, cache_dir=ROOT / "out" / "abf_cache", n_jobs=2, **ABF_FIXTURE_SETTINGS)
 out = ROOT.parent / "sklearn_rvae" / "datasets" / "data" / "srtio3_abf_fixture.npz"
 np.savez_compressed(out, X=X.astype(np.float16), y=y)
 print(f"wrote {out}: X {X.shape}, y {y.shape}, {out.stat().st_size / 1e3:.0f} kB")

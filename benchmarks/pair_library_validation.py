@@ -79,25 +79,28 @@ def main():
 
     common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
     offsets = [(0.0, 0.0)] + [(0.25, 0.0), (0.0, 0.25), (0.25, 0.25)] * args.quarter_pixel_library
-    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, return_groups=True,
-                                 patches_per_image=args.library_patches, grid_offset=offset, return_cells=True,
+    # 32 px library patches on the simulated grid (X, y, groups, cells each), the unmirrored and the mirrored.
+    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, patch_size=32,
+                                 patches_per_image=args.library_patches, pixel_grid="cell", grid_offset=offset,
                                  **common)
              for offset in offsets for m in (False, True)]
     X_lib = np.concatenate([X[groups < args.n_library] for X, _, groups, _ in clean])
     y_lib = np.concatenate([y[groups < args.n_library] for _, y, groups, _ in clean])
     # The library images' cells (both members, no offsets: a rendered template has every offset).
     cells = PeriodicCells.join([c.subset(range(args.n_library)) for *_, c in clean[:2]]).distinct()
-    grid = dict(pixel_grid=args.grid, patch_size=args.patch_size)
+    grid = dict(pixel_grid=args.grid, patch_size=args.patch_size, scale_jitter=0.0, mid_plane_mirror=False)
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
     # moved by --offset).
     if args.material == "SrTiO3":
-        X_val, y_val = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
-                                           grid_offset=(args.offset, args.offset), **grid, **common)
+        X_val, y_val, _, _ = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
+                                                 grid_offset=(args.offset, args.offset), **grid, **common)
         X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
     else:
-        X_val, y_val = make_perovskite_abf(args.n_material, material=args.material, random_state=2, dose=1e5,
-                                           scan_noise=0.2, patches_per_image=4, sampling=args.material_sampling,
-                                           grid_offset=(args.offset, args.offset), cache_dir=args.cache, **grid)
+        X_val, y_val, _, _ = make_perovskite_abf(args.n_material, material=args.material, random_state=2,
+                                                 dose=1e5, scan_noise=0.2, patches_per_image=4,
+                                                 sampling=args.material_sampling,
+                                                 grid_offset=(args.offset, args.offset), cache_dir=args.cache,
+                                                 **grid)
     rng = np.random.default_rng(0)
     start = y_val + rng.normal(scale=args.start_error, size=y_val.shape)
     flip = rng.random(len(y_val)) < 0.5

@@ -189,8 +189,8 @@ def rvae_est(**kw):
 
 def tilt_est(**kw):
     return _pkg().TiltRegressor(**{
-        "conv_channels": (4, 4), "pool_after": (2,), "fc_units": 8, "max_epochs": 1, "augment": False,
-        "device": "cpu", "random_state": 0, **kw})
+        "network_shape": None, "conv_layers": (4, 4, "pool"), "fc_units": 8, "zone_axis": None,
+        "scan_correction": False, "max_epochs": 1, "augment": False, "device": "cpu", "random_state": 0, **kw})
 
 
 class Spec:
@@ -928,8 +928,8 @@ def build_cases():  # noqa: C901 - a long, flat list
         ("X empty (0, 64)", lambda: np.empty((0, 64)), lambda: np.empty((0, 3)), {}, "error", None),
         ("X 1-D", lambda: T()[0], Y, {}, "error", None),
         ("y of shape (16, 2): two outputs", T, lambda: Y()[:, :2], {}, "ok", (16, 2)),
-        ("y of shape (16, 2) with symmetry='110' (needs three tilts)", T, lambda: Y()[:, :2],
-         {"symmetry": "110"}, "error", None),
+        ("y of shape (16, 2) with zone_axis='110' (needs three tilts)", T, lambda: Y()[:, :2],
+         {"zone_axis": "110"}, "error", None),
         ("y with 10 rows for 16 samples", T, lambda: Y()[:10], {}, "error", None),
         ("a single sample", lambda: T()[:1], lambda: Y()[:1], {}, "error", None),
         ("y 1-D: one output, 1-D predictions", T, lambda: Y()[:, 0], {}, "ok", (16,)),
@@ -1142,16 +1142,16 @@ def build_cases():  # noqa: C901 - a long, flat list
             expect=expect, names=names, shape=shape)
 
     est_params(SPECS["TiltRegressor"], {
-        "conv_channels": [((), E), ((0,), E), ((-4,), E), ((2.5,), E)],
-        "pool_after": [((0,), E), ((5,), E), ("a", E)],
+        "conv_layers": [((), E), ((0,), E), ((-4,), E), ((2.5,), E), (("pool", 4), E), ((4, "pool", "pool"), E),
+                        ("a", E)],
+        "network_shape": [((64, 64), E), ((7, 8), E), ("a", E)],
         "fc_units": [(0, E), (-1, E)],
         "augment": [("yes", E), (("rotate",), E), (("noise",), O), (True, O)],
         "counts_range": [((1.0,), E), ((-1.0, 10.0), E), ((100.0, 10.0), E), ("a", E)],
         "scan_jitter": [(-1.0, E)],
         "scan_correction": [("yes", E)],
-        "symmetry": [("111", E)],
-        "pair_invariants": [(True, E)],  # needs symmetry="110"
-        "pair_decision": [(_pkg().tilt.PairDecision(), E), ("yes", E), (True, E)],  # needs symmetry="110"
+        "zone_axis": [("111", E)],
+        "pair_decision": [(_pkg().tilt.PairDecision(), E), ("yes", E), (True, E)],  # needs zone_axis="110"
         "lr": [(0, E), (-1.0, E)],
         "batch_size": [(0, E), (HUGE, O)],
         "max_epochs": [(0, E)],
@@ -1167,11 +1167,13 @@ def build_cases():  # noqa: C901 - a long, flat list
         ({"local": 21}, E), ({"local": -1}, E), ({"row_gain": -1}, E), ({"neighbors": 0}, E),
         ({"flip_gamma": "yes"}, E), ({}, O), ({"local": 0}, O),
     ]:
-        add(cat, "TiltRegressor", f"symmetry='110', pair_decision=PairDecision(**{kw})",
-            lambda kw=kw: _tilt_run(tilt_est(symmetry="110", pair_decision=_pkg().tilt.PairDecision(**kw)), T(), T()),
+        add(cat, "TiltRegressor", f"zone_axis='110', pair_decision=PairDecision(**{kw})",
+            lambda kw=kw: _tilt_run(tilt_est(zone_axis="110", pair_decision=_pkg().tilt.PairDecision(**kw)), T(), T()),
             expect=expect, names=tuple(kw) or ("X",), shape=(16, 3) if expect != E else None)
-    add(cat, "TiltRegressor", "symmetry='110', pair_invariants=True, pair_decision=PairDecision()",
-        lambda: _tilt_run(tilt_est(symmetry="110", pair_invariants=True, pair_decision=_pkg().tilt.PairDecision()),
+    add(cat, "TiltRegressor", "zone_axis='110', pair_decision='auto' (PairDecision())",
+        lambda: _tilt_run(tilt_est(zone_axis="110", pair_decision="auto"), T(), T()), expect=O, shape=(16, 3))
+    add(cat, "TiltRegressor", "zone_axis='110', scan_correction=True, pair_decision='network'",
+        lambda: _tilt_run(tilt_est(zone_axis="110", scan_correction=True, scan_jitter=0.2, pair_decision="network"),
                           T(), T()), expect=O, shape=(16, 3))
     for value, expect in ((0.0, E), (1.0, E)):
         add(cat, "TiltRegressor", f"validation_fraction={value} (early_stopping=True)",

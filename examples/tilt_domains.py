@@ -12,14 +12,12 @@ angles negated), the MAE of the predictions, and how many columns got the
 right member of the [110] mid-plane-mirror pair. It saves a figure of the
 image with each column coloured by its predicted and its true gamma.
 
-It needs a model trained on 48 px patches with ``pair_decision`` and
-rendered templates, and the simulation cache (both from the benchmark)::
+It needs a fitted ``TiltRegressor()`` (the defaults: 48 px patches, the
+pair decision with rendered templates) and the simulation cache, both from
+the benchmark::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_tilt.py --patch-size 48 --network-size 32 \\
-        --patches 16 --pixel-grid exact --scale-jitter 0.03 --epochs 6 --fresh-noise --pairs \\
-        --scan-correction --symmetry --pair-invariants --pair-likelihood --cell-templates \\
-        --flush-denormal --save-model benchmarks/out/run16_model.joblib
-    python examples/tilt_domains.py --model benchmarks/out/run16_model.joblib
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_tilt.py --save-model benchmarks/out/tilt_model.joblib
+    python examples/tilt_domains.py --model benchmarks/out/tilt_model.joblib
 """
 
 import argparse
@@ -63,7 +61,7 @@ def columns_in(cells, cell, center_entry, shape, window):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, default=ROOT / "benchmarks" / "out" / "run16_model.joblib")
+    parser.add_argument("--model", type=Path, default=ROOT / "benchmarks" / "out" / "tilt_model.joblib")
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks" / "out" / "abf_cache")
     parser.add_argument("--n-train", type=int, default=700, help="bench_tilt.py's --n-train: test images follow")
     parser.add_argument("--height", type=int, default=128, help="image rows, pixels")
@@ -79,9 +77,10 @@ def main():
     half = model.image_shape_[0] // 2
 
     # The held-out test images' noise-free periodic images, from the benchmark's cache.
-    _, _, groups, cells = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0,
-                                              patches_per_image=1, patch_size=model.image_shape_[0],
-                                              return_groups=True, return_cells=True, cache_dir=args.cache)
+    # On the simulated grid without the mirror, as the benchmark's test images: cells.cell is the image index.
+    *_, cells = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0, patches_per_image=1,
+                                    patch_size=model.image_shape_[0], pixel_grid="cell", mid_plane_mirror=False,
+                                    cache_dir=args.cache)
     held_out = np.arange(args.n_train, args.n_train + 100)
     first = held_out[0]
     # The second domain: the held-out image whose tilt magnitudes differ most from the first's.

@@ -424,7 +424,7 @@ def tilt_data(draw):
 @given(data=tilt_data(), kw=parameters(
     lr=st.floats(1e-4, 1e-1), scan_jitter=st.floats(0, 2),
     augment=st.sampled_from([False, True, ("noise",), ("affine", "blur")]), batch_size=st.integers(1, 16),
-    pixel_standardize=st.booleans(), scan_correction=st.booleans(),
+    zone_axis=st.sampled_from([None, "110"]), scan_correction=st.booleans(),
 ))
 @example(data=(np.full((8, 64), 5.0), np.zeros((8, 3))), kw={})
 @example(data=(np.random.default_rng(0).random((8, 64)), np.full((8, 3), np.nan)), kw={})
@@ -433,7 +433,8 @@ def tilt_data(draw):
          kw={"lr": 1e4})
 def test_tilt_regressor(data, kw):
     X, y = data
-    reg = TiltRegressor(**{"conv_channels": (4, 4), "pool_after": (2,), "fc_units": 8, "max_epochs": 2,
+    reg = TiltRegressor(**{"network_shape": None, "conv_layers": (4, 4, "pool"), "fc_units": 8, "max_epochs": 2,
+                           "zone_axis": None, "scan_correction": False, "pair_decision": "network",
                            "augment": False, "device": "cpu", "random_state": 0, **kw})
     out = outcome(lambda: reg.fit(X, y).predict(X))
     if out is not None:

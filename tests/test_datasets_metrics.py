@@ -184,6 +184,7 @@ def test_committed_abf_fixture_is_what_the_simulator_makes():
     from sklearn_rvae.datasets import ABF_FIXTURE_SETTINGS
 
     # Regenerate the first image: the fixture is the package's own simulation, not a hand-made file.
-    X1, y1 = make_perovskite_abf(1, **ABF_FIXTURE_SETTINGS)
+    X1, y1, groups, _ = make_perovskite_abf(1, **ABF_FIXTURE_SETTINGS)
     np.testing.assert_allclose(y1, y[:2])
     np.testing.assert_allclose(X1, X[:2], rtol=2e-3, atol=1e-3)  # float16 storage
+    np.testing.assert_array_equal(groups, [0, 0])

@@ -78,27 +78,33 @@ def test_orient_110_keeps_every_atom_and_the_bonds():
 
 
 CHEAP = dict(thickness_periods=1, potential_sampling=0.16, sampling=0.4, patch_size=12, semiangle=20.0)
+# make_perovskite_abf's defaults before they became the TiltRegressor recipe's: the simulated grid, no mirror.
+CELL = dict(pixel_grid="cell", mid_plane_mirror=False)
 
 
 def test_make_perovskite_abf_caches_resumes_and_grows(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf
 
-    X, y = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
+    X, y, _, _ = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, patches_per_image=1, random_state=1, **CELL,
+                                     **CHEAP)
     assert X.shape == (3, 144) and X.dtype == np.float32 and y.shape == (3, 3)
     assert np.all(np.abs(y) <= 10) and len(np.unique(np.abs(y[:, 0]))) == 3  # no duplicated image
     assert np.all(X > 0) and np.all(X < 1.2)  # ABF: a fraction of the beam, dark atoms
     files = sorted(tmp_path.rglob("image_*.npz"))
     assert len(files) == 3
     files[1].unlink()  # an interrupted run: the next call recomputes only this one
-    X2, y2 = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, random_state=1, **CHEAP)
+    X2, y2, _, _ = make_perovskite_abf(3, cache_dir=tmp_path, dose=1e5, patches_per_image=1, random_state=1, **CELL,
+                                       **CHEAP)
     np.testing.assert_array_equal(X2, X)
     np.testing.assert_array_equal(y2, y)
-    X4, y4 = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e5, random_state=1, n_jobs=2, **CHEAP)
+    X4, y4, _, _ = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e5, patches_per_image=1, random_state=1, n_jobs=2,
+                                       **CELL, **CHEAP)
     np.testing.assert_array_equal(X4[:3], X)
     assert len(sorted(tmp_path.rglob("image_*.npz"))) == 4
     # The cache holds the simulation only: more patches and another dose reuse it.
-    X8, y8 = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e4, patches_per_image=2, random_state=1, **CHEAP)
+    X8, y8, _, _ = make_perovskite_abf(4, cache_dir=tmp_path, dose=1e4, patches_per_image=2, random_state=1, **CELL,
+                                       **CHEAP)
     assert X8.shape == (8, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 4
     # Patches of one image carry that image's angles, with the sense of their column.
     np.testing.assert_allclose(np.abs(y8[::2]), np.abs(y4))
@@ -109,13 +115,13 @@ def test_make_perovskite_abf_all_patches_of_each_image(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf
 
-    X, y, groups = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", return_groups=True,
-                                       random_state=1, **CHEAP)
+    X, y, groups, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", random_state=1, **CELL,
+                                          **CHEAP)
     assert len(X) == len(y) == len(groups) and np.array_equal(groups, np.sort(groups))
     assert set(groups) == {0, 1} and X.dtype == np.float32
     # Every patch that a random cut can give is among them, once, with its column's tilts.
-    X8, y8, groups8 = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=8, return_groups=True,
-                                          random_state=1, **CHEAP)
+    X8, y8, groups8, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=8, random_state=1, **CELL,
+                                             **CHEAP)
     np.testing.assert_array_equal(groups8, np.repeat([0, 1], 8))
     for patch, tilts, image in zip(X8, y8, groups8):
         same = np.flatnonzero(np.all(X == patch, axis=1))
@@ -125,40 +131,41 @@ def test_make_perovskite_abf_all_patches_of_each_image(tmp_path):
         mine = X[groups == image]
         assert len(np.unique(mine, axis=0)) == len(mine) > 8
     # With noise: the same patches and targets, each with its own noise.
-    Xn, yn = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", dose=1e5, random_state=1, **CHEAP)
+    Xn, yn, _, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="all", dose=1e5, random_state=1,
+                                       **CELL, **CHEAP)
     np.testing.assert_array_equal(yn, y)
     assert np.corrcoef(Xn.ravel(), X.ravel())[0, 1] > 0.9 and not np.array_equal(Xn, X)
     with pytest.raises(ValueError, match="patches_per_image must be a positive integer or 'all'"):
-        make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="every")
+        make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image="every", **CELL)
 
 
 def test_make_perovskite_abf_grid_offset_moves_the_image_under_the_pixels(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf
 
-    X, y = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", random_state=1, **CHEAP)
+    X, y, _, _ = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", random_state=1, **CELL, **CHEAP)
     # A whole pixel moves the columns and their cuts with the image: the same patches, in the same order.
-    X1, y1 = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(1.0, -1.0),
-                                 random_state=1, **CHEAP)
+    X1, y1, _, _ = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(1.0, -1.0),
+                                       random_state=1, **CELL, **CHEAP)
     np.testing.assert_allclose(X1, X, atol=1e-5)
     np.testing.assert_array_equal(y1, y)
     # Half a pixel puts the columns where no cut of the unmoved image has them.
-    Xh, _ = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(0.5, 0.5),
-                                random_state=1, **CHEAP)
+    Xh, *_ = make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", grid_offset=(0.5, 0.5),
+                                 random_state=1, **CELL, **CHEAP)
     nearest = np.abs(Xh[:, None, :] - X[None]).max(-1).min(1)
     assert np.all(nearest > 1e-3 * X.max()), nearest
     assert len(sorted(tmp_path.rglob("image_*.npz"))) == 1  # one simulation serves every offset
     with pytest.raises(ValueError, match=r"grid_offset must be two finite shifts in pixels \(rows, columns\)"):
-        make_perovskite_abf(1, cache_dir=tmp_path, grid_offset=(0.5, np.nan), **CHEAP)
+        make_perovskite_abf(1, cache_dir=tmp_path, grid_offset=(0.5, np.nan), **CELL, **CHEAP)
 
 
 def test_make_perovskite_abf_mid_plane_mirror_pairs(tmp_path):
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf
 
-    X, y = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, **CHEAP)
-    Xm, ym = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, mid_plane_mirror=True,
-                                 **CHEAP)
+    X, y, _, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, **CELL, **CHEAP)
+    Xm, ym, _, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, random_state=1, pixel_grid="cell",
+                                       mid_plane_mirror=True, **CHEAP)
     assert len(sorted(tmp_path.rglob("image_*.npz"))) == 4  # a cache of its own
     # The same draws and columns, with the tilts mirrored ...
     np.testing.assert_allclose(ym, y[:, [1, 0, 2]] * (1, 1, -1))
@@ -290,9 +297,9 @@ def test_make_perovskite_abf_exact_and_scan_grids(tmp_path):
     from sklearn_rvae.datasets import make_perovskite_abf
     from sklearn_rvae.datasets._perovskite import _MARGIN
 
-    X, y, cells = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, pixel_grid="exact",
-                                      return_cells=True, random_state=1, **CHEAP)
-    Xc, yc = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, random_state=1, **CHEAP)
+    X, y, _, cells = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, pixel_grid="exact",
+                                         scale_jitter=0.0, mid_plane_mirror=False, random_state=1, **CHEAP)
+    Xc, yc, _, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=3, random_state=1, **CELL, **CHEAP)
     assert X.shape == Xc.shape == (6, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 2  # one simulation
     # Every target is the tilts of one of its image's columns; the patches sit at other offsets than the cuts.
     for target, image in zip(y, np.repeat([0, 1], 3)):
@@ -300,8 +307,8 @@ def test_make_perovskite_abf_exact_and_scan_grids(tmp_path):
     assert not np.allclose(X, Xc, atol=1e-3)
     # Scan windows: simulated on their own grid, cached apart, and the rendering of the periodic image agrees
     # with them (up to the aliasing of the coarse test grid).
-    Xs, ys = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
-                                 scale_jitter=0.02, **CHEAP)
+    Xs, ys, _, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
+                                       scale_jitter=0.02, mid_plane_mirror=False, **CHEAP)
     assert Xs.shape == (4, 144) and len(sorted(tmp_path.rglob("image_*.npz"))) == 4
     np.testing.assert_allclose(np.abs(ys), np.abs(np.repeat(yc[::3], 2, axis=0)))
     for f in sorted(tmp_path.rglob("image_*.npz")):
@@ -316,17 +323,121 @@ def test_make_perovskite_abf_exact_and_scan_grids(tmp_path):
                 core = (slice(_MARGIN, -_MARGIN),) * 2
                 assert np.corrcoef(rendered[core].ravel(), window[core].ravel())[0, 1] > 0.9
                 assert abs(scale / CHEAP["sampling"] - 1) <= 0.02
-    Xs2, _ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
-                                 scale_jitter=0.02, **CHEAP)
+    Xs2, *_ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
+                                  scale_jitter=0.02, mid_plane_mirror=False, **CHEAP)
     np.testing.assert_array_equal(Xs2, Xs)
     with pytest.raises(ValueError, match="needs an integer patches_per_image"):
         make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image="all", pixel_grid="exact", **CHEAP)
     with pytest.raises(ValueError, match="pixel_grid must be 'cell', 'exact' or 'scan'"):
         make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="fine", **CHEAP)
-    with pytest.raises(ValueError, match="return_cells needs the periodic images"):
-        make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="scan", return_cells=True, **CHEAP)
     with pytest.raises(ValueError, match="scale_jitter must be"):
         make_perovskite_abf(1, cache_dir=tmp_path, pixel_grid="exact", scale_jitter=0.7, **CHEAP)
+
+
+def test_make_perovskite_abf_defaults_are_the_tilt_recipe_training_data():
+    import inspect
+
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    defaults = {k: p.default for k, p in inspect.signature(make_perovskite_abf).parameters.items()}
+    recipe = dict(n_samples=700, patch_size=48, patches_per_image=16, pixel_grid="exact", scale_jitter=0.03,
+                  dose=None, scan_noise=0.0, mid_plane_mirror="both")
+    assert {k: defaults[k] for k in recipe} == recipe
+    assert "return_groups" not in defaults and "return_cells" not in defaults
+
+
+@pytest.mark.parametrize("pixel_grid, patches", [("exact", 3), ("cell", 3), ("cell", "all"), ("scan", 2)])
+def test_make_perovskite_abf_returns_patches_tilts_groups_and_cells(tmp_path, pixel_grid, patches):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+    from sklearn_rvae.tilt import PeriodicCells
+
+    out = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=patches, pixel_grid=pixel_grid,
+                              mid_plane_mirror=False, random_state=1, **CHEAP)
+    assert len(out) == 4
+    X, y, groups, cells = out
+    n = len(X)
+    assert X.shape == (n, 144) and X.dtype == np.float32 and y.shape == (n, 3)
+    assert groups.shape == (n,) and groups.dtype.kind == "i"
+    if patches == "all":
+        assert np.array_equal(groups, np.sort(groups)) and set(groups) == {0, 1}
+    else:
+        np.testing.assert_array_equal(groups, np.repeat([0, 1], patches))
+    if pixel_grid == "scan":
+        assert cells is None  # no periodic images
+        return
+    # One cell per image, cells.cell the image; every row's target is a column of its own image.
+    assert isinstance(cells, PeriodicCells) and len(cells.pixel_sizes) == 2 and set(cells.cell) == {0, 1}
+    for target, image in zip(y, groups):
+        assert np.any(np.all(np.isclose(cells.tilts[cells.cell == image], target), axis=1))
+
+
+@pytest.mark.parametrize("pixel_grid, patches", [("exact", 3), ("cell", "all"), ("scan", 2)])
+def test_make_perovskite_abf_both_mirrors_interleave_the_two_calls(tmp_path, pixel_grid, patches):
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    common = dict(cache_dir=tmp_path, patches_per_image=patches, pixel_grid=pixel_grid, dose=1e5, scan_noise=0.2,
+                  random_state=1, **CHEAP)
+    X, y, groups, cells = make_perovskite_abf(2, mid_plane_mirror="both", **common)
+    n_files = len(sorted(tmp_path.rglob("image_*.npz")))
+    assert n_files == 4
+    front, back = (make_perovskite_abf(2, mid_plane_mirror=m, **common) for m in (False, True))
+    # The two calls read the caches "both" wrote: nothing simulated again.
+    assert len(sorted(tmp_path.rglob("image_*.npz"))) == n_files
+    # Image i's patches, then its mirror's (the same offsets and noise as the True call draws), one group.
+    rows = [np.flatnonzero(part[2] == i) for i in (0, 1) for part in (front, back)]
+    parts = [part for _ in (0, 1) for part in (front, back)]
+    for k, item in enumerate("Xyg"):
+        expected = np.concatenate([part[k][r] for part, r in zip(parts, rows)])
+        np.testing.assert_array_equal((X, y, groups)[k], expected, err_msg=item)
+    assert len(X) == len(front[0]) + len(back[0])
+    if pixel_grid == "scan":
+        assert cells is None
+        return
+    # Cells 2 i and 2 i + 1: image i and its mirror, as the False and True calls give them.
+    assert len(cells.pixel_sizes) == 4 and set(cells.cell) == {0, 1, 2, 3}
+    for i in (0, 1):
+        for member, part in enumerate((front, back)):
+            one = part[3]
+            np.testing.assert_array_equal(cells.coefficients[2 * i + member], one.coefficients[i])
+            np.testing.assert_array_equal(cells.tilts[cells.cell == 2 * i + member], one.tilts[one.cell == i])
+            np.testing.assert_array_equal(cells.position[cells.cell == 2 * i + member], one.position[one.cell == i])
+    if pixel_grid == "exact":
+        # The mirror's patches are cut at its front's columns: the same targets, mirrored.
+        np.testing.assert_allclose(y[groups == 0][len(rows[0]):], front[1][rows[0]][:, [1, 0, 2]] * (1, 1, -1))
+
+
+def _cache_key(params):
+    """The recipe of make_perovskite_abf's cache folders (perovskite_abf_<key>), spelled out to pin it."""
+    import hashlib
+    import json
+
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def test_make_perovskite_abf_cache_keys_do_not_change(tmp_path):
+    # The default microscope's SrTiO3 stream (random_state=0): the benchmark's cache folder, by the recipe above.
+    default = dict(format=2, tilt_range=10.0, material="SrTiO3", glazer="---", energy=300000.0, semiangle=25.0,
+                   detector=None, defocus=0.0, thickness_periods=4, frozen_phonons=0, sampling=0.25,
+                   potential_sampling=0.08, slice_thickness=2.0, method="multislice", random_state=0)
+    assert _cache_key(default) == "52e3c4c6c7dcf3f5"
+    pytest.importorskip("abtem")
+    from sklearn_rvae.datasets import make_perovskite_abf
+
+    cheap = dict(default, random_state=1, thickness_periods=1, potential_sampling=0.16, sampling=0.4, semiangle=20.0)
+    # "both" reads and writes the folder of the unmirrored images and that of the mirrored ones (the only key
+    # with mid_plane_mirror), whatever the patches are.
+    make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image=1, random_state=1, **CHEAP)
+    expected = {_cache_key(cheap), _cache_key(dict(cheap, mid_plane_mirror=True))}
+    assert {f.name for f in tmp_path.iterdir()} == {f"perovskite_abf_{key}" for key in expected}
+    # "scan" windows depend on the patches: their settings are in the key.
+    make_perovskite_abf(1, cache_dir=tmp_path, patches_per_image=1, pixel_grid="scan", scale_jitter=0.02,
+                        mid_plane_mirror=True, random_state=1, **CHEAP)
+    scan = dict(cheap, mid_plane_mirror=True, pixel_grid="scan", patch_size=12, patches_per_image=1,
+                scale_jitter=0.02)
+    expected.add(_cache_key(scan))
+    assert {f.name for f in tmp_path.iterdir()} == {f"perovskite_abf_{key}" for key in expected}
 
 
 def test_simulate_abf_window_scans_the_periodic_cell_anywhere():

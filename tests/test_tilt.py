@@ -9,12 +9,20 @@ from sklearn.base import clone
 
 from sklearn_rvae import TiltRegressor
 from sklearn_rvae.datasets import make_synthetic_tilt_patches
+from sklearn_rvae.tilt import PairDecision
 
 
 # The synthetic patches are built from ase structures; the tests on the
 # committed multislice fixture (load_abf_fixture) need neither ase nor abtem.
 
-SMALL = dict(conv_channels=(16, 16, 32, 32), pool_after=(2, 4), fc_units=64, lr=2e-3, device="cpu", random_state=0)
+# A small plain CNN (the recipe's [110] physics, scan correction and pair decision off; tests switch them on).
+SMALL = dict(network_shape=None, conv_layers=(16, 16, "pool", 32, 32, "pool"), fc_units=64, zone_axis=None,
+             scan_correction=False, device="cpu", random_state=0)
+
+
+def small(**params):
+    """TiltRegressor with SMALL's settings, overridden by params."""
+    return TiltRegressor(**{**SMALL, **params})
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +35,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(data):
     X, y, _, _ = data
-    return TiltRegressor(max_epochs=30, augment=False, **SMALL).fit(X, y)
+    return small(max_epochs=30, augment=False).fit(X, y)
 
 
 def test_learns_the_synthetic_tilts_far_better_than_the_mean(data, trained):
@@ -75,7 +83,7 @@ def test_predict_map_resamples_to_the_training_pixel_size(data, trained):
     direct = model.predict_map(image, centers=np.array([[36.0, 36.0], [60.0, 36.0]]) - 0.5 + 0.1)
     assert np.abs(back - direct).max() < 1.0, (back, direct)
     with pytest.raises(ValueError, match="estimator's sampling"):
-        trained.predict_map(image, sampling=0.25)
+        pickle.loads(pickle.dumps(trained)).set_params(sampling=None).predict_map(image, sampling=0.25)
     with pytest.raises(ValueError, match="centers must"):
         model.predict_map(image, centers=[[1.0, 2.0, 3.0]])
 
@@ -84,11 +92,11 @@ def test_augmented_fit_is_reproducible_and_leaves_global_rng_alone(data):
     X, y, Xv, _ = data
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    a = TiltRegressor(max_epochs=2, augment=True, **SMALL).fit(X[:200], y[:200])
+    a = small(max_epochs=2, augment=True).fit(X[:200], y[:200])
     assert torch.equal(torch.get_rng_state(), before)
-    b = TiltRegressor(max_epochs=2, augment=True, **SMALL).fit(X[:200], y[:200])
+    b = small(max_epochs=2, augment=True).fit(X[:200], y[:200])
     np.testing.assert_array_equal(a.predict(Xv), b.predict(Xv))
-    some = TiltRegressor(max_epochs=1, augment=("poisson", "blur", "scan_distortion"), **SMALL).fit(X[:64], y[:64])
+    some = small(max_epochs=1, augment=("poisson", "blur", "scan_distortion")).fit(X[:64], y[:64])
     assert np.all(np.isfinite(some.predict(Xv)))
 
 
@@ -120,12 +128,16 @@ def test_scan_distortion_shifts_each_row_independently():
     "X, y, params, match",
     [
         (np.ones((10, 64)), np.ones((10, 3, 1)), {}, r"dim 3, while dim <= 2"),
-        (np.ones((10, 64)), np.ones((10, 2)), {"symmetry": "110"}, r"needs y of shape \(n_samples, 3\)"),
+        (np.ones((10, 64)), np.ones((10, 2)), {"zone_axis": "110"}, r"needs y of shape \(n_samples, 3\)"),
         (np.full((10, 64), np.nan), np.ones((10, 3)), {}, "NaN"),
         (-np.ones((10, 64)), np.ones((10, 3)), {}, "Negative values"),
         (np.ones((10, 60)), np.ones((10, 3)), {}, "image_shape"),
         (np.ones((10, 64)), np.ones((10, 3)), {"augment": ("zoom",)}, "zoom"),
-        (np.ones((10, 64)), np.ones((10, 3)), {"pool_after": (9,)}, "pool_after"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"conv_layers": ("pool", 4)}, "conv_layers"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"conv_layers": (4, "pool", "pool")}, "conv_layers"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"conv_layers": (4, 2.5)}, "conv_layers"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"conv_layers": ()}, "conv_layers"),
+        (np.ones((10, 64)), np.ones((10, 3)), {"zone_axis": None, "pair_decision": PairDecision()}, "zone_axis='110'"),
         (np.ones((10, 64)), np.ones((10, 3)), {"counts_range": (0.0, 10.0)}, "counts_range"),
         (np.ones((10, 64)), np.ones((10, 3)), {"counts_range": (20.0, 10.0)}, "counts_range"),
         (np.ones((1, 64)), np.ones((1, 3)), {}, "minimum of 2"),
@@ -133,9 +145,8 @@ def test_scan_distortion_shifts_each_row_independently():
 )
 def test_bad_input_is_a_clear_error(X, y, params, match):
     # (1-D y and any number of columns are fine: n_outputs_ comes from y.)
-    kwargs = dict(SMALL, max_epochs=1, **params)
     with pytest.raises(ValueError, match=match):
-        TiltRegressor(**kwargs).fit(X, y)
+        small(max_epochs=1, **params).fit(X, y)
 
 
 def test_predict_checks_the_patch_size(trained):
@@ -149,7 +160,7 @@ def test_predict_checks_the_patch_size(trained):
 def test_cuda_without_gpu_is_a_clear_error(data):
     X, y, _, _ = data
     with pytest.raises(ValueError, match="no CUDA GPU"):
-        TiltRegressor(device="cuda", max_epochs=1).fit(X[:8], y[:8])
+        small(device="cuda", max_epochs=1).fit(X[:8], y[:8])
 
 
 def test_fits_the_committed_abf_fixture_in_a_pipeline():
@@ -158,7 +169,7 @@ def test_fits_the_committed_abf_fixture_in_a_pipeline():
     from sklearn_rvae.datasets import load_abf_fixture
 
     X, y = load_abf_fixture()  # real multislice patches, no abtem needed
-    model = make_pipeline(TiltRegressor(max_epochs=2, sampling=0.25, **SMALL)).fit(X[:96], y[:96])
+    model = make_pipeline(small(max_epochs=2, sampling=0.25)).fit(X[:96], y[:96])
     pred = model.predict(X[96:])
     assert pred.shape == (32, 3) and np.all(np.isfinite(pred))
 
@@ -167,9 +178,7 @@ def test_pixel_standardisation_uses_the_training_patches(data):
     from sklearn_rvae.tilt._module import standardize_patches
 
     X, y, _, _ = data
-    off = TiltRegressor(max_epochs=1, pixel_standardize=False, **SMALL).fit(X[:64], y[:64])
-    assert torch.all(off.net_.module_.pixel_mean == 0) and torch.all(off.net_.module_.pixel_scale == 1)
-    on = TiltRegressor(max_epochs=1, **SMALL).fit(X[:64], y[:64])
+    on = small(max_epochs=1).fit(X[:64], y[:64])
     z = standardize_patches(torch.as_tensor(X[:64], dtype=torch.float64).reshape(64, 1, 24, 24))
     np.testing.assert_allclose(on.net_.module_.pixel_mean[0, 0].numpy(), z.mean(0)[0].numpy(), atol=1e-6)
     np.testing.assert_allclose(on.net_.module_.pixel_scale[0, 0].numpy(), z.std(0, unbiased=False)[0].numpy(),
@@ -208,30 +217,30 @@ def test_scan_correction_aligns_rows_in_fit_and_predict():
 
     X, y = load_abf_fixture()
     with pytest.raises(ValueError, match="scan_correction=True needs scan_jitter > 0"):
-        TiltRegressor(scan_correction=True, scan_jitter=0.0, max_epochs=1, **SMALL).fit(X, y)
-    reg = TiltRegressor(scan_correction=True, scan_jitter=0.2, max_epochs=2, augment=("poisson", "scan_distortion"),
-                        counts_range=(4000.0, 4000.0), **SMALL).fit(X[:96], y[:96])
+        small(scan_correction=True, scan_jitter=0.0, max_epochs=1).fit(X, y)
+    reg = small(scan_correction=True, scan_jitter=0.2, max_epochs=2, augment=("poisson", "scan_distortion"),
+                        counts_range=(4000.0, 4000.0)).fit(X[:96], y[:96])
     aligner = reg.net_.module_.aligner
     assert aligner is not None and aligner.components.shape == (20, 1024)
     pred = reg.predict(X[96:])
     assert pred.shape == (32, 3) and np.all(np.isfinite(pred))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
-    assert TiltRegressor(max_epochs=1, **SMALL).fit(X[:96], y[:96]).net_.module_.aligner is None
+    assert small(max_epochs=1).fit(X[:96], y[:96]).net_.module_.aligner is None
 
 
-def test_symmetry_110_makes_predictions_exactly_mirror_equivariant():
+def test_zone_axis_110_makes_predictions_exactly_mirror_equivariant():
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
-    reg = TiltRegressor(symmetry="110", max_epochs=2, augment=("poisson",), counts_range=(500.0, 500.0),
-                        **SMALL).fit(X[:96], y[:96])
+    reg = small(zone_axis="110", pair_decision="network", max_epochs=2, augment=("poisson",),
+                counts_range=(500.0, 500.0)).fit(X[:96], y[:96])
     # The four mirrors of the held-out patches, and what their predictions must be: the mirrored tilts.
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), reg.predict(X[96:]))
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-9)
-    plain = TiltRegressor(max_epochs=2, **SMALL).fit(X[:96], y[:96])
+    plain = small(max_epochs=2).fit(X[:96], y[:96])
     assert not np.allclose(plain.predict(X4), mirror_patches_110(X[96:], plain.predict(X[96:]))[1], atol=1e-3)
-    with pytest.raises(ValueError, match=r"symmetry='110' .* needs y of shape \(n_samples, 3\), got \(8, 1\)"):
-        TiltRegressor(symmetry="110", max_epochs=1, **SMALL).fit(X[:8], y[:8, 0])
+    with pytest.raises(ValueError, match=r"zone_axis='110' .* needs y of shape \(n_samples, 3\), got \(8, 1\)"):
+        small(zone_axis="110", max_epochs=1).fit(X[:8], y[:8, 0])
 
 
 def test_pair_invariants_decode_to_the_tilts_on_the_direct_predictions_side():
@@ -254,13 +263,13 @@ def test_pair_invariants_decode_to_the_tilts_on_the_direct_predictions_side():
     np.testing.assert_allclose(_decode_pair(flipped), y[:, [1, 0, 2]] * (1, 1, -1), atol=1e-9)
 
 
-def test_pair_invariants_fit_predict_and_need_the_110_symmetry():
+def test_zone_axis_110_learns_the_pair_invariants_and_a_plain_cnn_does_not():
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
-    with pytest.raises(ValueError, match="pair_invariants=True .* needs symmetry='110'"):
-        TiltRegressor(pair_invariants=True, max_epochs=1, **SMALL).fit(X[:8], y[:8])
-    reg = TiltRegressor(symmetry="110", pair_invariants=True, max_epochs=2, augment=False, **SMALL).fit(X[:96], y[:96])
+    plain = small(max_epochs=1, augment=False).fit(X[:96], y[:96])
+    assert plain.target_mean_.shape == (3,) and plain.net_.module_.flips is None
+    reg = small(zone_axis="110", pair_decision="network", max_epochs=2, augment=False).fit(X[:96], y[:96])
     assert reg.target_mean_.shape == (5,) and reg.net_.module_.label_maps.shape == (4, 5, 5)
     pred = reg.predict(X[96:])
     assert pred.shape == (32, 3)
@@ -276,16 +285,16 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     from sklearn_rvae.datasets import load_abf_fixture, mirror_patches_110
 
     X, y = load_abf_fixture()
-    with pytest.raises(ValueError, match="pair_decision is for the .* needs symmetry='110'"):
-        TiltRegressor(pair_decision=PairDecision(), max_epochs=1, **SMALL).fit(X[:8], y[:8])
+    with pytest.raises(ValueError, match="pair_decision is for the .* needs zone_axis='110'"):
+        small(pair_decision=PairDecision(), max_epochs=1).fit(X[:8], y[:8])
     pair = PairDecision(neighbors=50)
-    reg = TiltRegressor(symmetry="110", pair_decision=pair, scan_jitter=0.2, max_epochs=2,
-                        augment=False, **SMALL).fit(X[:96], y[:96])
+    reg = small(zone_axis="110", pair_decision=pair, scan_jitter=0.2, max_epochs=2,
+                        augment=False).fit(X[:96], y[:96])
     # The patches are kept; their three mirrors are templates too, made when needed.
     assert reg.pair_library_.X.shape == (96, 32, 32) and reg.pair_library_.y.shape == (4 * 96, 3)
     pred = reg.predict(X[96:])
     # predict = the templates' local fit for the member they pick, from the network's estimate.
-    network = reg.set_params(pair_decision=None).predict(X[96:])
+    network = reg.set_params(pair_decision="network").predict(X[96:])
     reg.set_params(pair_decision=pair)
     chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(local=8))
     np.testing.assert_allclose(pred, templates)
@@ -340,12 +349,14 @@ def test_pair_likelihood_with_cell_templates():
     y = cells.tilts[entries]
     from sklearn_rvae.tilt import PairDecision
 
-    params = dict(symmetry="110", pair_decision=PairDecision(), scan_jitter=0.2, max_epochs=2, augment=False, **SMALL)
+    params = dict(SMALL, zone_axis="110", pair_decision=PairDecision(), scan_jitter=0.2, max_epochs=2, augment=False)
     with pytest.raises(ValueError, match=r"set TiltRegressor\(sampling=...\)"):
-        TiltRegressor(**params).fit(X[:100], y[:100], cells=cells)
+        TiltRegressor(**dict(params, sampling=None)).fit(X[:100], y[:100], cells=cells)
+    with pytest.raises(ValueError, match="there is none"):
+        TiltRegressor(**dict(params, pair_decision="network")).fit(X[:100], y[:100], cells=cells)
     with pytest.raises(TypeError, match="cells must be a PeriodicCells"):
-        TiltRegressor(sampling=0.25, **params).fit(X[:100], y[:100], cells=X)
-    reg = TiltRegressor(sampling=0.25, **dict(params, pair_decision=PairDecision(local=4))).fit(
+        TiltRegressor(**params).fit(X[:100], y[:100], cells=X)
+    reg = TiltRegressor(**dict(params, pair_decision=PairDecision(local=4))).fit(
         X[:100], y[:100], cells=cells)
     assert isinstance(reg.pair_library_, CellPairLibrary) and reg.pair_library_.n_neighbors == 100
     fitted = pickle.dumps(reg)
@@ -361,7 +372,7 @@ def test_pair_likelihood_with_cell_templates():
     np.testing.assert_array_equal(reg.set_params(n_jobs=2).predict(X[100:]), pred)
     reg.set_params(n_jobs=None)
     with pytest.raises(ValueError, match="n_jobs"):
-        TiltRegressor(n_jobs=1.5, **params).fit(X[:100], y[:100])
+        TiltRegressor(**dict(params, n_jobs=1.5)).fit(X[:100], y[:100])
 
 
 def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whole_patch():
@@ -369,19 +380,49 @@ def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whol
 
     X, y = load_abf_fixture()  # 32 x 32 patches centred on a B column
     crop = X.reshape(-1, 32, 32)[:, 6:26, 4:28].reshape(len(X), -1)
-    params = dict(max_epochs=2, augment=("poisson",), **SMALL)
-    wide = TiltRegressor(network_shape=(20, 24), **params).fit(X[:96], y[:96])
-    narrow = TiltRegressor(image_shape=(20, 24), **params).fit(crop[:96], y[:96])
+    params = dict(SMALL, max_epochs=2, augment=("poisson",))
+    wide = TiltRegressor(**dict(params, network_shape=(20, 24))).fit(X[:96], y[:96])
+    narrow = TiltRegressor(**dict(params, image_shape=(20, 24))).fit(crop[:96], y[:96])
     assert wide.network_shape_ == (20, 24) and wide.image_shape_ == (32, 32) and wide.n_features_in_ == 32 * 32
     # The same network, trained and applied on the crops.
     np.testing.assert_allclose(wide.predict(X[96:]), narrow.predict(crop[96:]), rtol=1e-6, atol=1e-6)
     # The templates are whole patches: the pair is decided on all 32 x 32 pixels.
     from sklearn_rvae.tilt import PairDecision
 
-    reg = TiltRegressor(network_shape=(20, 24), symmetry="110", pair_decision=PairDecision(neighbors=50),
-                        scan_jitter=0.2, **params).fit(X[:96], y[:96])
+    reg = TiltRegressor(**dict(params, network_shape=(20, 24), zone_axis="110", pair_decision=PairDecision(neighbors=50),
+                               scan_jitter=0.2)).fit(X[:96], y[:96])
     assert reg.pair_library_.X.shape == (96, 32, 32)
     assert reg.predict(X[96:]).shape == (len(X) - 96, 3)
     for bad in [(21, 24), (34, 32), (0, 32), (20,)]:
         with pytest.raises(ValueError, match="network_shape"):
-            TiltRegressor(network_shape=bad, **params).fit(X[:8], y[:8])
+            TiltRegressor(**dict(params, network_shape=bad)).fit(X[:8], y[:8])
+
+
+def test_the_defaults_are_the_validated_recipe():
+    """TiltRegressor() is the recipe of benchmarks/RESULTS.md's headline (issue 24), in at most 22 parameters."""
+    reg = TiltRegressor()
+    params = reg.get_params(deep=False)
+    assert len(params) <= 22
+    assert params["network_shape"] == (32, 32) and params["zone_axis"] == "110" and params["scan_correction"]
+    assert params["augment"] == ("poisson", "scan_distortion") and params["max_epochs"] == 6
+    decision = reg._pair_decision()  # "auto" with the zone axis: the pair decision's defaults
+    assert isinstance(decision, PairDecision) and decision.get_params() == PairDecision().get_params()
+    assert reg.set_params(zone_axis=None)._pair_decision() is None  # "auto": the network, without the zone axis
+    assert reg.set_params(zone_axis="110", pair_decision="network")._pair_decision() is None
+
+
+def test_conv_layers_read_like_vgg_configurations():
+    from sklearn_rvae.tilt._estimator import _conv_layers
+
+    assert _conv_layers((32, 32, "pool", 64, 64, "pool", 64, 128, "pool", 128)) == ((32, 32, 64, 64, 64, 128, 128),
+                                                                                   (2, 4, 6))
+    assert _conv_layers((64,) * 5 + ("pool",) + (64, 64, 128, 128, 128, "pool")) == ((64,) * 7 + (128,) * 3, (5, 10))
+
+
+def test_learning_rate_anneals_by_a_cosine_over_max_epochs():
+    from sklearn_rvae.datasets import load_abf_fixture
+
+    X, y = load_abf_fixture()
+    reg = small(max_epochs=4, lr=1e-3, augment=False).fit(X[:64], y[:64])
+    epochs = np.arange(4)
+    np.testing.assert_allclose(reg.history_["event_lr"], 1e-3 * (1 + np.cos(np.pi * epochs / 4)) / 2, rtol=1e-6)

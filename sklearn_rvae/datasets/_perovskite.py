@@ -519,9 +519,7 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
         "method": [StrOptions({"multislice", "prism"})],
         "source_size": [Interval(numbers.Real, 0, None, closed="left")],
         "scan_noise": [Interval(numbers.Real, 0, None, closed="left")],
-        "mid_plane_mirror": ["boolean"],
-        "return_groups": ["boolean"],
-        "return_cells": ["boolean"],
+        "mid_plane_mirror": ["boolean", StrOptions({"both"})],
         "cache_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
         "n_jobs": [numbers.Integral, None],
@@ -529,14 +527,28 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
     },
     prefer_skip_nested_validation=True,
 )
-def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer="a-b-c-", patch_size=32,
-                        patches_per_image=1, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
+def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", glazer="a-b-c-", patch_size=48,
+                        patches_per_image=16, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
                         thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
                         slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
-                        mid_plane_mirror=False, grid_offset=(0.0, 0.0), pixel_grid="cell", scale_jitter=0.0,
-                        return_groups=False, return_cells=False, cache_dir=None, random_state=0, n_jobs=1,
-                        verbose=False):
-    """Simulated ABF-STEM patches of a tilted perovskite along [110], and their tilts.
+                        mid_plane_mirror="both", grid_offset=(0.0, 0.0), pixel_grid="exact", scale_jitter=0.03,
+                        cache_dir=None, random_state=0, n_jobs=1, verbose=False):
+    """Simulated ABF-STEM patches of a tilted perovskite along [110], their tilts, images and cells.
+
+    The defaults make the training data of the ``TiltRegressor()`` recipe
+    (benchmarks/RESULTS.md, "Sixteenth run"): 700 SrTiO3 images, each
+    followed by its mid-plane mirror, 16 patches of 48 pixels per image, on
+    exact pixel grids with a 3% pixel-size jitter. They are noise-free: the
+    regressor adds the noise at fit (Poisson counts and scan-row jitter,
+    fresh every epoch). Test data as the benchmark records them, on the
+    simulated grid, without the mirror and with noise::
+
+        make_perovskite_abf(100, random_state=..., patch_size=48, patches_per_image=2, pixel_grid="cell",
+                            mid_plane_mirror=False, dose=1e5, scan_noise=0.2)
+
+    The default 700 images take about an hour of simulation on a 2-core
+    CPU (1.5-2.7 s per image per core, twice that for the mirrors); give
+    ``cache_dir`` so that an interrupted run resumes where it stopped.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
     generator seeded by ``(random_state, i)``, so any subset of the images
@@ -559,69 +571,134 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
 
     Parameters
     ----------
-    n_samples : int
-        Number of simulated images.
-    patches_per_image : int or "all", default=1
+    n_samples : int, default=700
+        Number of simulated images (each with its mirror for
+        ``mid_plane_mirror="both"``).
+    tilt_range, material, glazer : simulated structure, see :func:`perovskite_supercell`.
+    patch_size : int, default=48
+        Side of the patches, pixels (at least 4).
+    patches_per_image : int or "all", default=16
         Patches cut from each image, at different columns (so with
         opposite signs for anti-phase tilts) and with independent noise.
-        Rows ``i * patches_per_image`` to ``(i + 1) * patches_per_image - 1``
-        come from image ``i``: split train and test by image, not by row.
-        ``"all"``: every B column at every position its half-pixel cut can
-        take (up to four), each once (the columns of a tiled cell repeat
-        exactly), in a fixed order; the same images give 16 patches each
-        along [110] for ``a-b-c-`` instead of a random few, at no extra
-        simulation. Their number per image varies: see ``return_groups``.
-    tilt_range, material, glazer : simulated structure, see :func:`perovskite_supercell`.
+        ``"all"`` (``pixel_grid="cell"`` only): every B column at every
+        position its half-pixel cut can take (up to four), each once (the
+        columns of a tiled cell repeat exactly), in a fixed order; the same
+        images give 16 patches each along [110] for ``a-b-c-`` instead of a
+        random few, at no extra simulation. Their number per image varies:
+        see ``groups``.
     energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling : microscope settings
         See :func:`simulate_abf`.
     potential_sampling, slice_thickness, method : multislice settings, see :func:`simulate_abf`.
-    source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`.
-    mid_plane_mirror : bool, default=False
-        Simulate each image's slab mirrored through its mid-plane (the beam
-        enters through the other surface): the same draws, with the tilts
-        of every column mapped to (beta, alpha, -gamma). The [110]
-        projection barely sees this mirror (only dynamical scattering
-        does), so the two data sets together are the matched pairs a model
-        must tell apart; they share tilts, so keep them on the same side
-        of a train/test split.
-    pixel_grid : {"cell", "exact", "scan"}, default="cell"
+    source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`
+        The defaults (no dose, no scan noise) give noise-free patches.
+    mid_plane_mirror : bool or "both", default="both"
+        ``False``: the slab as built. ``True``: the slab mirrored through
+        its mid-plane (the beam enters through the other surface), with the
+        same draws and the tilts of every column mapped to (beta, alpha,
+        -gamma). ``"both"``: every image followed by its mirror, exactly the
+        rows of a ``False`` and a ``True`` call interleaved per image. The
+        [110] projection barely sees this mirror (only dynamical scattering
+        does), so the two members are the matched pairs a model must tell
+        apart; they share tilts, and so share a group: keep them on the same
+        side of a train/test split. Each has its own cache (the ``False``
+        and ``True`` calls' caches).
+    grid_offset : (float, float), default=(0.0, 0.0)
+        With ``pixel_grid="cell"``: the periodic image moved by this many
+        pixels (rows, columns) before the cuts (a Fourier shift, exact), so
+        the columns sit at other sub-pixel offsets.
+    pixel_grid : {"exact", "cell", "scan"}, default="exact"
         ``"cell"``: the simulated grid, ``sampling`` or a little finer so
         that the periodic cell spans whole pixels (its columns then sit at
         the same sub-pixel offsets in every patch). ``"exact"``: each patch
         on a grid of exactly ``sampling`` Angstrom per pixel (times the
         scale jitter) with its column anywhere within half a pixel of the
         centre, as a microscope records it, evaluated from the periodic
-        image's Fourier series (see ``return_cells``; it aliases a little
+        image's Fourier series (the returned ``cells``; it aliases a little
         at 0.25 A per pixel). ``"scan"``: the same geometry, each patch
         simulated directly on its own scan grid (about 2.5 times the cost
         of a cell per patch, cached apart): the honest test of a model
         that ``"exact"`` data trained. Both need an integer
         ``patches_per_image`` and no ``grid_offset``.
-    scale_jitter : float, default=0.0
+    scale_jitter : float, default=0.03
         With ``pixel_grid`` ``"exact"`` or ``"scan"``: each patch's pixel size is
         ``sampling * (1 + u)``, ``u`` uniform in ``+-scale_jitter`` (a
-        calibration error, or another lattice constant).
-    return_cells : bool, default=False
-        Also return the noise-free (source-blurred) periodic images, their B
-        columns and those columns' tilts, as the templates of
-        ``TiltRegressor.fit(..., cells=...)``.
+        calibration error, or another lattice constant). Ignored by ``"cell"``.
+    cache_dir : str, path or None, default=None
+        Folder of the cache (a sub-folder per simulation settings, one file
+        per image); ``None`` simulates every image and keeps nothing.
     random_state : int, RandomState instance or None, default=0
         An int seeds image ``i`` with ``(random_state, i)``; a RandomState
         or ``None`` (the OS) first draws such an int, so the images are new
         every call (and so are their cache files). numpy's global random
         state is left as it was.
+    n_jobs : int or None, default=1
+        joblib workers simulating images (``None``: 1; negative: all CPUs
+        but ``-1 - n_jobs``).
+    verbose : bool or int, default=False
+        Print the progress of the simulation.
 
     Returns
     -------
-    X : ndarray (n_patches, patch_size ** 2), float32 intensities (fraction of the beam)
-        ``n_patches = n_samples * patches_per_image`` for an integer.
-    y : ndarray (n_patches, 3), tilts (alpha, beta, gamma) of the centre column, degrees
+    X : ndarray (n_patches, patch_size ** 2), float32
+        Intensities (fraction of the beam). ``n_patches`` is ``n_samples *
+        patches_per_image`` for an integer ``patches_per_image``, twice
+        that for ``mid_plane_mirror="both"``.
+    y : ndarray (n_patches, 3)
+        Tilts (alpha, beta, gamma) of the patch's centre column, degrees.
     groups : ndarray (n_patches,) of int
-        With ``return_groups``: the image each row was cut from.
-    cells : PeriodicCells
-        With ``return_cells``: the images the patches come from.
+        The image each row was cut from (both members of a pair share it):
+        the groups of a split by image (``GroupKFold``,
+        ``GroupShuffleSplit``). The rows are in image order: image ``i``'s
+        patches, then (for ``"both"``) its mirror's patches, then image
+        ``i + 1``'s.
+    cells : PeriodicCells or None
+        The noise-free (source-blurred) periodic images the patches come
+        from, their B columns and those columns' tilts: the templates of
+        ``TiltRegressor.fit(..., cells=...)``. ``cells.cell`` of a column
+        is its image ``i`` for ``mid_plane_mirror`` ``False`` or ``True``;
+        for ``"both"`` it is ``2 * i`` for image ``i`` and ``2 * i + 1`` for
+        its mirror (``cells.cell // 2`` is the group). ``None`` for
+        ``pixel_grid="scan"``, which has no periodic images.
     """
-    import joblib
+    grid_offset, glazer, random_state = _check_abf_arguments(
+        n_samples=n_samples, patches_per_image=patches_per_image, patch_size=patch_size, tilt_range=tilt_range,
+        dose=dose, sampling=sampling, n_jobs=n_jobs, detector=detector, semiangle=semiangle,
+        grid_offset=grid_offset, pixel_grid=pixel_grid, scale_jitter=scale_jitter, glazer=glazer,
+        random_state=random_state)
+    # What the simulation (and so the cache key) depends on; the patches' settings only for "scan", whose
+    # simulations are the patches' own windows.
+    simulation = dict(
+        tilt_range=tilt_range, material=material, glazer=glazer, random_state=random_state, sampling=sampling,
+        microscope=dict(energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
+                        thickness_periods=thickness_periods, frozen_phonons=frozen_phonons,
+                        potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method),
+        scan=dict(patch_size=patch_size, patches_per_image=patches_per_image, scale_jitter=scale_jitter)
+        if pixel_grid == "scan" else None)
+    cut = dict(pixel_grid=pixel_grid, patch_size=patch_size, patches_per_image=patches_per_image,
+               scale_jitter=scale_jitter, sampling=sampling, source_size=source_size, dose=dose,
+               scan_noise=scan_noise, grid_offset=grid_offset, material=material, glazer=glazer)
+    # The simulations of each image: the slab as built, its mirror, or both (in that order).
+    mirrors = (False, True) if isinstance(mid_plane_mirror, str) else (bool(mid_plane_mirror),)
+    patches, targets, groups, cell_parts = [], [], [], []
+    for i, mirrored, sim in _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose):
+        # Patch geometry and noise have their own stream per image, so changing them never changes the
+        # simulated tilts, and the mirror's patches are those of a mid_plane_mirror=True call.
+        rng = np.random.default_rng([int(random_state), int(i), 1])
+        image_patches, image_targets, cell_part = _image_patches(sim, mirrored, cut, rng)
+        patches += image_patches
+        targets += image_targets
+        groups += [i] * len(image_patches)
+        cell_parts.append(cell_part)
+    X = np.asarray(patches, dtype=np.float32).reshape(-1, patch_size * patch_size)
+    y = np.asarray(targets, dtype=np.float64).reshape(-1, 3)
+    cells = None if pixel_grid == "scan" else PeriodicCells(*zip(*cell_parts))
+    return X, y, np.asarray(groups, dtype=np.int64), cells
+
+
+def _check_abf_arguments(*, n_samples, patches_per_image, patch_size, tilt_range, dose, sampling, n_jobs, detector,
+                         semiangle, grid_offset, pixel_grid, scale_jitter, glazer, random_state):
+    """What ``validate_params`` cannot say of make_perovskite_abf's arguments; the normalised
+    ``(grid_offset, glazer, random_state)``."""
 
     def integer(value):
         return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -653,170 +730,218 @@ def make_perovskite_abf(n_samples, *, tilt_range=10.0, material="SrTiO3", glazer
         offset = ()
     if len(offset) != 2 or not all(math.isfinite(v) for v in offset):
         raise ValueError(f"grid_offset must be two finite shifts in pixels (rows, columns), got {grid_offset!r}.")
-    grid_offset = offset
     if pixel_grid not in ("cell", "exact", "scan"):
         raise ValueError(f"pixel_grid must be 'cell', 'exact' or 'scan', got {pixel_grid!r}.")
-    if pixel_grid != "cell" and (patches_per_image == "all" or any(grid_offset)):
+    if pixel_grid != "cell" and (patches_per_image == "all" or any(offset)):
         raise ValueError(f"pixel_grid={pixel_grid!r} places every column at a random sub-pixel offset: it needs an "
-                         f"integer patches_per_image and grid_offset=(0, 0).")
-    if pixel_grid == "scan" and return_cells:
-        raise ValueError("return_cells needs the periodic images: pixel_grid 'cell' or 'exact', not 'scan'.")
+                         f"integer patches_per_image and grid_offset=(0, 0), got patches_per_image="
+                         f"{patches_per_image!r} and grid_offset={grid_offset!r} (pixel_grid='cell' takes those).")
     if not (real(scale_jitter) and 0 <= scale_jitter < 0.5):
         raise ValueError(f"scale_jitter must be a relative pixel-size spread in [0, 0.5), got {scale_jitter!r}.")
-    glazer = _check_glazer(glazer)
     if not integer(random_state):
         # Image i is seeded by (random_state, i): a RandomState or None (the OS) first draws that int.
         random_state = seed_from(random_state)
-    # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
-    # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
-    x_repeats = 1 if "+" in glazer[:2] else 2
-    params = dict(format=2, tilt_range=tilt_range, material=material, glazer="".join(glazer), energy=energy,
-                  semiangle=semiangle, detector=detector, defocus=defocus, thickness_periods=thickness_periods,
-                  frozen_phonons=frozen_phonons, sampling=sampling, potential_sampling=potential_sampling,
-                  slice_thickness=slice_thickness, method=method, random_state=random_state)
-    if mid_plane_mirror:
-        params["mid_plane_mirror"] = True  # only when set: the unmirrored caches keep their keys
-    if pixel_grid == "scan":
-        params.update(pixel_grid="scan", patch_size=patch_size, patches_per_image=patches_per_image,
-                      scale_jitter=scale_jitter)
-    folder = None
-    if cache_dir is not None:
-        import hashlib
-        import json
+    return offset, _check_glazer(glazer), random_state
 
-        key = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        folder = Path(cache_dir) / f"perovskite_abf_{key}"
-        folder.mkdir(parents=True, exist_ok=True)
 
-    def path(i):
-        return None if folder is None else folder / f"image_{i:07d}.npz"
+def _cache_params(simulation, mirrored):
+    """The settings that name an image's cache folder (``format=2``): unchanged keys, so old caches stay valid.
 
-    todo = [i for i in range(n_samples) if path(i) is None or not path(i).exists()]
-    done = n_samples - len(todo)
+    ``mid_plane_mirror`` is there only when set (the unmirrored caches predate it), and the patch settings
+    only for ``"scan"``.
+    """
+    params = dict(format=2, tilt_range=simulation["tilt_range"], material=simulation["material"],
+                  glazer="".join(simulation["glazer"]), sampling=simulation["sampling"],
+                  random_state=simulation["random_state"], **simulation["microscope"])
+    if mirrored:
+        params["mid_plane_mirror"] = True
+    if simulation["scan"] is not None:
+        params.update(pixel_grid="scan", **simulation["scan"])
+    return params
+
+
+def _cache_key(params):
+    """The 16 hex digits of the cache folder ``perovskite_abf_<key>`` of the settings ``params``."""
+    import hashlib
+    import json
+
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose):
+    """Yield ``(i, mirrored, simulation)`` of images ``0 .. n_samples - 1``, each in the order of ``mirrors``.
+
+    The images not in the cache are simulated first (by joblib, a few batches at a time so that an
+    interruption loses little) and written to it; the others are read from it as they are yielded.
+    """
+    import joblib
+
+    folders = {}
+    for mirrored in mirrors:
+        folders[mirrored] = None
+        if cache_dir is not None:
+            folders[mirrored] = Path(cache_dir) / f"perovskite_abf_{_cache_key(_cache_params(simulation, mirrored))}"
+            folders[mirrored].mkdir(parents=True, exist_ok=True)
+
+    def path(i, mirrored):
+        return None if folders[mirrored] is None else folders[mirrored] / f"image_{i:07d}.npz"
+
+    jobs = [(i, m) for i in range(n_samples) for m in mirrors]
+    todo = [job for job in jobs if path(*job) is None or not path(*job).exists()]
+    done = len(jobs) - len(todo)
     if verbose:
-        print(f"make_perovskite_abf: {done} of {n_samples} images cached, {len(todo)} to simulate", flush=True)
-
-    def simulate(i):
-        rng = np.random.default_rng([int(random_state), int(i)])
-        tilts = rng.uniform(-tilt_range, tilt_range, 3)
-        atoms = orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
-        if mid_plane_mirror:
-            atoms = mirror_mid_plane(atoms)
-        settings = dict(energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
-                        thickness_periods=thickness_periods, frozen_phonons=frozen_phonons,
-                        potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method,
-                        random_state=int(rng.integers(2**31)))
-        if pixel_grid == "scan":
-            # Each patch's own scan grid: a random column, at a random sub-pixel offset and pixel size.
-            geometry = np.random.default_rng([int(random_state), int(i), 2])
-            fractions, signs = b_cation_columns(atoms, (1, 1))
-            where = fractions * atoms.cell.lengths()[[1, 0]]  # Angstrom (y, x)
-            order = geometry.permutation(len(where))
-            chosen = np.array([order[p % len(order)] for p in range(patches_per_image)])
-            offsets = geometry.uniform(-0.5, 0.5, (patches_per_image, 2))
-            scales = sampling * (1 + geometry.uniform(-scale_jitter, scale_jitter, patches_per_image))
-            size = patch_size + 2 * _MARGIN
-            windows = [simulate_abf(atoms, sampling=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
-                                    **settings) for c, u, s in zip(chosen, offsets, scales)]
-            result = dict(windows=np.asarray(windows, dtype=np.float32), tilts=tilts, chosen=chosen,
-                          offsets=offsets, scales=scales, signs=signs)
-        else:
-            image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
-            columns, signs = b_cation_columns(atoms, image.shape)
-            result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
-        if path(i) is not None:
-            # Write then rename: an interrupted write never leaves a half file.
-            tmp = path(i).with_suffix(".tmp.npz")
-            np.savez(tmp, **result)
-            os.replace(tmp, path(i))
-        return result
-
+        print(f"make_perovskite_abf: {done} of {len(jobs)} images cached, {len(todo)} to simulate", flush=True)
     computed = {}
     batch = max(1, int(n_jobs) if n_jobs and n_jobs > 0 else 1) * 4
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        results = joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(simulate)(i) for i in chunk)
+        results = joblib.Parallel(n_jobs=n_jobs)(
+            joblib.delayed(_simulate_image)(i, m, simulation, path(i, m)) for i, m in chunk)
         computed.update(zip(chunk, results))
         if verbose:
-            print(f"make_perovskite_abf: {done + start + len(chunk)} of {n_samples}", flush=True)
-
-
-    patches, targets, groups = [], [], []
-    cell_parts = ([], [], [], [])
-    for i in range(n_samples):
-        if i in computed:
-            sim = computed[i]
+            print(f"make_perovskite_abf: {done + start + len(chunk)} of {len(jobs)}", flush=True)
+    for i, mirrored in jobs:
+        if (i, mirrored) in computed:
+            sim = computed.pop((i, mirrored))
         else:
-            with np.load(path(i)) as f:
+            with np.load(path(i, mirrored)) as f:
                 sim = {k: f[k] for k in f.files}
-        # Patch noise has its own stream, so changing the noise never changes the simulated tilts.
-        rng = np.random.default_rng([int(random_state), int(i), 1])
-        column_tilts = sim["signs"] * sim["tilts"]
-        if mid_plane_mirror:
-            column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
-        if pixel_grid == "scan":
-            from scipy import ndimage
+        yield i, mirrored, sim
 
-            for c, window, s in zip(sim["chosen"], sim["windows"], sim["scales"]):
-                # Not periodic: the margin takes the blur's edge.
-                window = ndimage.gaussian_filter(window.astype(np.float64), source_size / 2.3548 / s, mode="reflect")
-                patches.append(_finish_window(window, sampling, dose, scan_noise, rng).ravel())
-                targets.append(column_tilts[c])
-                groups.append(i)
-            continue
-        image = postprocess_abf(sim["image"], sampling=sampling, source_size=source_size)  # periodic: wrap is exact
-        columns = sim["columns"]
-        if any(grid_offset):
-            # The periodic, blurred image moved by a Fourier phase: exact, and the columns move with it.
-            from scipy import ndimage
 
-            image = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(image), grid_offset)).real
-            columns = columns + np.asarray(grid_offset, dtype=np.float64)
-        if pixel_grid == "exact" or return_cells:
-            # The cell's extent is not cached; it follows from the structure (milliseconds to build).
-            extent = orient_110(perovskite_supercell(material, sim["tilts"], glazer, repeats=(2, 2, 2))).cell.lengths()
-            pixel_size = (extent[1] / image.shape[0], extent[0] / image.shape[1])
-            cell = PeriodicCells([image], [pixel_size], [columns], [column_tilts])
-            for part, value in zip(cell_parts, (image, pixel_size, columns, column_tilts)):
-                part.append(value)
-        if pixel_grid == "exact":
-            order = rng.permutation(len(columns))
-            cuts = []
-            for p in range(patches_per_image):
-                c = order[p % len(order)]
-                offset_px = rng.uniform(-0.5, 0.5, 2)
-                scale = sampling * (1 + rng.uniform(-scale_jitter, scale_jitter))
-                size = patch_size + 2 * _MARGIN
-                cuts.append((c, cell.render([c], (size, size), offset_px, scale)[0]))
-        elif patches_per_image == "all":
-            cuts, seen = [], []
-            for c, center in enumerate(columns):
-                for origin in _cut_origins(center, patch_size):
-                    window = _window(image, origin, patch_size)
-                    # Columns of a tiled cell repeat (exactly, up to the rounding of a grid_offset): one patch each.
-                    if not any(np.allclose(window, other, rtol=0, atol=1e-9) for other in seen):
-                        seen.append(window)
-                        cuts.append((c, window))
-        else:
-            order = rng.permutation(len(sim["columns"]))
-            cuts = [(order[p % len(order)], None) for p in range(patches_per_image)]
-        for c, window in cuts:
-            if window is None:
-                patch = _cut_patch(image, columns[c], patch_size, sampling, dose, scan_noise, rng)
-            else:
-                patch = _finish_window(window, sampling, dose, scan_noise, rng)
-            target = column_tilts[c]
-            patches.append(patch.ravel())
-            targets.append(target)
-            groups.append(i)
-    X = np.asarray(patches, dtype=np.float32).reshape(-1, patch_size * patch_size)
-    y = np.asarray(targets, dtype=np.float64).reshape(-1, 3)
-    out = (X, y)
-    if return_groups:
-        out += (np.asarray(groups),)
-    if return_cells:
-        out += (PeriodicCells(*cell_parts),)
-    return out
+def _oriented_cell(material, tilts, glazer):
+    """The [110] cell (2x2x2 pseudo-cubic supercell) that image of these tilts simulates."""
+    return orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
+
+
+def _simulate_image(i, mirrored, simulation, path=None):
+    """Image ``i`` (noise-free): the periodic cell's image, or with ``simulation["scan"]`` its patches' windows.
+
+    Returns the dict the cache stores (written to ``path`` unless ``None``): the tilts, the B columns' rotation
+    senses ``signs`` and either ``image`` with the ``columns`` in pixels, or ``windows`` with the ``chosen``
+    columns, their sub-pixel ``offsets`` and pixel sizes ``scales``.
+    """
+    random_state = int(simulation["random_state"])
+    rng = np.random.default_rng([random_state, int(i)])
+    tilts = rng.uniform(-simulation["tilt_range"], simulation["tilt_range"], 3)
+    atoms = _oriented_cell(simulation["material"], tilts, simulation["glazer"])
+    if mirrored:
+        atoms = mirror_mid_plane(atoms)
+    settings = dict(simulation["microscope"], random_state=int(rng.integers(2**31)))
+    sampling, scan = simulation["sampling"], simulation["scan"]
+    if scan is not None:
+        # Each patch's own scan grid: a random column, at a random sub-pixel offset and pixel size (a stream of
+        # its own, shared by the mirror).
+        geometry = np.random.default_rng([random_state, int(i), 2])
+        fractions, signs = b_cation_columns(atoms, (1, 1))
+        where = fractions * atoms.cell.lengths()[[1, 0]]  # Angstrom (y, x)
+        order = geometry.permutation(len(where))
+        chosen = np.array([order[p % len(order)] for p in range(scan["patches_per_image"])])
+        offsets = geometry.uniform(-0.5, 0.5, (scan["patches_per_image"], 2))
+        scales = sampling * (1 + geometry.uniform(-scan["scale_jitter"], scan["scale_jitter"],
+                                                  scan["patches_per_image"]))
+        size = scan["patch_size"] + 2 * _MARGIN
+        windows = [simulate_abf(atoms, sampling=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
+                                **settings) for c, u, s in zip(chosen, offsets, scales)]
+        result = dict(windows=np.asarray(windows, dtype=np.float32), tilts=tilts, chosen=chosen,
+                      offsets=offsets, scales=scales, signs=signs)
+    else:
+        # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
+        # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
+        x_repeats = 1 if "+" in simulation["glazer"][:2] else 2
+        image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
+        columns, signs = b_cation_columns(atoms, image.shape)
+        result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
+    if path is not None:
+        # Write then rename: an interrupted write never leaves a half file.
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **result)
+        os.replace(tmp, path)
+    return result
+
+
+def _image_patches(sim, mirrored, cut, rng):
+    """The patches of one simulated image, their targets, and its periodic cell (``None`` for ``"scan"``).
+
+    ``cut`` holds make_perovskite_abf's patch settings; ``rng`` the image's patch stream (geometry, then
+    noise, in the order of the patches).
+    """
+    column_tilts = sim["signs"] * sim["tilts"]
+    if mirrored:
+        column_tilts = column_tilts[:, [1, 0, 2]] * (1, 1, -1)
+    if cut["pixel_grid"] == "scan":
+        patches = _scan_patches(sim, cut, rng)
+        return patches, [column_tilts[c] for c in sim["chosen"]], None
+    cell_part = _periodic_image(sim, column_tilts, cut)
+    image, pixel_size, columns, _ = cell_part
+    if cut["pixel_grid"] == "exact":
+        cuts = _exact_cuts(PeriodicCells(*([part] for part in cell_part)), len(columns), cut, rng)
+    elif cut["patches_per_image"] == "all":
+        cuts = _every_cut(image, columns, cut["patch_size"])
+    else:
+        order = rng.permutation(len(columns))
+        cuts = [(order[p % len(order)], None) for p in range(cut["patches_per_image"])]
+    noise = (cut["sampling"], cut["dose"], cut["scan_noise"], rng)
+    patches = [(_cut_patch(image, columns[c], cut["patch_size"], *noise) if window is None
+                else _finish_window(window, *noise)).ravel() for c, window in cuts]
+    return patches, [column_tilts[c] for c, _ in cuts], cell_part
+
+
+def _scan_patches(sim, cut, rng):
+    """The patches of ``pixel_grid="scan"``: the simulated windows, source-blurred, with their noise."""
+    from scipy import ndimage
+
+    patches = []
+    for window, s in zip(sim["windows"], sim["scales"]):
+        # Not periodic: the margin takes the blur's edge.
+        window = ndimage.gaussian_filter(window.astype(np.float64), cut["source_size"] / 2.3548 / s, mode="reflect")
+        patches.append(_finish_window(window, cut["sampling"], cut["dose"], cut["scan_noise"], rng).ravel())
+    return patches
+
+
+def _periodic_image(sim, column_tilts, cut):
+    """The noise-free periodic image of a simulated cell (source-blurred, moved by ``grid_offset``), its pixel size
+    (rows, columns) in Angstrom, its B columns in pixels and their tilts: one cell of :class:`PeriodicCells`."""
+    image = postprocess_abf(sim["image"], sampling=cut["sampling"], source_size=cut["source_size"])  # periodic: wrap
+    columns = sim["columns"]
+    if any(cut["grid_offset"]):
+        # The periodic, blurred image moved by a Fourier phase: exact, and the columns move with it.
+        from scipy import ndimage
+
+        image = np.fft.ifft2(ndimage.fourier_shift(np.fft.fft2(image), cut["grid_offset"])).real
+        columns = columns + np.asarray(cut["grid_offset"], dtype=np.float64)
+    # The cell's extent is not cached; it follows from the structure (milliseconds to build).
+    extent = _oriented_cell(cut["material"], sim["tilts"], cut["glazer"]).cell.lengths()
+    pixel_size = (extent[1] / image.shape[0], extent[0] / image.shape[1])
+    return image, pixel_size, columns, column_tilts
+
+
+def _exact_cuts(cell, n_columns, cut, rng):
+    """``(column, window)`` of ``pixel_grid="exact"``: each window rendered from the one-image ``cell`` on its own
+    grid, its column at a random sub-pixel offset and its pixel size jittered."""
+    order = rng.permutation(n_columns)
+    size = cut["patch_size"] + 2 * _MARGIN
+    cuts = []
+    for p in range(cut["patches_per_image"]):
+        c = order[p % len(order)]
+        offset_px = rng.uniform(-0.5, 0.5, 2)
+        scale = cut["sampling"] * (1 + rng.uniform(-cut["scale_jitter"], cut["scale_jitter"]))
+        cuts.append((c, cell.render([c], (size, size), offset_px, scale)[0]))
+    return cuts
+
+
+def _every_cut(image, columns, patch_size):
+    """``(column, window)`` of ``patches_per_image="all"``: every column at every position its half-pixel cut can
+    take, each distinct window once."""
+    cuts, seen = [], []
+    for c, center in enumerate(columns):
+        for origin in _cut_origins(center, patch_size):
+            window = _window(image, origin, patch_size)
+            # Columns of a tiled cell repeat (exactly, up to the rounding of a grid_offset): one patch each.
+            if not any(np.allclose(window, other, rtol=0, atol=1e-9) for other in seen):
+                seen.append(window)
+                cuts.append((c, window))
+    return cuts
 
 
 def mirror_mid_plane(atoms):
@@ -902,16 +1027,21 @@ def _cut_patch(image, center, size, sampling, dose, scan_noise, rng):
 
 
 #: Settings of the committed ABF fixture (``benchmarks/make_abf_fixture.py`` writes it).
-ABF_FIXTURE_SETTINGS = dict(material="SrTiO3", random_state=0, patches_per_image=2, dose=2e4, scan_noise=0.2)
+#: ``make_perovskite_abf``'s defaults before they became the training recipe's are given explicitly: 32 px
+#: patches on the simulated grid, no mirror.
+ABF_FIXTURE_SETTINGS = dict(material="SrTiO3", random_state=0, patch_size=32, patches_per_image=2,
+                            pixel_grid="cell", scale_jitter=0.0, mid_plane_mirror=False, dose=2e4, scan_noise=0.2)
 
 
 def load_abf_fixture():
     """A small committed set of simulated SrTiO3 [110] ABF patches, for tests and examples without abtem.
 
-    Made by :func:`make_perovskite_abf` with its default microscope (300 kV,
-    25 mrad, ABF 12.5-25 mrad, 44 A, 0.25 A/px, 32 px patches) and
-    :data:`ABF_FIXTURE_SETTINGS`: the first 64 images of the benchmark's
-    training stream, two column-centred patches each, stored as float16.
+    Made by ``make_perovskite_abf(64, **ABF_FIXTURE_SETTINGS)``: its default
+    microscope (300 kV, 25 mrad, ABF 12.5-25 mrad, 44 A, 0.25 A/px) and
+    :data:`ABF_FIXTURE_SETTINGS` (32 px patches on the simulated cell grid,
+    no mirror, 2e4 e/A^2 and 0.2 px of scan noise): the first 64 images of
+    the benchmark's training stream, two column-centred patches each,
+    stored as float16.
 
     Returns
     -------

@@ -18,7 +18,7 @@ from ._symmetry import MIRRORS_110
 
 AUGMENTATIONS = ("affine", "noise", "poisson", "blur", "scan_distortion", "crop")
 
-# Exact symmetries TiltRegressor(symmetry=...) builds in: (flipped axes, tilt map) for each group element.
+# Exact symmetries TiltRegressor(zone_axis=...) builds in: (flipped axes, tilt map) for each group element.
 SYMMETRIES = {"110": MIRRORS_110}
 
 

@@ -52,9 +52,10 @@ _GAIN_PRIOR = 0.02
 class PairDecision(BaseEstimator):
     """Settings of ``TiltRegressor``'s pair decision by template likelihood.
 
-    With ``TiltRegressor(symmetry="110", pair_decision=PairDecision())`` the
-    [110] mid-plane-mirror pair is decided by the likelihood of each patch
-    instead of by the network. The training patches and their mirrors (or
+    ``TiltRegressor()`` decides the [110] mid-plane-mirror pair by the
+    likelihood of each patch instead of by the network, with
+    ``PairDecision()``; pass ``TiltRegressor(pair_decision=PairDecision(...))``
+    to change its settings. The training patches and their mirrors (or
     the cells of ``fit(..., cells=...)``) are kept as templates. For the
     network's estimate and its pair partner, the ``neighbors`` templates
     with the nearest tilts are scored by their Poisson likelihood, with the
@@ -66,8 +67,9 @@ class PairDecision(BaseEstimator):
     (with the ``"poisson"`` augmentation) so the templates are sharp. It
     costs memory (the templates) and 0.1-0.25 s per patch on a 2-core CPU
     (32-48 px patches). Change the settings after fit with
-    ``set_params(pair_decision__local=...)``; ``neighbors`` takes effect at
-    the next fit.
+    ``set_params(pair_decision=PairDecision(local=...))`` (or
+    ``pair_decision__local=...`` once it is an object); ``neighbors`` takes
+    effect at the next fit.
 
     Parameters
     ----------
@@ -105,7 +107,7 @@ class PairDecision(BaseEstimator):
     Examples
     --------
     >>> from sklearn_rvae.tilt import PairDecision, TiltRegressor
-    >>> reg = TiltRegressor(symmetry="110", pair_decision=PairDecision(local=8))
+    >>> reg = TiltRegressor(pair_decision=PairDecision(local=8))
     >>> reg.set_params(pair_decision__refine=1).pair_decision
     PairDecision(refine=1)
     """
@@ -518,7 +520,7 @@ class CellPairLibrary(PairLibrary):
     ----------
     cells : PeriodicCells
         Noise-free periodic images with their columns' tilts (for example
-        ``make_perovskite_abf(..., return_cells=True)``).
+        the fourth value of ``make_perovskite_abf``).
     image_shape : (h, w)
     sampling : float
         Angstrom per pixel of the patches (the fit starts there).

@@ -2,7 +2,7 @@
 
 # The exact mirrors of a [110] projection about a B column: the flipped pixel axes of a (.., h, w) patch and
 # the signed permutation each applies to the column's tilts (alpha, beta, gamma). Each is its own inverse;
-# together they are a group (TiltRegressor(symmetry="110") averages over it).
+# together they are a group (TiltRegressor(zone_axis="110") averages over it).
 MIRRORS_110 = (
     ((), ((1, 0, 0), (0, 1, 0), (0, 0, 1))),
     ((-1,), ((0, -1, 0), (-1, 0, 0), (0, 0, -1))),  # x -> -x: (-beta, -alpha, -gamma)
