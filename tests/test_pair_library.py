@@ -89,7 +89,7 @@ def test_picks_the_member_the_patch_shows_and_not_when_the_patch_cannot_tell():
     # Its entries are the patches under each mirror, as mirror_patches_110 makes them.
     X4, y4 = mirror_patches_110(X_lib, y_lib)
     np.testing.assert_array_equal(library.y, y4)
-    np.testing.assert_allclose(library._templates([0, 1500, 3001, 4502]).reshape(4, -1), X4[[0, 1500, 3001, 4502]],
+    np.testing.assert_allclose(library._templates([0, 1500, 3001, 4502], None).reshape(4, -1), X4[[0, 1500, 3001, 4502]],
                                rtol=1e-6)
     X, y = _data(f, 150, rng, electrons=ELECTRONS)
     chosen, posterior = _decide(library, X, y, rng)

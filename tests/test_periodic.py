@@ -93,8 +93,8 @@ def test_cell_library_renders_mirrored_templates_and_finds_the_patch_geometry():
         clean = cells.render([j], (32, 32), truth[:2], truth[2:])[0]
         x = rng.poisson(clean * 5e4) / 5e4
         start = cells.tilts[j] + rng.normal(scale=1.0, size=3)
-        library._prepare(x, np.stack([start, start @ PAIR_MAP.T]))
-        errors.append([*(library.geometry[0] - truth[:2]), *((library.geometry[1] - truth[2:]) / 0.25)])
+        offset, sampling = library._prepare(x, np.stack([start, start @ PAIR_MAP.T]))
+        errors.append([*(offset - truth[:2]), *((sampling - truth[2:]) / 0.25)])
     errors = np.abs(errors)
     assert errors[:, :2].max() < 0.05 and errors[:, 2:].max() < 0.015, errors.max(0)
     chosen, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None], PairDecision(local=0, row_gain=0))

@@ -21,7 +21,6 @@ angle: with ``flip_gamma`` both members are also looked up with gamma's
 sign flipped, and the most likely of the four candidates wins.
 """
 
-import copy
 import numbers
 
 import numpy as np
@@ -237,10 +236,11 @@ class PairLibrary:
         return fitted / fitted.mean()
 
     def _prepare(self, x, centers):
-        """Called with each patch before its templates are looked up (the base library needs nothing)."""
+        """The geometry of patch x that its templates are looked up at: nothing for stored templates."""
+        return None
 
-    def _templates(self, idx):
-        """Templates (len(idx), h, w), float64, of the mirrored library's entries idx."""
+    def _templates(self, idx, geometry):
+        """Templates (len(idx), h, w), float64, of the mirrored library's entries idx (stored: no geometry)."""
         mirror, base = np.divmod(np.asarray(idx), len(self.X))
         out = self.X[base].astype(np.float64)
         for m, (dims, _) in enumerate(MIRRORS_110):
@@ -306,31 +306,32 @@ class PairLibrary:
         laplace = peak + 0.5 * np.log(2 * np.pi * self.step**2 / -safe)
         return np.where(sharp, laplace, logsumexp(L, axis=-1) + np.log(self.step))
 
-    def _nearest(self, x, center):
-        """The n_best of the n_neighbors templates nearest the tilts center, by their plain likelihood
-        (without the scan rows: only its ranking matters, and that is free of the dose), best last."""
+    def _nearest(self, x, center, geometry):
+        """The n_best of the n_neighbors templates nearest the tilts center (at the patch's geometry), by their
+        plain likelihood (without the scan rows: only its ranking matters, and that is free of the dose), best
+        last."""
         distance, _ = self.tree.query(center, k=self.n_neighbors)
         # All templates as near as the k-th: an image's columns share its tilts, and a tie broken by rounding
         # would make the mirrored patch's templates differ.
         idx = np.sort(self.tree.query_ball_point(center, np.atleast_1d(distance)[-1] * (1 + 1e-9) + 1e-12))
-        T = self._templates(idx)
+        T = self._templates(idx, geometry)
         flat_T = np.clip(T.reshape(len(idx), -1), 1e-6, None)
         plain = np.log(flat_T) @ x.reshape(-1) - flat_T.sum(1)
         order = np.argsort(plain)[-self.n_best :]
         return idx[order], T[order], plain[order[-1]]
 
-    def _nearest_members(self, x, centers):
+    def _nearest_members(self, x, centers, geometry):
         """Each member's best templates by plain likelihood (see _nearest) around its tilts centers (2, 3),
         the most likely of them all, and the patch's electrons per unit intensity against that one."""
-        members = [self._nearest(x, c) for c in centers]
+        members = [self._nearest(x, c, geometry) for c in centers]
         best = members[int(np.argmax([m[2] for m in members]))][1][-1]
         return members, best, self._electrons(x, best)
 
-    def _score(self, x, centers, nearest=None):
+    def _score(self, x, centers, geometry, nearest=None):
         """Each member's best templates (indices, images, full log-likelihoods), from the templates nearest
         its tilts centers (2, 3) (or ``nearest``, from _nearest_members), and the patch's electrons per unit
         intensity."""
-        members, _, electrons = self._nearest_members(x, centers) if nearest is None else nearest
+        members, _, electrons = self._nearest_members(x, centers, geometry) if nearest is None else nearest
         return [(idx, T, self._log_likelihood(x, T, electrons)) for idx, T, _ in members], electrons
 
     def _weighted_tilts(self, idx, ll):
@@ -441,9 +442,7 @@ class PairLibrary:
                 delayed(self._decide)(X[a:b], tilts[a:b], n_local, row_gain, n_refine, flip_gamma)
                 for a, b in zip(bounds[:-1], bounds[1:]))
             return tuple(np.concatenate(part) for part in zip(*parts))
-        # A shallow copy holds the per-patch working state (a cell library's
-        # geometry), so that deciding leaves the library as it was.
-        return copy.copy(self)._decide(X, tilts, n_local, row_gain, n_refine, flip_gamma)
+        return self._decide(X, tilts, n_local, row_gain, n_refine, flip_gamma)
 
     def _decide(self, X, tilts, n_local, row_gain, n_refine, flip_gamma):
         """decide's work on patches X (n, h, w), in this process."""
@@ -461,12 +460,12 @@ class PairLibrary:
         for i, x in enumerate(X):
             # The geometry and the gain are the start's members' alone, as without flip_gamma (validated so).
             members_of_start = candidates[i, :2]
-            self._prepare(x, members_of_start)
+            geometry = self._prepare(x, members_of_start)
             nearest = None
             if row_gain:
                 # Against the most likely template near either member: one gain for both, so neither gains
                 # freedom the other lacks.
-                nearest = self._nearest_members(x, members_of_start)
+                nearest = self._nearest_members(x, members_of_start, geometry)
                 gain = self._row_gain(x, *nearest[1:], row_gain)
                 if gain is not None:
                     x, nearest = x / gain[:, None], None
@@ -474,7 +473,7 @@ class PairLibrary:
                 nearest = None  # the start's two members' look-up: the rounds look up all four
             centers = candidates[i]
             for _ in range(self.n_rounds):
-                members, electrons = self._score(x, centers, nearest)
+                members, electrons = self._score(x, centers, geometry, nearest)
                 nearest = None
                 centers = np.stack([self._weighted_tilts(idx, ll) for idx, _, ll in members])
             evidence = np.array([logsumexp(ll) for _, _, ll in members])
@@ -492,8 +491,7 @@ class PairLibrary:
         previous fit's tilts, until it moves less than 0.05 degree or n_refine times: the first fit's
         templates lie around the start, and a start degrees off leaves it short of the patch's tilts."""
         for _ in range(n_refine):
-            self._prepare(x, estimate[None])
-            idx, T, _ = self._nearest(x, estimate)
+            idx, T, _ = self._nearest(x, estimate, self._prepare(x, estimate[None]))
             ll = self._log_likelihood(x, T, electrons)
             previous, estimate = estimate, self._local_fit(x, idx, T, ll, electrons, n_local, row_gain)
             if np.abs(estimate - previous).max() < 0.05:
@@ -540,7 +538,6 @@ class CellPairLibrary(PairLibrary):
         self.fit_scale = bool(fit_scale)
         self.n_registration = int(n_registration)
         self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds)
-        self.geometry = (np.zeros(2), np.full(2, self.sampling))
 
     def _render(self, idx, offset, sampling, derivatives=False):
         """Entries idx (mirrored library) rendered with their column at offset (pixels) from the patch centre;
@@ -561,12 +558,13 @@ class CellPairLibrary(PairLibrary):
                     grads[:, mirror == m] = g
         return (patches, grads) if derivatives else patches
 
-    def _templates(self, idx):
-        offset, sampling = self.geometry
+    def _templates(self, idx, geometry):
+        offset, sampling = geometry
         return self._render(idx, offset, sampling)
 
     def _prepare(self, x, centers):
-        """The patch's geometry: Gauss-Newton on (intensity, offset, pixel sizes) against the mean template."""
+        """The patch's geometry (offset (2,) in pixels, pixel sizes (2,) in Angstrom): Gauss-Newton on
+        (intensity, offset, pixel sizes) against the mean template of the members' nearest entries."""
         idx = np.concatenate([self.tree.query(c, k=self.n_registration)[1] for c in centers])
         offset, sampling = np.zeros(2), np.full(2, self.sampling)
         cols = slice(self._edge, x.shape[-1] - self._edge)
@@ -581,4 +579,4 @@ class CellPairLibrary(PairLibrary):
             offset = np.clip(offset + step[:2], -1.0, 1.0)
             if self.fit_scale:
                 sampling = np.clip(sampling + step[2:], 0.9 * self.sampling, 1.1 * self.sampling)
-        self.geometry = (offset, sampling)
+        return offset, sampling
