@@ -1,4 +1,13 @@
-"""Helpers shared by the estimators: devices, seeding, image shapes, input validation."""
+"""Helpers shared by the estimators: devices, seeding, image shapes, input validation.
+
+The argument checks (``check_scalar``, ``check_int``, ``check_bool``,
+``check_real_tuple``, ``check_int_tuple``, ``check_annulus``, ``real_array``,
+``check_all_finite`` and the ``Interval`` constraint that refuses bools) are
+the package's one set, for the estimators, the functions and the
+simulators alike; each error names the parameter, the value and what is
+expected. Scalar checks raise a ``TypeError`` for what is not a number and a
+``ValueError`` for a number out of range; the tuple checks a ``ValueError``.
+"""
 
 import contextlib
 import math
@@ -7,6 +16,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval as _SklearnInterval
 from sklearn.utils.validation import validate_data
 
 
@@ -72,9 +82,7 @@ def resolve_image_shape(image_shape, n_features, name="image_shape"):
             )
         return (side, side)
     shape = tuple(image_shape)
-    if len(shape) != 2 or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape
-    ):
+    if len(shape) != 2 or not all(_is_int(s) for s in shape):
         raise ValueError(f"{name} must be a pair of integers (h, w), got {image_shape!r}.")
     h, w = (int(s) for s in shape)
     if h == -1 and w > 0 and n_features % w == 0:
@@ -200,3 +208,104 @@ def check_bool(value, name):
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
     return bool(value)
+
+
+class Interval(_SklearnInterval):
+    """scikit-learn's ``Interval`` constraint, except that a bool is not a number (``energy=True`` is a mistake)."""
+
+    def is_satisfied_by(self, val):
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(value, name, *, minimum=None, expected=None):
+    """``value`` as an int (>= ``minimum`` if given); a bool or a float such as 2.0 is not an int.
+
+    >>> check_int(3, "n_frames", minimum=1)
+    3
+    >>> check_int(0, "n_frames", minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_frames must be an int >= 1, got 0.
+    """
+    if expected is None:
+        expected = "an int" + (f" >= {minimum}" if minimum is not None else "")
+    if not _is_int(value):
+        raise TypeError(f"{name} must be {expected}, got {value!r} ({type(value).__name__}).")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return int(value)
+
+
+def _as_tuple(value):
+    """A tuple of the items of a list, tuple or 1-D array; None for anything else."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    return None
+
+
+def check_int_tuple(value, name, length, minimum=1):
+    """``length`` integers >= ``minimum`` (a tuple, list or array), as a tuple of ints."""
+    items = _as_tuple(value)
+    if items is None or len(items) != length or not all(_is_int(v) and v >= minimum for v in items):
+        raise ValueError(f"{name} must be {length} integers >= {minimum}, got {value!r}.")
+    return tuple(int(v) for v in items)
+
+
+def check_real_tuple(value, name, length, *, minimum=None, positive=False, expected=None):
+    """``length`` finite real numbers (>= ``minimum`` or > 0 if asked), as a tuple of floats.
+
+    >>> check_real_tuple([1, 2.5], "center", 2)
+    (1.0, 2.5)
+    >>> check_real_tuple((1.0, "2"), "center", 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: center must be 2 finite numbers, got (1.0, '2').
+    """
+    items = _as_tuple(value)
+    ok = items is not None and len(items) == length and all(_is_real(v) and math.isfinite(v) for v in items)
+    if ok:
+        items = tuple(float(v) for v in items)
+        ok = (minimum is None or min(items) >= minimum) and (not positive or min(items) > 0)
+    if not ok:
+        if expected is None:
+            bound = f" >= {minimum}" if minimum is not None else " > 0" if positive else ""
+            expected = f"{length} finite numbers{bound}"
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return items
+
+
+def check_annulus(value, name, *, unit, what="radii", strict=False, open_outer=False):
+    """``(inner, outer)`` as two floats with ``0 <= inner <= outer`` (``<`` when ``strict``).
+
+    Both finite, except that ``open_outer`` lets ``outer`` be ``inf``.
+    ``unit`` and ``what`` only word the error.
+
+    >>> check_annulus((0, 3), "mask", unit="pixels", strict=True)
+    (0.0, 3.0)
+    >>> check_annulus((2.0, 1.0), "radius", unit="Angstrom")
+    Traceback (most recent call last):
+    ...
+    ValueError: radius must be (inner, outer) finite radii in Angstrom with 0 <= inner <= outer, got (2.0, 1.0).
+    """
+    relation = "<" if strict else "<="
+    expected = (f"(inner, outer) {what} in {unit} with 0 <= inner {relation} outer (outer may be inf)" if open_outer
+                else f"(inner, outer) finite {what} in {unit} with 0 <= inner {relation} outer")
+    items = _as_tuple(value)
+    ok = items is not None and len(items) == 2 and all(_is_real(v) for v in items)
+    if ok:
+        inner, outer = (float(v) for v in items)
+        ok = (math.isfinite(inner) and (math.isfinite(outer) or (open_outer and outer == math.inf))
+              and 0 <= inner and (inner < outer if strict else inner <= outer))
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return inner, outer

@@ -97,10 +97,10 @@ def test_simulated_graphene_at_low_dose():
         (np.ones(50), {}, r"\(h, w\)"),
         (np.full((20, 20), np.nan), {}, "NaN"),
         (np.array([["a"]]), {}, "numbers"),
-        (np.ones((20, 20)), {"min_distance": 0}, "min_distance=0"),
-        (np.ones((20, 20)), {"min_distance": -2.0}, "min_distance=-2.0"),
+        (np.ones((20, 20)), {"min_distance": 0}, "min_distance must be a finite number > 0, got 0"),
+        (np.ones((20, 20)), {"min_distance": -2.0}, r"min_distance must be a finite number > 0, got -2\.0"),
         (np.ones((20, 20)), {"min_distance": 25}, "not smaller than the image"),
-        (np.ones((20, 20)), {"border": -1}, "border=-1"),
+        (np.ones((20, 20)), {"border": -1}, "border must be a finite number of pixels >= 0, got -1"),
         (np.ones((20, 20)), {"border": "a"}, "border"),
         (np.ones((20, 20)), {"invert": "yes"}, "invert"),
     ],
@@ -162,7 +162,7 @@ def test_extractor_feature_names_and_cut_patches_errors():
     assert len(names) == 64 and names[0] == "atompatchextractor0"
     with pytest.raises(ValueError, match="positions"):
         cut_patches(image, np.array([[np.nan, 3.0]]), 5)
-    with pytest.raises(ValueError, match="window_size=0"):
+    with pytest.raises(ValueError, match="window_size must be an int >= 1, got 0"):
         cut_patches(image, np.array([[3.0, 3.0]]), 0)
 
 

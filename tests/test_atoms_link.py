@@ -205,11 +205,11 @@ def test_class_changes_across_gaps_and_missing_values():
          TypeError, "row"),
         ({"atoms": pd.DataFrame({"frame": [0, 0.5], "row": [1.0, 1.0], "col": [1.0, 1.0]})},
          ValueError, "whole numbers"),
-        ({"search_range": 0}, ValueError, "search_range=0"),
+        ({"search_range": 0}, ValueError, "search_range must be a finite number of pixels > 0, got 0"),
         ({"search_range": -1.0}, ValueError, "search_range"),
         ({"search_range": np.nan}, ValueError, "search_range"),
         ({"search_range": "2"}, TypeError, "search_range"),
-        ({"memory": -1}, ValueError, "memory=-1"),
+        ({"memory": -1}, ValueError, r"memory must be an int >= 0 \(frames\), got -1"),
         ({"memory": 1.5}, TypeError, "memory"),
         ({"memory": True}, TypeError, "memory"),
         ({"drift": np.zeros((3, 2))}, ValueError, r"\(2, 2\).*\(3, 2\)"),
@@ -249,5 +249,5 @@ def test_class_changes_min_frames_drops_flicker():
     assert len(class_changes(linked)) == 3
     kept = class_changes(linked, min_frames=2)
     assert kept[["atom", "frame"]].values.tolist() == [[1, 3]]
-    with pytest.raises(ValueError, match="min_frames=0"):
+    with pytest.raises(ValueError, match=r"min_frames must be an int >= 1 \(rows of a track\), got 0"):
         class_changes(linked, min_frames=0)

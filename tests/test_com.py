@@ -463,6 +463,10 @@ def test_nan_and_inf_frames_are_named():
         ({"mask": np.ones((3, 3))}, np.ones((4, 16)), r"mask has shape \(3, 3\)"),
         ({"mask": np.zeros((4, 4))}, np.ones((4, 16)), "mask selects no detector pixel"),
         ({"center": (1.0, 2.0, 3.0)}, np.ones((4, 16)), "center"),
+        ({"center": ("a", "b")}, np.ones((4, 16)), r"center must be a pair of finite numbers \(cy, cx\), got \('a'"),
+        ({"mask": (1.0, np.nan)}, np.ones((4, 16)),
+         r"mask must be \(inner, outer\) radii in pixels with 0 <= inner < outer \(outer may be inf\)"),
+        ({"mask": np.array(np.inf)}, np.ones((4, 16)), r"mask \(a disk radius in pixels\) must be a finite number > 0"),
         ({}, np.ones((1, 16)), "minimum of 2"),
         ({}, np.ones((0, 16)), "0 sample"),
         ({}, np.ones((2, 2, 3, 4, 4)), "2-D"),
@@ -485,6 +489,13 @@ def test_bad_dtype_and_positions():
         COMTransformer(scan_shape=(6, 6)).fit(X.reshape(36, -1)).curl(X.reshape(36, -1)[:30])
     with pytest.raises(ValueError, match="thickness"):
         com.field(X, thickness=10.0)
+    with pytest.raises(ValueError, match=r"detectors\['BF'\] must be \(inner, outer\) radii in pixels with 0 <= inner < outer"):
+        com.virtual_images(X, detectors={"BF": (2.0, 2.0)})
+    physical = COMTransformer(mrad_per_px=0.5, energy=300e3, scan_step=0.2).fit(X)
+    with pytest.raises(ValueError, match="thickness must be a finite number > 0, got -1"):
+        physical.field(X, thickness=-1.0)
+    with pytest.raises(TypeError, match="thickness must be a finite number > 0, got '10'"):
+        physical.charge_density(X, thickness="10")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="tests the error on machines without a GPU")

@@ -4,8 +4,6 @@ Positions are (row, col) in pixels, row 0 at the top and the centre of pixel
 (i, j) at (i, j). (AtomAI and Atomap document (x, y) = (col, row).)
 """
 
-import numbers
-
 import numpy as np
 from scipy import ndimage
 from scipy import sparse
@@ -13,7 +11,7 @@ from scipy.sparse.linalg import cg
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
-from .._utils import check_bool
+from .._utils import check_all_finite, check_bool, check_scalar
 
 # The peaks are looked for on the image smoothed by a Gaussian of
 # min_distance * _SMOOTH pixels: about the width of a column when min_distance
@@ -52,23 +50,18 @@ def check_image(image, name="image", ndim=(2,)):
     if arr.size == 0 or min(arr.shape[-2:]) < 3:
         raise ValueError(f"{name} must be at least 3x3 pixels; got shape {arr.shape}.")
     arr = arr.astype(np.float64)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        raise ValueError(
-            f"{name} has {int(bad.sum())} NaN or infinite pixel(s) (first at index "
-            f"{tuple(int(i) for i in np.argwhere(bad)[0])}); replace them before finding atoms."
-        )
+    check_all_finite(arr, name, hint="; replace them before finding atoms")
     return arr
 
 
-def _check_real(value, name, low=0.0, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    if not np.isfinite(value) or value <= low:
-        raise ValueError(f"{name}={value!r} must be a finite number > {low}.")
-    return float(value)
+def check_positions(positions):
+    """``positions`` as finite float64 (row, col) pairs of shape (n, 2)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
+        raise ValueError(
+            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
+        )
+    return positions
 
 
 def _window(shape, centres, radius):
@@ -190,12 +183,8 @@ def refine_positions(image, positions, min_distance):
         Refined (row, col) centres, in the order given.
     """
     image = check_image(image)
-    min_distance = _check_real(min_distance, "min_distance")
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
-        raise ValueError(
-            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
-        )
+    min_distance = check_scalar(min_distance, "min_distance", positive=True)
+    positions = check_positions(positions)
     if len(positions) == 0:
         return positions.copy()
     low = image.min()
@@ -451,12 +440,9 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
     array([[10.3, 20.6]])
     """
     image = check_image(image)
-    min_distance = _check_real(min_distance, "min_distance")
-    threshold = _check_real(threshold, "threshold", low=-np.inf, allow_none=True)
-    if not isinstance(border, numbers.Real) or isinstance(border, bool):
-        raise TypeError(f"border must be a number of pixels, got {border!r}.")
-    if not np.isfinite(border) or border < 0:
-        raise ValueError(f"border={border!r} must be a finite number >= 0 (pixels).")
+    min_distance = check_scalar(min_distance, "min_distance", positive=True)
+    threshold = None if threshold is None else check_scalar(threshold, "threshold")
+    border = check_scalar(border, "border", nonnegative=True, expected="a finite number of pixels >= 0")
     check_bool(invert, "invert")
     check_bool(refine, "refine")
     if min_distance >= max(image.shape):

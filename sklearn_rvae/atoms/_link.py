@@ -9,14 +9,14 @@ without a successor. That is the objective of trackpy's Crocker-Grier linker
 limit on the size of a group of competing atoms.
 """
 
-import numbers
-
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 from scipy.spatial import cKDTree
+
+from .._utils import check_all_finite, check_int, check_scalar
 
 __all__ = ["class_changes", "link_atoms"]
 
@@ -71,22 +71,6 @@ def _whole_numbers(atoms, column, name="atoms"):
     return arr.astype(np.int64)
 
 
-def _check_search_range(search_range):
-    if not isinstance(search_range, numbers.Real) or isinstance(search_range, bool):
-        raise TypeError(f"search_range must be a number of pixels, got {search_range!r}.")
-    if not np.isfinite(search_range) or search_range <= 0:
-        raise ValueError(f"search_range={search_range!r} must be a finite number > 0 (pixels).")
-    return float(search_range)
-
-
-def _check_memory(memory):
-    if not isinstance(memory, numbers.Integral) or isinstance(memory, bool):
-        raise TypeError(f"memory must be an int >= 0 (frames), got {memory!r}.")
-    if memory < 0:
-        raise ValueError(f"memory={memory!r} must be an int >= 0 (frames).")
-    return int(memory)
-
-
 def _check_drift(drift, n_frames):
     """Known cumulative shifts (n_frames, 2), or None for 'auto'."""
     if drift is None:
@@ -110,8 +94,7 @@ def _check_drift(drift, n_frames):
             f"drift must have shape (n_frames, 2) = ({n_frames}, 2): one cumulative (row, col) "
             f"shift for each of the {n_frames} frames in atoms; got shape {arr.shape}."
         )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("drift contains NaN or infinite shifts.")
+    check_all_finite(arr, "drift")
     return arr
 
 
@@ -325,8 +308,8 @@ def link_atoms(atoms, *, search_range, memory=0, drift="auto"):
     _check_table(atoms, ["frame", "row", "col"])
     frame = _whole_numbers(atoms, "frame")
     pos = np.column_stack([_numbers(atoms, "row"), _numbers(atoms, "col")])
-    search_range = _check_search_range(search_range)
-    memory = _check_memory(memory)
+    search_range = check_scalar(search_range, "search_range", positive=True, expected="a finite number of pixels > 0")
+    memory = check_int(memory, "memory", minimum=0, expected="an int >= 0 (frames)")
     _, level = np.unique(frame, return_inverse=True)
     level = level.reshape(-1)
     n_frames = int(level.max()) + 1 if len(level) else 0
@@ -389,10 +372,7 @@ def class_changes(atoms, column="class", *, min_frames=1):
     """
     needed = list(dict.fromkeys(["atom", "frame", "row", "col", column]))
     _check_table(atoms, needed)
-    if not isinstance(min_frames, numbers.Integral) or isinstance(min_frames, bool):
-        raise TypeError(f"min_frames must be an int, got {min_frames!r}.")
-    if min_frames < 1:
-        raise ValueError(f"min_frames={min_frames!r} must be >= 1 (rows of a track).")
+    min_frames = check_int(min_frames, "min_frames", minimum=1, expected="an int >= 1 (rows of a track)")
     atom = _whole_numbers(atoms, "atom")
     frame = _whole_numbers(atoms, "frame")
     order = np.lexsort((frame, atom))

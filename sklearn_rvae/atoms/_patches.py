@@ -8,7 +8,7 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._find import check_image, find_atoms
+from ._find import check_image, check_positions, find_atoms
 from ._link import _numbers, _whole_numbers
 
 
@@ -37,13 +37,10 @@ def cut_patches(image, positions, window_size):
         Pixels outside the image read as the nearest edge pixel.
     """
     if not isinstance(window_size, numbers.Integral) or isinstance(window_size, bool) or window_size < 1:
-        raise ValueError(f"window_size={window_size!r} must be a positive int.")
+        # Not check_int: cut_patches has always raised a ValueError, for a non-int too.
+        raise ValueError(f"window_size must be an int >= 1, got {window_size!r}.")
     image = check_image(image)
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
-        raise ValueError(
-            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
-        )
+    positions = check_positions(positions)
     offsets = np.arange(window_size) - (window_size - 1) / 2
     rows = positions[:, 0, None, None] + offsets[None, :, None]
     cols = positions[:, 1, None, None] + offsets[None, None, :]

@@ -13,7 +13,7 @@ from skorch import NeuralNet
 
 from .. import dpc
 from .._frames import LAZY_CHUNK_BYTES, frame_source
-from .._utils import resolve_device
+from .._utils import check_annulus, check_real_tuple, check_scalar, resolve_device
 from ._module import DetectorMomentsModule
 
 
@@ -35,6 +35,8 @@ _REASONS = {
     2: "total intensity below 1% of the median frame's (a blanked frame)",
     3: "COM far off its scan neighbours' (a hot pixel or a cosmic-ray hit)",
 }
+# What transform makes of a frame so flagged.
+_TRANSFORM_EFFECT = {1: "COM shift set to 0", 2: "COM shift set to 0", 3: "COM shift kept"}
 # A sample changes a frame's total by tens of per cent, a blanked beam or a
 # flyback frame by orders of magnitude.
 _LOW_TOTAL_FRACTION = 0.01
@@ -382,7 +384,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         if self.mrad_per_px is not None and self.energy is not None:
             field = -deflection * 1e-3 * dpc.interaction_voltage(self.energy)
             if thickness is not None:
-                field = field / _positive(thickness, "thickness")
+                field = field / check_scalar(thickness, "thickness", positive=True)
             return field
         if thickness is not None:
             raise ValueError("thickness needs mrad_per_px and energy (the physical conversion) to be set.")
@@ -401,7 +403,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             projected_field = -self._deflection(com) * 1e-3 * dpc.interaction_voltage(self.energy)  # V
             div = dpc.divergence(projected_field, spacing=self.scan_step * 1e-10)  # V / m
             rho = dpc.VACUUM_PERMITTIVITY * div / dpc.ELEMENTARY_CHARGE * 1e-20  # e / Angstrom^2
-            return rho if thickness is None else rho / _positive(thickness, "thickness")
+            return rho if thickness is None else rho / check_scalar(thickness, "thickness", positive=True)
         if thickness is not None:
             raise ValueError("thickness needs mrad_per_px, energy and scan_step to be set.")
         return -dpc.divergence(com)
@@ -455,7 +457,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         distance = _radial_distance(self.detector_shape_, self.center_)
         weights = []
         for name, radii in detectors.items():
-            inner, outer = _check_radii(radii, f"detectors[{name!r}]")
+            inner, outer = _annulus(radii, f"detectors[{name!r}]")
             weights.append(((distance >= inner) & (distance < outer)).astype(np.float64))
         module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights), kernel=self.kernel)
         sums, _ = self._moments(source, module=module, name="X")
@@ -490,10 +492,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
     def _check_center(self):
         if self.center is None:
             return None
-        center = np.asarray(self.center, dtype=np.float64)
-        if center.shape != (2,) or not np.all(np.isfinite(center)):
-            raise ValueError(f"center must be a pair of finite numbers (cy, cx), got {self.center!r}.")
-        return center
+        return np.array(check_real_tuple(self.center, "center", 2, expected="a pair of finite numbers (cy, cx)"))
 
     def _radial_mask(self):
         return self.mask is not None and np.ndim(self.mask) <= 1
@@ -504,9 +503,9 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         if mask is None:
             return None
         if np.ndim(mask) == 0:
-            return ("radial", (0.0, _positive(mask, "mask (disk radius)")))
+            return ("radial", (0.0, check_scalar(mask, "mask (a disk radius in pixels)", positive=True)))
         if np.ndim(mask) == 1:
-            return ("radial", _check_radii(mask, "mask"))
+            return ("radial", _annulus(mask, "mask"))
         image = np.asarray(mask)
         if image.shape != tuple(detector_shape):
             raise ValueError(
@@ -673,26 +672,16 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         return out
 
     def _warn_flags(self, flags, where):
-        parts = []
-        for code, reason in _REASONS.items():
-            idx = np.flatnonzero(flags == code)
-            if len(idx):
-                what = "COM shift kept" if code == 3 else "COM shift set to 0"
-                parts.append(f"{len(idx)} frame(s) with {reason}, first at positions {idx[:10].tolist()} ({what})")
-        if parts:
-            warnings.warn(f"In {where}: {'; '.join(parts)}.", EmptyFrameWarning, stacklevel=4)
+        if np.any(flags):
+            parts = _flagged_frames(flags, noun=" frame(s)", effect=_TRANSFORM_EFFECT)
+            warnings.warn(f"In {where}: {parts}.", EmptyFrameWarning, stacklevel=4)
 
     def _warn_excluded(self, flags):
         if not np.any(flags):
             return
-        parts = []
-        for code, reason in _REASONS.items():
-            idx = np.flatnonzero(flags == code)
-            if len(idx):
-                parts.append(f"{len(idx)} with {reason}, first at positions {idx[:10].tolist()}")
         warnings.warn(
             f"fit left {np.count_nonzero(flags)} of {len(flags)} frame(s) out of the centre, descan and "
-            f"rotation fits: {'; '.join(parts)}. They are listed in excluded_frames_ / excluded_reasons_; "
+            f"rotation fits: {_flagged_frames(flags)}. They are listed in excluded_frames_ / excluded_reasons_; "
             "transform gives frames without intensity a COM shift of 0.",
             ExcludedFramesWarning,
             stacklevel=3,
@@ -746,20 +735,24 @@ def _median3x3(grid):
     return v[4]
 
 
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
-    return float(value)
+def _annulus(radii, name):
+    """``(r_inner, r_outer)`` detector radii in pixels, ``0 <= r_inner < r_outer``; ``r_outer`` may be inf."""
+    return check_annulus(radii, name, unit="pixels", strict=True, open_outer=True)
 
 
-def _check_radii(radii, name):
-    try:
-        inner, outer = (float(r) for r in radii)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (r_inner, r_outer) of radii in pixels, got {radii!r}.") from None
-    if not (inner >= 0 and outer > inner) or math.isnan(outer):
-        raise ValueError(f"{name} must satisfy 0 <= r_inner < r_outer, got {radii!r}.")
-    return inner, outer
+def _flagged_frames(flags, noun="", effect=None):
+    """The frames ``flags`` leaves out, reason by reason (``_REASONS``): count, reason, first positions.
+
+    ``noun`` follows the count; ``effect`` (code -> text) adds what is done
+    with each reason's frames, in brackets.
+    """
+    parts = []
+    for code, reason in _REASONS.items():
+        idx = np.flatnonzero(flags == code)
+        if len(idx):
+            part = f"{len(idx)}{noun} with {reason}, first at positions {idx[:10].tolist()}"
+            parts.append(part if effect is None else f"{part} ({effect[code]})")
+    return "; ".join(parts)
 
 
 def _bright_field_radius(pattern):

@@ -7,8 +7,7 @@ from scipy import ndimage
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import validate_params
 
-from .._utils import local_random_state
-from ._checks import Interval
+from .._utils import Interval, local_random_state
 
 
 @validate_params(

@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from .._utils import local_random_state, seed_from
+from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state, seed_from
 from ..tilt._periodic import PeriodicCells
 from ..tilt._symmetry import MIRRORS_110
-from ._checks import Interval, check_int_tuple, check_poisson_mean, check_real_tuple
+from ._checks import check_poisson_mean
 
 PEROVSKITES = {
     # name: (A, B, pseudo-cubic lattice constant in Angstrom)
@@ -320,13 +320,9 @@ def _check_atoms(atoms):
 
 def _check_detector(detector, semiangle):
     """``(inner, outer)`` ABF angles in mrad, ``None`` meaning ``(semiangle / 2, semiangle)``."""
-    expected = "(inner, outer) mrad with 0 <= inner < outer, finite"
     if detector is None:
         return semiangle / 2, semiangle
-    inner, outer = check_real_tuple(detector, "detector", 2, minimum=0.0, expected=expected)
-    if not inner < outer:
-        raise ValueError(f"detector must be {expected}, got {detector!r}.")
-    return inner, outer
+    return check_annulus(detector, "detector", unit="mrad", what="angles", strict=True)
 
 
 @validate_params(

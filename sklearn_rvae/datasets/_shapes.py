@@ -5,8 +5,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import validate_params
 
-from .._utils import local_random_state
-from ._checks import Interval
+from .._utils import Interval, local_random_state
 
 # Each shape is a union of axis-aligned rectangles (x0, x1, y0, y1) in units
 # of the image half-width, y down. None has a rotational or mirror symmetry,

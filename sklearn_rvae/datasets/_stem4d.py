@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from .._utils import local_random_state
-from ._checks import Interval, check_int_tuple, check_poisson_mean, check_radius, check_real_tuple
+from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state
+from ._checks import check_poisson_mean
 
 GRAPHENE_A = 2.46  # lattice constant, Angstrom
 _DOPANTS = {"Si", "N", "B"}
@@ -369,7 +369,7 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
     (the rotation of each position about the atom), positions (Angstrom),
     center (the atom), metadata.
     """
-    radius = check_radius(radius)
+    radius = check_annulus(radius, "radius", unit="Angstrom")
     _check_dose(dose, 1.0)
     atoms, _, _ = graphene_supercell(repeats, None)
     cell = np.array(atoms.cell.lengths()[:2])
@@ -592,7 +592,7 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     (0 or 180), positions (Angstrom), center (the dumbbell centre), atoms,
     metadata.
     """
-    radius = check_radius(radius)
+    radius = check_annulus(radius, "radius", unit="Angstrom")
     _check_dose(dose, 1.0)
     atoms, _, columns, species = zincblende_110(material, repeats, periods, lattice_constant=lattice_constant)
     cell = np.array(atoms.cell.lengths()[:2])

@@ -17,8 +17,8 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from .._utils import local_random_state
-from ._checks import Interval, check_poisson_mean
+from .._utils import Interval, local_random_state
+from ._checks import check_poisson_mean
 
 GRAPHENE_LATTICE_CONSTANT = 2.46  # angstrom; the C-C bond is a / sqrt(3) = 1.42 A
 ATOMIC_NUMBERS = {"B": 5, "C": 6, "N": 7, "O": 8, "Al": 13, "Si": 14, "P": 15, "S": 16, "Fe": 26}
