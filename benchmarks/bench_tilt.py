@@ -14,7 +14,7 @@ split by simulated image, never by patch. Prints the mean absolute error
 per angle, the training time and the inference throughput, and writes them
 to ``benchmarks/out/tilt.csv``.
 
-The commands of runs 1-16 in benchmarks/RESULTS.md (flags such as
+The commands of runs 1-16 in benchmarks/RESULTS.md and RESULTS_HISTORY.md (flags such as
 ``--symmetry --pair-likelihood``) are for this script before issue 24, at
 commit a4974b6; their recipe is now the estimator's default.
 

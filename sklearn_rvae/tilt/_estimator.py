@@ -18,7 +18,7 @@ from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
-# The stemdl recipe's fixed parts, never changed in any run of benchmarks/RESULTS.md:
+# The stemdl recipe's fixed parts, never changed in any run of benchmarks/RESULTS*.md:
 # 4 x 4 convolutions, and a Huber loss whose delta (in standard deviations of the
 # targets) starts at 1 and shrinks by 0.9 per epoch down to 0.05.
 _KERNEL_SIZE = 4
@@ -92,7 +92,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     and, before the CNN, sqrt, per-patch standardisation and then the
     training patches' per-pixel mean and standard deviation: every patch
     shares the lattice, the tilts live in a few percent of the contrast,
-    and without this step Adam does not find them (benchmarks/RESULTS.md).
+    and without this step Adam does not find them (benchmarks/RESULTS_HISTORY.md,
+    "Second run").
 
     Parameters
     ----------
@@ -105,7 +106,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         wider than the network needs shows more of the neighbouring
         columns' weak dynamical contrast, which decides the pair (on
         simulated SrTiO3, 48 px patches with a 32 px network: pair right
-        0.90 -> 0.97, benchmarks/RESULTS.md). Each side no larger than the
+        0.90 -> 0.97, benchmarks/RESULTS_HISTORY.md, thirteenth and fourteenth runs). Each side no larger than the
         patch's and of the same parity, so the crop keeps the patch centre.
     conv_layers : tuple of int and "pool", default=(32, 32, "pool", 64, 64, "pool", 64, 128, "pool", 128)
         The convolutions' output channels, in order, with ``"pool"`` for a
@@ -143,7 +144,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         shifted back; the mean offset of a patch's rows (the column's
         position) is kept. Unmodelled row jitter hides the weak dynamical
         contrast that tells a tilt from its mid-plane mirror (measured on
-        simulated SrTiO3, benchmarks/RESULTS.md).
+        simulated SrTiO3, benchmarks/RESULTS_HISTORY.md, sixth to eighth
+        runs).
     zone_axis : {"110"} or None, default="110"
         Build the [110] projection's physics into the network (y must be
         the three tilts of column-centred patches). Its predictions are
@@ -479,7 +481,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             rendered at each patch's own fitted pixel size. Templates that
             are training patches (every cell over whole pixels) are
             sensitive to the pixel size: resampled by 2%, simulated SrTiO3
-            loses most of its pair decisions (benchmarks/RESULTS.md,
+            loses most of its pair decisions (benchmarks/RESULTS_HISTORY.md,
             twelfth run).
         stride : int or None
             Step between grid patches in pixels (after resampling); ``None``
