@@ -68,23 +68,18 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sklearn_rvae.plotting import plot_latent_map, plot_trajectories
+
     fig, (ax_map, ax_z, ax_t) = plt.subplots(1, 3, figsize=(16, 5.4))
-    ax_map.imshow(frames[0], cmap="gray")
     f0 = atoms[atoms.frame == 0]
-    ax_map.scatter(f0.col, f0.row, c=f0["class"], cmap="tab10", vmin=0, vmax=9, s=6)
+    plot_latent_map(f0["class"], f0[["row", "col"]], image=frames[0], s=6, label="class", ax=ax_map)
     ax_map.add_patch(plt.Circle((c0, r0), 10, fill=False, color="yellow"))
     ax_map.set_title("frame 0: atoms by class (circle: the dopant that hops)")
     ax_map.set_axis_off()
-    ax_z.scatter(atoms.z1, atoms.z2, c=atoms["class"], cmap="tab10", vmin=0, vmax=9, s=2, alpha=0.3)
-    for a in near:
-        track = atoms[atoms["atom"] == a].sort_values("frame")
-        ax_z.plot(track.z1, track.z2, "-o", ms=3, lw=1)
-    ax_z.set(xlabel="z1", ylabel="z2", title="codes by class; lines: the atoms near the hop")
-    for a in near:
-        track = atoms[atoms["atom"] == a].sort_values("frame")
-        ax_t.plot(track.frame, track.z1, "-o", ms=3, lw=1)
-    ax_t.axvline(5, color="k", ls=":", lw=1)
-    ax_t.set(xlabel="frame", ylabel="z1", title="z1 of the atoms near the hop (dotted: the hop)")
+    plot_trajectories(atoms, codes=("z1", "z2"), tracks=near, color_by="class", s=2, ax=ax_z)
+    ax_z.set_title("codes by class; lines: the atoms near the hop")
+    plot_trajectories(atoms, codes="z1", tracks=near, highlight_frames=[5], ax=ax_t)
+    ax_t.set_title("z1 of the atoms near the hop (dotted: the hop)")
     fig.tight_layout()
     path = args.out / "graphene_dopants.png"  # docs/graphene_dopants.png is a copy
     fig.savefig(path, dpi=90)

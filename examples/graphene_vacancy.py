@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import NMF, PCA
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, dpc
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
 from sklearn_rvae.datasets import make_graphene_4dstem
 from sklearn_rvae.metrics import defect_detection_auc, mahalanobis_outlier_score
 
@@ -57,7 +57,7 @@ def main():
         "PCA": PCA(2).fit_transform(P),
         "NMF": NMF(2, init="nndsvda", max_iter=2000, random_state=0).fit_transform(smooth),
     }
-    angle = rrvae.transform_pose(P)[0].reshape(sy, sx)
+    angle = rrvae.transform_pose(P)[0]
     com = COMTransformer(descan=False).fit(scan.data).com_map(scan.data)
     for name, codes in maps.items():
         auc = defect_detection_auc(mahalanobis_outlier_score(codes), scan.distance)
@@ -66,27 +66,35 @@ def main():
     print(f"rrVAE    defect AUC (within 2 A), negative ELBO:      {misfit:.3f}")
     print(f"COM      defect AUC (|shift|):       {defect_detection_auc(np.hypot(com[..., 0], com[..., 1]), scan.distance):.3f}")
 
+    figure(scan, maps, angle, 360.0 / rrvae.rotation_symmetry, com, args.out / "graphene_vacancy.png")
+
+
+def figure(scan, maps, angle, period, com, path):
+    """Two components of every method, the rrVAE angle and the COM field, each with the vacancy marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sklearn_rvae.plotting import plot_angle_map, plot_latent_map, plot_vector_field
+
+    sy, sx = scan.positions.shape[:2]
     fig, axes = plt.subplots(2, 4, figsize=(13, 6.6), layout="constrained")
     extent = [scan.positions[0, 0, 0], scan.positions[0, -1, 0], scan.positions[-1, 0, 1], scan.positions[0, 0, 1]]
-    panels = [(f"{name} {k + 1}", codes[:, k].reshape(sy, sx)) for name, codes in maps.items() for k in range(2)]
-    panels.append(("rrVAE angle (deg)", angle))
-    for ax, (title, image) in zip(axes.ravel(), panels):
-        shown = ax.imshow(image, extent=extent, cmap="twilight" if "angle" in title else "viridis")
+    panels = [(f"{name} {k + 1}", codes[:, k]) for name, codes in maps.items() for k in range(2)]
+    for ax, (title, values) in zip(axes.ravel(), panels):
+        plot_latent_map(values, scan_shape=(sy, sx), extent=extent, ax=ax)
         ax.set_title(title, fontsize=9)
-        fig.colorbar(shown, ax=ax, shrink=0.75)
-    axes[1, 3].imshow(dpc.direction_colors(com), extent=extent)
+    plot_angle_map(angle, scan_shape=(sy, sx), period=period, extent=extent, ax=axes[1, 2])
+    axes[1, 2].set_title("rrVAE angle (deg)", fontsize=9)
+    plot_vector_field(com, extent=extent, ax=axes[1, 3])
     axes[1, 3].set_title("COM field (colour = direction)", fontsize=9)
     for ax in axes.ravel():
         ax.plot(*scan.defect_xy, "w+", ms=10, mew=2)
         ax.set_xlabel("x (A)", fontsize=8)
-    args.out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out / "graphene_vacancy.png", dpi=100)
-    print(f"saved {args.out / 'graphene_vacancy.png'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    print(f"saved {path}")
 
 
 if __name__ == "__main__":

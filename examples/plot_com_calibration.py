@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from sklearn_rvae import COMTransformer, dpc
+from sklearn_rvae import COMTransformer
 from sklearn_rvae.dpc import apply_rotation, rotation_matrix
 
 
@@ -105,12 +105,14 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sklearn_rvae.plotting import plot_vector_field
+
     raw = COMTransformer(rotation_deg=0.0, flip=False, descan=False).fit(X)
     fig, axes = plt.subplots(2, 3, figsize=(11, 7.4), layout="constrained")
     draw_convention(axes[0, 0])
-    axes[0, 1].imshow(dpc.direction_colors(raw.com_map(X)))
+    plot_vector_field(raw.com_map(X), ax=axes[0, 1])
     axes[0, 1].set_title("raw COM (detector frame)\ncolour = direction", fontsize=9)
-    axes[0, 2].imshow(dpc.direction_colors(field))
+    plot_vector_field(field, ax=axes[0, 2])
     axes[0, 2].set_title(f"calibrated COM: {com.rotation_deg_:.1f} deg, flip={com.flip_}", fontsize=9)
     for ax, image, title in [
         (axes[1, 0], com.charge_density(X), "charge density (-div COM)"),

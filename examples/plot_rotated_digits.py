@@ -22,6 +22,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn_rvae import RotationInvariantVAE
 from sklearn_rvae.datasets import make_rotated_digits
 from sklearn_rvae.metrics import circular_correlation
+from sklearn_rvae.plotting import plot_manifold
 
 
 def main():
@@ -60,15 +61,9 @@ def main():
     fig.colorbar(sc, ax=fig.axes[:2], ticks=range(10), label="digit")
 
     # Upright templates over the range of the codes.
-    n = 8
-    g0 = np.linspace(*np.percentile(Z[:, 0], [2, 98]), n)
-    g1 = np.linspace(*np.percentile(Z[:, 1], [2, 98]), n)
-    grid = np.array([[a, b] for b in g1[::-1] for a in g0])
-    tiles = rvae.inverse_transform(grid).reshape(n, n, 20, 20).transpose(0, 2, 1, 3).reshape(n * 20, n * 20)
     ax = fig.add_subplot(gs[0:2, 8:12])
-    ax.imshow(tiles, cmap="gray")
+    plot_manifold(rvae, n_per_side=8, extent=[np.percentile(Z[:, k], [2, 98]) for k in range(2)], ax=ax)
     ax.set_title("decoded upright templates over z")
-    ax.axis("off")
 
     # Inputs, inferred angle, upright reconstruction.
     idx = np.random.default_rng(0).choice(len(X), 6, replace=False)

@@ -117,6 +117,11 @@ def main():
         print(f"domain {d} (test image {cell - args.n_train}): {mine.sum()} columns, true tilts {signs} deg; "
               f"MAE {mae[0]:.2f} / {mae[1]:.2f} / {mae[2]:.2f} deg; pair right {right[mine].sum()} of {mine.sum()}")
 
+    figure(image, centers, pred, truth, boundary, args.out / "tilt_domains.png")
+
+
+def figure(image, centers, pred, truth, boundary, path):
+    """The image with every column coloured by its predicted and its true gamma, on one symmetric scale."""
     try:
         import matplotlib
 
@@ -125,19 +130,18 @@ def main():
     except ImportError:
         print("matplotlib is not installed (pip install -e '.[plot]'): no figure")
         return
+    from sklearn_rvae.plotting import plot_tilt_map
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), constrained_layout=True)
-    limit = np.abs(truth[:, 2]).max()
-    for ax, values, title in ((axes[0], pred[:, 2], "predicted gamma"), (axes[1], truth[:, 2], "true gamma")):
-        ax.imshow(image, cmap="gray")
-        points = ax.scatter(centers[:, 1], centers[:, 0], c=values, cmap="coolwarm", vmin=-limit, vmax=limit,
-                            s=40, edgecolors="k")
+    limit = np.abs(truth[:, 2]).max() or None  # None: each map's own, when every true gamma is 0
+    for ax, tilts, title in ((axes[0], pred, "predicted gamma"), (axes[1], truth, "true gamma")):
+        plot_tilt_map(image, centers, tilts, angle="gamma", vmax=limit, colorbar=False, ax=ax)
         ax.axvline(boundary - 0.5, color="y", lw=1)
         ax.set_title(title)
-        ax.set_axis_off()
-    fig.colorbar(points, ax=axes, label="gamma (deg)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.out / "tilt_domains.png", dpi=120)
-    print(f"figure: {args.out / 'tilt_domains.png'}")
+    fig.colorbar(axes[0].collections[-1], ax=axes, label="gamma (deg)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"figure: {path}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE, dpc
+from sklearn_rvae import COMTransformer, DiffractionPreprocessor, RotationInvariantVAE
 from sklearn_rvae.datasets import make_zincblende_4dstem
 from sklearn_rvae.metrics import defect_detection_auc, mahalanobis_outlier_score
 
@@ -105,11 +105,12 @@ def main():
     print(f"{'COM':8s} {polarity_auc(com_features, site):9.3f} "
           f"{defect_detection_auc(magnitude, scan.distance):17.3f} (|shift|) "
           f"{defect_detection_auc(np.abs(divergence), scan.distance):.3f} (|div|)")
-    figure(scan, maps, models["rrVAE"][1].transform_pose(models["rrVAE"][0].transform(X))[0], com, divergence, n,
-           args.out / "zincblende_polarity.png")
+    rrvae = models["rrVAE"][1]
+    figure(scan, maps, rrvae.transform_pose(models["rrVAE"][0].transform(X))[0], 360.0 / rrvae.rotation_symmetry,
+           com, divergence, n, args.out / "zincblende_polarity.png")
 
 
-def figure(scan, maps, angle, com, divergence, n, path):
+def figure(scan, maps, angle, period, com, divergence, n, path):
     try:
         import matplotlib
     except ImportError:
@@ -118,27 +119,33 @@ def figure(scan, maps, angle, com, divergence, n, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sklearn_rvae.plotting import plot_angle_map, plot_latent_map, plot_vector_field
+
     sy, sx = scan.distance.shape
     pos = scan.positions
     extent = [pos[0, 0, 0], pos[0, -1, 0], pos[-1, 0, 1], pos[0, 0, 1]]
-    panels = [(f"{name} {k + 1}", maps[name][:, k]) for name in maps for k in range(n)]
-    panels += [("rrVAE angle (deg)", angle), ("COM divergence", divergence.ravel())]
-    fig, axes = plt.subplots(2, (len(panels) + 2) // 2, figsize=(3.3 * ((len(panels) + 2) // 2), 6.2),
+    codes = [(f"{name} {k + 1}", maps[name][:, k]) for name in maps for k in range(n)]
+    n_panels = len(codes) + 3  # and the angle, the divergence and the COM field
+    fig, axes = plt.subplots(2, (n_panels + 1) // 2, figsize=(3.3 * ((n_panels + 1) // 2), 6.2),
                              layout="constrained")
-    for ax, (title, values) in zip(axes.ravel(), panels):
-        shown = ax.imshow(values.reshape(sy, sx), extent=extent, cmap="twilight" if "angle" in title else "viridis")
-        ax.set_title(title, fontsize=9)
-        fig.colorbar(shown, ax=ax, shrink=0.7)
-    ax = axes.ravel()[len(panels)]
-    ax.imshow(dpc.direction_colors(com), extent=extent)
+    panels = axes.ravel()
+    slots = [*range(len(codes)), len(codes) + 1]  # the angle goes between the codes and the divergence
+    for k, (title, values) in zip(slots, codes + [("COM divergence", divergence.ravel())]):
+        plot_latent_map(values, scan_shape=(sy, sx), extent=extent, ax=panels[k])
+        panels[k].set_title(title, fontsize=9)
+    ax = panels[len(codes)]
+    plot_angle_map(angle, scan_shape=(sy, sx), period=period, extent=extent, ax=ax)
+    ax.set_title("rrVAE angle (deg)", fontsize=9)
+    ax = panels[len(codes) + 2]
+    plot_vector_field(com, extent=extent, ax=ax)
     ax.set_title("COM field (hue = direction)", fontsize=9)
-    for ax in axes.ravel()[: len(panels) + 1]:
+    for ax in axes.ravel()[:n_panels]:
         for (x, y), species in zip(scan.columns, scan.column_species):
             ax.plot(x, y, "o", ms=3, mfc="none", mec="w" if species == 0 else "r", mew=0.8)
         ax.plot(*scan.defect_xy, "w+", ms=10, mew=2)
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
-    for ax in axes.ravel()[len(panels) + 1 :]:
+    for ax in axes.ravel()[n_panels:]:
         ax.set_axis_off()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
