@@ -83,7 +83,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         Shape of one output pattern.
     reference_intensity_ : float
         ``I_ref`` of the log scaling.
-    mean_pattern_ : ndarray of shape (prod(output_shape_),) or None
+    mean_pattern_ : ndarray of shape (prod(`output_shape_`),) or None
         Mean training pattern after scaling and normalisation, when
         ``subtract_mean``.
     residual_scale_ : float or None
@@ -169,7 +169,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Preprocessed patterns, shape (n_patterns, prod(output_shape_))."""
+        """Preprocessed patterns, shape (n_patterns, prod(``output_shape_``))."""
         check_is_fitted(self)
         X = validate_numeric(self, X, dtype=[np.float64, np.float32], reset=False)
         self._check_non_negative(X)

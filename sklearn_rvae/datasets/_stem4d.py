@@ -284,18 +284,20 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
 
     Returns
     -------
-    Bunch with
-        data : ndarray (sy, sx, ky, kx) float32
-        positions : ndarray (sy, sx, 2), probe (x, y) in Angstrom
-        distance : ndarray (sy, sx), Angstrom to the nearest defect image (inf without defect)
-        site_class : ndarray (sy, sx) int, index into ``class_names``: the
-            sublattice (A, B) of the nearest atom, or hollow when it is more
-            than 1 Angstrom away
-        class_names : ["A", "B", "hollow"]
-        atoms : ase.Atoms
-        defect_xy : (2,) or None
-        metadata : dict (energy_eV, semiangle_mrad, max_angle_mrad, mrad_per_px,
-            scan_step_A, sampling_A, binning, dose, repeats, defect)
+    scan : Bunch
+        With the fields:
+
+        - data : ndarray (sy, sx, ky, kx) float32
+        - positions : ndarray (sy, sx, 2), probe (x, y) in Angstrom
+        - distance : ndarray (sy, sx), Angstrom to the nearest defect image (inf without defect)
+        - site_class : ndarray (sy, sx) int, index into ``class_names``: the
+          sublattice (A, B) of the nearest atom, or hollow when it is more
+          than 1 Angstrom away
+        - class_names : ["A", "B", "hollow"]
+        - atoms : ase.Atoms
+        - defect_xy : (2,) or None
+        - metadata : dict (energy_eV, semiangle_mrad, max_angle_mrad, mrad_per_px,
+          scan_step_A, sampling_A, binning, dose, repeats, defect)
     """
     _check_dose(dose, scan_step**2)
     atoms, defect_xy, sublattice = graphene_supercell(repeats, defect, defect_site)

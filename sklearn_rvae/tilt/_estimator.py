@@ -206,7 +206,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     n_outputs_ : int
         Outputs per patch, from y: 3 for (alpha, beta, gamma), 1 for a 1-D
         y (then ``predict`` is 1-D too), as scikit-learn's ``MLPRegressor``.
-    target_mean_, target_scale_ : ndarray of shape (n_outputs_,)
+    target_mean_, target_scale_ : ndarray of shape (`n_outputs_`,)
         Standardisation of y used in training (predictions are in y's units);
         shape (5,) with ``zone_axis="110"``, the invariants u, v after the angles.
     pair_library_ : PairLibrary, CellPairLibrary or None
@@ -435,7 +435,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        """Angles in degrees, float64 of shape (n_samples, n_outputs_) (1-D when n_outputs_ is 1)."""
+        """Angles in degrees, float64 of shape (n_samples, ``n_outputs_``) (1-D when ``n_outputs_`` is 1)."""
         check_is_fitted(self)
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
@@ -493,8 +493,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         Returns
         -------
         maps : ndarray
-            With ``centers``: shape (n_columns, n_outputs_). Otherwise shape
-            (n_rows, n_cols, n_outputs_), the prediction for the patch whose
+            With ``centers``: shape (n_columns, ``n_outputs_``). Otherwise shape
+            (n_rows, n_cols, ``n_outputs_``), the prediction for the patch whose
             top-left corner is at ``(row * stride, col * stride)``.
         """
         check_is_fitted(self)
