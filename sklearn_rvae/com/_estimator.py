@@ -13,6 +13,7 @@ from skorch import NeuralNet
 
 from .. import dpc
 from .._frames import LAZY_CHUNK_BYTES, frame_source
+from .._progress import Progress
 from .._utils import check_annulus, check_real_tuple, check_scalar, resolve_device
 from ._module import DetectorMomentsModule
 
@@ -149,6 +150,9 @@ class COMTransformer(TransformerMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when present), ``"cpu"`` or ``"cuda[:N]"``.
     verbose : int, default=0
+        Print the progress of reading the frames in ``fit`` and ``transform``
+        (frames done, time left), at most once a second: for files and
+        arrays larger than memory.
 
     Attributes
     ----------
@@ -577,6 +581,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             out = np.empty((source.n_frames, n_out))
             pattern = np.zeros(source.n_features) if with_pattern else None
             step = self._chunk_frames(source)
+            progress = Progress(type(self).__name__, source.n_frames, self.verbose, unit="frames read")
             buffer = None
             with torch.inference_mode(), warnings.catch_warnings():
                 # Read-only sources (memmaps, files) give read-only arrays;
@@ -585,6 +590,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 for start, chunk in source.chunks(step):
                     # None unless CPU, numba and integer (or, where faster, float32) frames.
                     fused = module.fused_moments(chunk)
+                    progress.advance(len(chunk))
                     if fused is not None:
                         out[start : start + len(chunk)] = fused
                         if with_pattern:

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 
 from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state, seed_from
 from ..tilt._periodic import PeriodicCells
+from .._progress import Progress
 from ..tilt._symmetry import MIRRORS_110
 from ._checks import check_poisson_mean
 
@@ -788,14 +789,14 @@ def _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose
     if verbose:
         print(f"make_perovskite_abf: {done} of {len(jobs)} images cached, {len(todo)} to simulate", flush=True)
     computed = {}
+    progress = Progress("make_perovskite_abf", len(todo), verbose, unit="images simulated")
     batch = max(1, int(n_jobs) if n_jobs and n_jobs > 0 else 1) * 4
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
         results = joblib.Parallel(n_jobs=n_jobs)(
             joblib.delayed(_simulate_image)(i, m, simulation, path(i, m)) for i, m in chunk)
         computed.update(zip(chunk, results))
-        if verbose:
-            print(f"make_perovskite_abf: {done + start + len(chunk)} of {len(jobs)}", flush=True)
+        progress.advance(len(chunk))
     for i, mirrored in jobs:
         if (i, mirrored) in computed:
             sim = computed.pop((i, mirrored))

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._progress import Progress
 from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state
 from ._checks import check_poisson_mean
 
@@ -154,10 +155,12 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
     probe.grid.match(potential)
     detector = abtem.PixelatedDetector(max_angle=max_angle, resample="uniform")
     parts = []
+    progress = Progress("abTEM", n, verbose, unit="probe positions simulated")
     for k, (start, stop) in enumerate(chunks):
         path = None if folder is None else folder / f"positions_{start:07d}_{stop:07d}.npy"
         if path is not None and path.exists():
             parts.append(np.load(path))
+            progress.advance(stop - start)
             continue
         measurement = probe.scan(potential, scan=abtem.CustomScan(positions[start:stop]), detectors=detector)
         patterns = np.asarray(measurement.compute(scheduler="threads", num_workers=n_jobs, progress_bar=False).array, dtype=np.float32)
@@ -169,8 +172,7 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
             np.save(tmp, patterns)
             os.replace(tmp, path)
         parts.append(patterns)
-        if verbose:
-            print(f"simulated {stop}/{n} probe positions", flush=True)
+        progress.advance(stop - start)
     patterns = np.concatenate(parts)
     side = min(patterns.shape[1:])
     y0 = (patterns.shape[1] - side) // 2
