@@ -75,8 +75,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     >>> X, y, groups, cells = make_perovskite_abf()            # doctest: +SKIP
     >>> reg = TiltRegressor(random_state=0).fit(X, y, cells=cells)  # doctest: +SKIP
 
-    it reads held-out SrTiO3 patches at 1e5 e/A^2 to about 0.3 / 0.3 / 0.45
-    degrees. The recipe: the central 32 px of 48 px patches go through a
+    it reads held-out SrTiO3 patches at 1e5 e/A^2 to 0.29 / 0.31 / 0.42
+    degrees, and CaTiO3, never trained on, to 0.86 / 0.80 / 1.08 (21 minutes
+    of training on a 2-core CPU; benchmarks/RESULTS.md). The recipe: the central 32 px of 48 px patches go through a
     seven-layer CNN with fresh shot noise and scan-row jitter every epoch,
     after the scan rows are aligned; its predictions are averaged over the
     projection's mirrors and it also learns the invariants of the
