@@ -9,7 +9,7 @@ simulates a small graphene scan with abTEM instead, the ``sim`` extra).
 
 Run::
 
-    python examples/gridsearch_rrvae.py              # rotated digits, a couple of minutes on 2 cores
+    python examples/gridsearch_rrvae.py              # rotated digits, about 10 s on 2 cores
     python examples/gridsearch_rrvae.py --graphene   # simulated graphene patterns
     python examples/gridsearch_rrvae.py --full       # bigger grid, more epochs
 
