@@ -103,6 +103,7 @@ EXAMPLE_FIGURES = {
     "graphene_vacancy": "graphene_vacancy_maps.png",
     "zincblende_polarity": "zincblende_polarity_maps.png",
     "plot_com_calibration": "com_calibration.png",
+    "tilt_domains": "tilt_domains.png",
 }
 
 # -- HTML --------------------------------------------------------------------

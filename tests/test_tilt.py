@@ -409,6 +409,12 @@ def test_the_defaults_are_the_validated_recipe():
     assert isinstance(decision, PairDecision) and decision.get_params() == PairDecision().get_params()
     assert reg.set_params(zone_axis=None)._pair_decision() is None  # "auto": the network, without the zone axis
     assert reg.set_params(zone_axis="110", pair_decision="network")._pair_decision() is None
+    # The decision's settings from "auto": they start from PairDecision()'s defaults.
+    tuned = TiltRegressor().set_params(pair_decision__local=4, pair_decision__refine=1)
+    assert tuned.pair_decision.get_params() == PairDecision(local=4, refine=1).get_params()
+    assert TiltRegressor().get_params()["pair_decision"] == "auto"  # the default is left alone
+    with pytest.raises(ValueError, match="pair_decision__local sets the pair decision, but pair_decision='network'"):
+        TiltRegressor(pair_decision="network").set_params(pair_decision__local=4)
 
 
 def test_conv_layers_read_like_vgg_configurations():

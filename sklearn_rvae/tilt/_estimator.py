@@ -545,6 +545,22 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         pred = self.predict(windows.reshape(rows * cols, h * w))
         return pred.reshape(rows, cols, -1)
 
+    def set_params(self, **params):
+        """Set the parameters (scikit-learn's ``set_params``).
+
+        A setting of the pair decision, ``pair_decision__local=...`` and the
+        like, applies to ``PairDecision()`` when ``pair_decision`` is
+        ``"auto"`` (which holds no settings of its own), so that grid
+        searches over the decision's settings work from the defaults.
+        """
+        nested = sorted(key for key in params if key.startswith("pair_decision__"))
+        if nested and "pair_decision" not in params and not isinstance(self.pair_decision, PairDecision):
+            if self.pair_decision != "auto":
+                raise ValueError(f"{nested[0]} sets the pair decision, but pair_decision={self.pair_decision!r} has "
+                                 "none; pass pair_decision=PairDecision(...) instead.")
+            params = {"pair_decision": PairDecision(), **params}
+        return super().set_params(**params)
+
     def _pair_decision(self):
         """The PairDecision in force, or None when the network decides the pair."""
         if isinstance(self.pair_decision, PairDecision):
