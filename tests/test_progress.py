@@ -42,3 +42,18 @@ def test_com_transformer_reports_the_frames_it_reads_only_when_verbose(capsys):
     assert capsys.readouterr().out == ""
     COMTransformer(device="cpu", verbose=1).fit(data)
     assert "COMTransformer: 36 of 36 frames read (100%)" in capsys.readouterr().out
+
+
+def test_training_prints_its_epochs_and_losses_only_when_verbose(capsys):
+    from sklearn_rvae import RotationInvariantVAE, TiltRegressor
+
+    X = np.random.default_rng(0).random((32, 64))
+    RotationInvariantVAE(max_epochs=2, device="cpu", random_state=0).fit(X)
+    assert capsys.readouterr().out == ""
+    RotationInvariantVAE(max_epochs=2, device="cpu", random_state=0, verbose=1).fit(X)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "train_loss" in out and len(out.splitlines()) >= 4  # header, rule, 2 epochs
+    tilt = dict(network_shape=None, conv_layers=(4, "pool"), fc_units=8, zone_axis=None, scan_correction=False,
+                augment=False, max_epochs=2, device="cpu", random_state=0)
+    TiltRegressor(**tilt, verbose=1).fit(X, np.random.default_rng(1).normal(size=(32, 3)))
+    assert "train_loss" in capsys.readouterr().out
