@@ -66,8 +66,8 @@ class PairDecision(BaseEstimator):
     (with the ``"poisson"`` augmentation) so the templates are sharp. It
     costs memory (the templates) and 0.1-0.25 s per patch on a 2-core CPU
     (32-48 px patches). Change the settings after fit with
-    ``set_params(pair_decision=PairDecision(local=...))`` (or
-    ``pair_decision__local=...`` once it is an object); ``neighbors`` takes
+    ``set_params(pair_decision__local=...)`` (from ``PairDecision()``'s
+    defaults when ``pair_decision`` is ``"auto"``); ``neighbors`` takes
     effect at the next fit.
 
     Parameters
