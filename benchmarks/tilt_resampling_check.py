@@ -12,14 +12,17 @@ for each ``--factors`` (1: not resampled). Prints the MAE, the MAE up to the
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/tilt_resampling_check.py --load-model benchmarks/out/run11_model.joblib
+    PYTHONPATH=. .venv/bin/python benchmarks/tilt_resampling_check.py --load-model benchmarks/out/tilt_model.joblib
+
+(a model of this version, from ``bench_tilt.py --save-model``; models pickled before issue 24 are not read).
 """
 
 import argparse
 from pathlib import Path
 
+import joblib
 import numpy as np
-from bench_tilt import fmt, load_model, pair_stats
+from bench_tilt import fmt, pair_stats
 
 from sklearn_rvae.datasets import (
     orient_110,
@@ -42,7 +45,7 @@ def main():
     parser.add_argument("--factors", default="1,1.0196", help="comma-separated resampling factors")
     args = parser.parse_args()
 
-    model = load_model(args.load_model, pair_decision=PairDecision(local=8, row_gain=4))
+    model = joblib.load(args.load_model).set_params(pair_decision=PairDecision(local=8, row_gain=4))
     rng = np.random.default_rng(3)
     cells = []
     for _ in range(args.n_images):

@@ -432,3 +432,26 @@ def test_learning_rate_anneals_by_a_cosine_over_max_epochs():
     reg = small(max_epochs=4, lr=1e-3, augment=False).fit(X[:64], y[:64])
     epochs = np.arange(4)
     np.testing.assert_allclose(reg.history_["event_lr"], 1e-3 * (1 + np.cos(np.pi * epochs / 4)) / 2, rtol=1e-6)
+
+
+def test_predict_follows_the_fitted_network_and_a_failed_fit_leaves_no_fitted_state():
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_rvae.datasets import load_abf_fixture
+
+    X, y = load_abf_fixture()
+    reg = small(max_epochs=1, augment=False)
+    with pytest.raises(ValueError, match="network_shape"):
+        reg.set_params(network_shape=(40, 40)).fit(X[:32], y[:32])  # 32 px patches
+    with pytest.raises(NotFittedError):
+        reg.predict(X[:2])
+    plain = small(max_epochs=1, augment=False).fit(X[:64], y[:64])
+    pred = plain.predict(X[64:70])
+    # zone_axis changed after fit: the fitted plain network still predicts, without a pair decision.
+    np.testing.assert_array_equal(plain.set_params(zone_axis="110").predict(X[64:70]), pred)
+    with pytest.raises(ValueError, match="was set after a fit without a pair decision"):
+        plain.set_params(pair_decision=PairDecision()).predict(X[64:70])
+    with pytest.raises(ValueError, match=r"'Pool' at index 1"):
+        small(conv_layers=(4, "Pool")).fit(X[:8], y[:8])
+    with pytest.raises(ValueError, match="counts_range"):
+        small(counts_range=("100", 200)).fit(X[:8], y[:8])

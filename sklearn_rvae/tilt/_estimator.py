@@ -12,7 +12,7 @@ from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
-from .._utils import resolve_device, resolve_image_shape, seed_from, validate_numeric
+from .._utils import check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
@@ -180,6 +180,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` and stop when the validation loss
         stops improving for ``n_iter_no_change`` epochs (best weights kept).
+        The cosine schedule still spans ``max_epochs``.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
     sampling : float or None, default=0.25
@@ -194,7 +195,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         core. The result does not depend on it. ``None`` is 1 outside a
         ``joblib.parallel_config`` context. The network runs on ``device``.
     callbacks : list of skorch callbacks or None
-        Cloned before use.
+        Cloned before use. They run next to the recipe's own: the Huber
+        delta's schedule and the cosine learning-rate schedule over
+        ``max_epochs`` (a learning-rate scheduler of your own would step
+        the rate a second time).
     random_state : int, RandomState or None, default=None
     verbose : int, default=0
 
@@ -330,7 +334,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_numeric(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2, multi_output=True,
                              y_numeric=True)
         y = self._check_y(y, len(X))
-        self.n_outputs_ = y.shape[1]
+        n_outputs = y.shape[1]
         self._check_X(X)
         if np.abs(X).max() >= np.finfo(np.float32).max:
             raise ValueError(
@@ -349,10 +353,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             unknown = set(augment) - set(AUGMENTATIONS)
             if unknown:
                 raise ValueError(f"augment names unknown augmentations {sorted(unknown)}; choose from {AUGMENTATIONS}.")
-        counts = tuple(float(c) for c in self.counts_range) if len(self.counts_range) == 2 else ()
-        if len(counts) != 2 or not 0 < counts[0] <= counts[1] < np.inf:
-            raise ValueError(f"counts_range must be (low, high) mean electrons per pixel with 0 < low <= high, "
-                             f"got {self.counts_range!r}.")
+        expected = "(low, high) mean electrons per pixel with 0 < low <= high"
+        counts = check_real_tuple(self.counts_range, "counts_range", 2, positive=True, expected=expected)
+        if counts[0] > counts[1]:
+            raise ValueError(f"counts_range must be {expected}, got {self.counts_range!r}.")
         if self.scan_correction and not self.scan_jitter > 0:
             raise ValueError("scan_correction=True needs scan_jitter > 0, the RMS row displacement (pixels) to "
                              f"search and to use as the prior; got scan_jitter={self.scan_jitter!r}.")
@@ -369,11 +373,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if cells is not None and self.sampling is None:
             raise ValueError("fit(cells=...) renders templates on the patches' grid: set TiltRegressor(sampling=...), "
                              "the Angstrom per pixel of the patches.")
-        self.pair_library_ = None
+        pair_library = None
         if decision is not None:
             neighbors = decision.resolved_neighbors(with_cells=cells is not None)
             decision.check(neighbors)
-            self.pair_library_ = self._pair_library(X, y, image_shape, cells, neighbors)
+            pair_library = self._pair_library(X, y, image_shape, cells, neighbors)
         if self.zone_axis == "110":
             # The mid-plane-mirror pair's invariants, learnt next to the angles.
             d, g = y[:, 0] - y[:, 1], y[:, 2]
@@ -382,10 +386,10 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         seed = seed_from(self.random_state)
         if self.early_stopping:
             check_validation_split(len(X), self.validation_fraction)
-        self.target_mean_ = y.mean(0)
+        target_mean = y.mean(0)
         scale = y.std(0)
-        self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        yt = ((y - self.target_mean_) / self.target_scale_).astype(np.float32)
+        target_scale = np.where(scale > 0, scale, 1.0)
+        yt = ((y - target_mean) / target_scale).astype(np.float32)
 
         own = [("huber_delta", _HuberDeltaDecay(_HUBER_DELTA, _DELTA_DECAY, _MIN_DELTA)),
                ("lr_cosine", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs))]
@@ -398,7 +402,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             module__pixel_stats=pixel_stats,
             module__row_model=row_model,
             module__symmetry=self.zone_axis,
-            module__target_stats=(self.target_mean_, self.target_scale_),
+            module__target_stats=(target_mean, target_scale),
             module__image_shape=network_shape,
             module__n_targets=y.shape[1],
             module__conv_channels=channels,
@@ -428,7 +432,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         # Inference in float64: a patch's prediction must not depend on the
         # other patches of its batch (float32 convolutions round differently).
         net.module_.double()
+        # Fitted attributes only now: a fit that fails leaves the estimator unfitted.
         self.net_ = net
+        self.n_outputs_ = n_outputs
+        self.pair_library_ = pair_library
+        self.target_mean_, self.target_scale_ = target_mean, target_scale
         self.image_shape_ = image_shape
         self.network_shape_ = network_shape
         self.history_ = history_frame(net.history)
@@ -437,7 +445,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         """Angles in degrees, float64 of shape (n_samples, ``n_outputs_``) (1-D when ``n_outputs_`` is 1)."""
-        check_is_fitted(self)
+        check_is_fitted(self, "net_")
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
         out, X_net = [], _central_crop(X, self.image_shape_, self.network_shape_)
@@ -450,11 +458,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
         if len(self.target_mean_) == self.n_outputs_ + 2:  # the pair's invariants follow the angles
             pred = _decode_pair(pred)
-        decision = self._pair_decision()
+        decision = self._fitted_pair_decision()
         if decision is not None:
-            if self.pair_library_ is None:
-                raise ValueError(f"pair_decision={self.pair_decision!r} was set after a fit without a pair decision; "
-                                 "fit again to build its templates.")
             chosen, templates, _ = self.pair_library_.decide(X, pred[:, :3], decision, n_jobs=self.n_jobs)
             pred = templates if decision.local else (chosen + templates) / 2
         return pred[:, 0] if self.n_outputs_ == 1 else pred
@@ -498,7 +503,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             (n_rows, n_cols, ``n_outputs_``), the prediction for the patch whose
             top-left corner is at ``(row * stride, col * stride)``.
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "net_")
         image = np.asarray(image, dtype=np.float64)
         h, w = self.image_shape_
         if image.ndim != 2:
@@ -513,7 +518,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             if not (isinstance(sampling, numbers.Real) and sampling > 0):
                 raise ValueError(f"sampling must be a positive pixel size in Angstrom, got {sampling!r}.")
             factor = float(sampling) / float(self.sampling)
-            if isinstance(self.pair_library_, CellPairLibrary) and self._pair_decision() is not None \
+            if isinstance(self.pair_library_, CellPairLibrary) and self._fitted_pair_decision() is not None \
                     and abs(factor - 1) <= 0.05:
                 # Templates rendered on each patch's own grid fit its pixel size: resampling would only blur the
                 # noise (and correlate it, which their Poisson likelihood does not expect).
@@ -572,6 +577,18 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             return PairDecision()
         return None
 
+    def _fitted_pair_decision(self):
+        """The PairDecision predict applies: the fitted network and templates decide whether there is one;
+        ``pair_decision`` ("network", or new settings) may still be changed after fit."""
+        if isinstance(self.pair_decision, str) and self.pair_decision == "network":
+            return None
+        if self.pair_library_ is None:
+            if isinstance(self.pair_decision, PairDecision):
+                raise ValueError("pair_decision=PairDecision(...) was set after a fit without a pair decision (it had "
+                                 "zone_axis=None or pair_decision='network'); fit again to build its templates.")
+            return None
+        return self.pair_decision if isinstance(self.pair_decision, PairDecision) else PairDecision()
+
     def _pixel_stats(self, X_net, network_shape, row_model):
         """Per-pixel mean and scale of the training patches as the CNN sees them (rows aligned, sqrt,
         standardised, and with every mirror of the zone axis)."""
@@ -612,7 +629,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
+        tags.target_tags.single_output = self.zone_axis is None  # the [110] physics needs the three tilts
         tags.input_tags.positive_only = True
         return tags
 
@@ -621,14 +638,14 @@ def _conv_layers(layers):
     """``conv_layers`` as (channels, pool_after): the output channels of each convolution, and the 1-based
     convolutions a 2x2 pooling follows."""
     channels, pool_after = [], []
-    for item in layers:
+    for index, item in enumerate(layers):
         if isinstance(item, str) and item == "pool" and channels and (not pool_after or pool_after[-1] != len(channels)):
             pool_after.append(len(channels))
         elif isinstance(item, numbers.Integral) and not isinstance(item, bool) and item >= 1:
             channels.append(int(item))
         else:
             raise ValueError(f"conv_layers must be positive channel counts, each convolution followed by at most one "
-                             f"'pool', starting with a convolution; got {layers!r}.")
+                             f"'pool', starting with a convolution; got {layers!r} ({item!r} at index {index}).")
     if not channels:
         raise ValueError(f"conv_layers needs at least one convolution, got {layers!r}.")
     return tuple(channels), tuple(pool_after)
