@@ -590,11 +590,11 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 for start, chunk in source.chunks(step):
                     # None unless CPU, numba and integer (or, where faster, float32) frames.
                     fused = module.fused_moments(chunk)
-                    progress.advance(len(chunk))
                     if fused is not None:
                         out[start : start + len(chunk)] = fused
                         if with_pattern:
                             pattern += chunk.sum(0, dtype=np.float64)
+                        progress.advance(len(chunk))
                         continue
                     frames = torch.from_numpy(chunk)
                     if device.type == "cpu":
@@ -611,6 +611,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                     out[start : start + len(chunk)] = result.cpu().numpy()
                     if with_pattern:
                         pattern += frames.sum(0).double().cpu().numpy()
+                    progress.advance(len(chunk))
         bad = ~np.all(np.isfinite(out), axis=1)
         if np.any(bad):
             where = np.flatnonzero(bad)

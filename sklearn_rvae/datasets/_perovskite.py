@@ -543,8 +543,8 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         make_perovskite_abf(100, random_state=..., patch_size=48, patches_per_image=2, pixel_grid="cell",
                             mid_plane_mirror=False, dose=1e5, scan_noise=0.2)
 
-    The default 700 images take about an hour of simulation on a 2-core
-    CPU (1.5-2.7 s per image per core, twice that for the mirrors); give
+    The default 700 images and their 700 mirrors take about 50 minutes of
+    simulation on a 2-core CPU (about 2 s per image per core); give
     ``cache_dir`` so that an interrupted run resumes where it stopped.
 
     Image ``i`` draws its tilts (uniform in ``+-tilt_range`` degrees) from a
@@ -576,7 +576,9 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         Side of the patches, pixels (at least 4).
     patches_per_image : int or "all", default=16
         Patches cut from each image, at different columns (so with
-        opposite signs for anti-phase tilts) and with independent noise.
+        opposite signs for anti-phase tilts) and with independent noise
+        (with ``mid_plane_mirror="both"``, a mirror's patches share the
+        positions and noise draws of their image's).
         ``"all"`` (``pixel_grid="cell"`` only): every B column at every
         position its half-pixel cut can take (up to four), each once (the
         columns of a tiled cell repeat exactly), in a fixed order; the same

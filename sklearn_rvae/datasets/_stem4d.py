@@ -155,12 +155,17 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
     probe.grid.match(potential)
     detector = abtem.PixelatedDetector(max_angle=max_angle, resample="uniform")
     parts = []
-    progress = Progress("abTEM", n, verbose, unit="probe positions simulated")
+
+    def cached(start, stop):
+        return None if folder is None else folder / f"positions_{start:07d}_{stop:07d}.npy"
+
+    # Only what is left to simulate counts, so the time left is that of the simulation.
+    todo = sum(stop - start for start, stop in chunks if cached(start, stop) is None or not cached(start, stop).exists())
+    progress = Progress("abTEM", todo, verbose, unit="probe positions simulated")
     for k, (start, stop) in enumerate(chunks):
-        path = None if folder is None else folder / f"positions_{start:07d}_{stop:07d}.npy"
+        path = cached(start, stop)
         if path is not None and path.exists():
             parts.append(np.load(path))
-            progress.advance(stop - start)
             continue
         measurement = probe.scan(potential, scan=abtem.CustomScan(positions[start:stop]), detectors=detector)
         patterns = np.asarray(measurement.compute(scheduler="threads", num_workers=n_jobs, progress_bar=False).array, dtype=np.float32)

@@ -112,9 +112,10 @@ def is_categorical(values):
 def class_colors(classes):
     """One RGBA colour per class, shape (n_classes, 4).
 
-    Non-negative integer classes below 20 pick ``tab10`` / ``tab20`` by their
-    value, so a class has the same colour in every plot; other classes go by
-    rank (``turbo`` beyond 20).
+    Non-negative integer classes pick ``tab10`` by their value when all are
+    below 10, so a class has the same colour in every such plot; with a class
+    from 10 to 19 all take ``tab20`` colours (then class 3 changes colour);
+    other classes go by rank (``turbo`` beyond 20).
     """
     plt = pyplot()
     classes = np.asarray(classes)
