@@ -4,13 +4,11 @@ Nothing here imports matplotlib at import time; :func:`pyplot` does, when a
 function draws.
 """
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
 from .. import dpc
-from .._utils import check_all_finite, real_array
+from .._utils import check_all_finite, check_int_tuple, check_real_tuple, real_array
 
 MISSING_MATPLOTLIB = "sklearn_rvae.plotting needs matplotlib: pip install 'sklearn_rvae[plot]'"
 
@@ -42,11 +40,7 @@ def get_axes(ax, figsize=None):
 # ------------------------------------------------------------------ checks
 def check_shape_pair(value, name):
     """``(sy, sx)``: two ints >= 1."""
-    ok = isinstance(value, (tuple, list, np.ndarray)) and len(value) == 2 and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) and v >= 1 for v in value)
-    if not ok:
-        raise ValueError(f"{name} must be two ints >= 1 (rows, columns), got {value!r}.")
-    return int(value[0]), int(value[1])
+    return check_int_tuple(value, name, 2, minimum=1)
 
 
 def check_image(image, name="image"):
@@ -80,12 +74,11 @@ def check_bounds(value, name):
     """A wheel's place: True (the default corner) or (x0, y0, width, height) in Axes fractions."""
     if value is True:
         return WHEEL_BOUNDS
-    ok = isinstance(value, (tuple, list, np.ndarray)) and len(value) == 4 and all(
-        isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and np.isfinite(v) for v in value)
-    if not ok or value[2] <= 0 or value[3] <= 0:
-        raise ValueError(f"{name} must be True, False or (x0, y0, width, height) in Axes fractions with width "
-                         f"and height > 0, got {value!r}.")
-    return tuple(float(v) for v in value)
+    expected = "True, False or (x0, y0, width, height) in Axes fractions with width and height > 0"
+    bounds = check_real_tuple(value, name, 4, expected=expected)
+    if min(bounds[2:]) <= 0:
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return bounds
 
 
 def as_values(values, name):
