@@ -111,7 +111,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         patch's and of the same parity, so the crop keeps the patch centre.
     conv_layers : tuple of int and "pool", default=(32, 32, "pool", 64, 64, "pool", 64, 128, "pool", 128)
         The convolutions' output channels, in order, with ``"pool"`` for a
-        2x2 average pooling (as torchvision's VGG configurations write it).
+        2x2 average pooling (the way VGG network configurations are usually written).
         stemdl's ten layers are ``(64,) * 5 + ("pool",) + (64, 64, 128, 128,
         128, "pool")``.
     fc_units : int, default=256
