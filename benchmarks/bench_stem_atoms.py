@@ -25,15 +25,17 @@ others are counted and left out). 5-fold 5-NN balanced accuracy on the codes
 (the model fitted on all patches, unsupervised), for PCA, NMF and
 RotationInvariantVAE on the disk of each patch, standardised
 (AtomPatchExtractor(mask="disk", standardize=True): the documented recipe)
-and on raw counts; n_classes=4 balanced accuracy after the best one-to-one matching of classes to labels.
-With --peers, AtomAI's jrVAE (latent_dim=2, discrete_dim=[4]) on the same
-standardised patches.
+and on raw counts; n_classes=4 balanced accuracy after the best one-to-one
+matching of classes to labels, with the codes' recipe and with the classes'
+recipe (the patches tapered to the first shell, AtomPatchExtractor(taper=5),
+and the full circle). With --peers, AtomAI's jrVAE (latent_dim=2,
+discrete_dim=[4]) on the classes' standardised, tapered patches.
 
 movie: make_stem_movie(n_frames=10, random_state=1200): find_atoms per frame,
 link_atoms(search_range=3), the share of links to the right column in the
 next frame (each detection named by its true column within 2 px), and the
-frame where each column's class (the rVAE's n_classes=4, its "Si" class being
-the one most true Si fall in) changes, for the columns whose window lies in the
+frame where each column's class (the rVAE's n_classes=4 with the classes'
+recipe, its "Si" class being the one most true Si fall in) changes, for the columns whose window lies in the
 frame, every change and those that last two frames on both sides.
 """
 
@@ -66,6 +68,10 @@ MIN_DISTANCE = 5.0
 WINDOW = 32
 # The documented recipe for atom-centred patches of a crystal (chosen on seeds 300-305).
 RECIPE = dict(rotation_prior="uniform", rotation_symmetry=3, translation=False, max_epochs=60)
+# The documented recipe for classes by first neighbours (chosen on the same seeds): the
+# patches tapered to the first shell (0.7 bond), the full circle (rotation_symmetry=1).
+TAPER = 5.0
+CLASS_RECIPE = dict(rotation_prior="uniform", translation=False, max_epochs=60)
 
 
 def run_peer(script, args):
@@ -115,11 +121,11 @@ def part_find(args):
     return pd.DataFrame(rows)
 
 
-def labelled_patches(seeds, standardize):
+def labelled_patches(seeds, standardize, taper=None):
     """Patches at the found columns, with the environment of the true column within 2 px."""
     X, y, n_unmatched = [], [], 0
     ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, mask="disk" if standardize else None,
-                             standardize=standardize)
+                             standardize=standardize, taper=taper)
     for s in seeds:
         image, atoms = make_stem_image(random_state=s)
         where = ext.locate(image)
@@ -160,7 +166,6 @@ def part_classes(args):
         if standardize:
             print(f"{len(X)} patches {dict(zip(environment_names(), np.bincount(y)))}; "
                   f"{n_unmatched} detections without a true column within 2 px left out", flush=True)
-            Xs = X
         for k in (2, 4):
             report({"input": scaling, "method": f"PCA({k})", "5-NN bal. acc.": knn_balanced_accuracy(PCA(k).fit_transform(X), y)})
             if not standardize:
@@ -171,17 +176,26 @@ def part_classes(args):
             report({"input": scaling, "method": f"RotationInvariantVAE({k})",
                     "5-NN bal. acc.": knn_balanced_accuracy(est.transform(X), y),
                     "train s": time.perf_counter() - t})
-        est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **RECIPE)
-        classes = est.fit_predict(X)
-        report({"input": scaling, "method": "RotationInvariantVAE(2, n_classes=4)",
-                "5-NN bal. acc.": knn_balanced_accuracy(est.transform(X), y),
-                "matched class bal. acc.": matched_balanced_accuracy(y, classes)})
+        for recipe, taper in (("", None), (f", taper {TAPER:g}", TAPER)):
+            Xc = X if taper is None else labelled_patches(seeds, standardize, taper)[0]
+            est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu",
+                                       **(RECIPE if taper is None else CLASS_RECIPE))
+            t = time.perf_counter()
+            classes = est.fit_predict(Xc)
+            report({"input": scaling + recipe, "method": "RotationInvariantVAE(2, n_classes=4)"
+                    + ("" if taper is None else ", rotation_symmetry=1"),
+                    "5-NN bal. acc.": knn_balanced_accuracy(est.transform(Xc), y),
+                    "matched class bal. acc.": matched_balanced_accuracy(y, classes),
+                    "train s": time.perf_counter() - t})
+            if standardize and taper is not None:
+                Xs = Xc
     if args.peers:
         with tempfile.TemporaryDirectory() as tmp:
             np.save(Path(tmp) / "X.npy", Xs.reshape(-1, WINDOW, WINDOW).astype(np.float32))
             run_peer("_peer_jrvae.py", [Path(tmp) / "X.npy", 4, args.jrvae_epochs, 0, Path(tmp) / "out.npz"])
             out = np.load(Path(tmp) / "out.npz")
-            report({"input": "standardised", "method": f"AtomAI jrVAE (2, 4 classes), {args.jrvae_epochs} epochs",
+            report({"input": f"standardised, taper {TAPER:g}",
+                    "method": f"AtomAI jrVAE (2, 4 classes), {args.jrvae_epochs} epochs",
                     "5-NN bal. acc.": knn_balanced_accuracy(out["z"], y),
                     "matched class bal. acc.": matched_balanced_accuracy(y, out["classes"]),
                     "train s": float(out["sec_per_epoch"]) * args.jrvae_epochs})
@@ -220,9 +234,10 @@ def part_movie(args):
           f"{t_pairs.linked.mean():.4f} of {len(t_pairs)} ({t_pairs.linked[both_inside].mean():.4f} of "
           f"{int(both_inside.sum())} with both centres >= 2 px inside)", flush=True)
 
-    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, edge="pad", mask="disk", standardize=True)
+    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, edge="pad", mask="disk", standardize=True,
+                             taper=TAPER)
     X = ext.transform_at(frames, atoms)
-    est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **RECIPE)
+    est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **CLASS_RECIPE)
     atoms["class"] = est.fit_predict(X)
     atoms[["z1", "z2"]] = est.transform(X)
     element = truth.set_index(["frame", "atom_id"])["element"]

@@ -5,8 +5,9 @@ drift, scan jitter, Poisson noise, one Si dopant hopping at frame 5) goes
 through the whole workflow:
 
 1. ``find_atoms`` in every frame and ``link_atoms`` across frames;
-2. a 32x32 px patch centred on every atom (``AtomPatchExtractor``,
-   standardised patches: the documented recipe);
+2. a 32x32 px patch centred on every atom (``AtomPatchExtractor``: the
+   disk of each patch, standardised and tapered to the first neighbours,
+   the documented recipe for classes);
 3. ``RotationInvariantVAE(n_classes=4)`` with a full-circle rotation prior
    (an atom's neighbourhood points in any direction), giving a 2-D code and
    a class per atom;
@@ -47,10 +48,10 @@ def main():
     print(f"{len(atoms)} atoms in {len(frames)} frames, {atoms['atom'].nunique()} tracks")
 
     # 2-3. Patches at the linked positions, codes and classes.
-    extractor = AtomPatchExtractor(32, min_distance=5, edge="pad", mask="disk", standardize=True)
+    extractor = AtomPatchExtractor(32, min_distance=5, edge="pad", mask="disk", standardize=True, taper=5)
     X = extractor.transform_at(frames, atoms)
-    rvae = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", rotation_symmetry=3,
-                                translation=False, max_epochs=args.epochs, random_state=0)
+    rvae = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False,
+                                max_epochs=args.epochs, random_state=0)
     atoms["class"] = rvae.fit_predict(X)
     atoms[["z1", "z2"]] = rvae.transform(X)
 

@@ -174,6 +174,9 @@ def test_extractor_standardize_and_disk():
     r = np.hypot(*np.meshgrid(np.arange(12) - 5.5, np.arange(12) - 5.5)).ravel()
     assert np.all(d[:, r > 6] == 0) and (r > 6).sum() > 0
     assert np.allclose(d[:, r <= 6].mean(1), 0) and np.allclose(d[:, r <= 6].std(1), 1)
+    # The taper weighs the standardised disk by a Gaussian of the distance from the atom.
+    t = AtomPatchExtractor(12, min_distance=5, mask="disk", standardize=True, taper=3.0).fit_transform(image)
+    assert np.allclose(t, d * np.exp(-(r**2) / 18.0))
 
 
 @pytest.mark.parametrize(
@@ -182,6 +185,7 @@ def test_extractor_standardize_and_disk():
         ({"window_size": 40}, np.ones((20, 20)), "window_size=40 is larger"),
         ({"min_distance": 0}, np.ones((20, 20)), "min_distance"),
         ({"edge": "wrap"}, np.ones((20, 20)), "edge"),
+        ({"taper": 0}, np.ones((20, 20)), "taper"),
         ({}, np.ones(20), r"\(h, w\) or \(n_frames, h, w\)"),
         ({}, np.ones((2, 2, 20, 20)), r"\(h, w\) or \(n_frames, h, w\)"),
         ({}, np.full((20, 20), np.inf), "NaN or infinite"),
@@ -272,6 +276,48 @@ def test_n_classes_predict(two_shapes):
     assert m.sample(5, random_state=0).shape == (5, 256)
     again = pickle.loads(pickle.dumps(m))
     assert np.array_equal(again.predict_proba(X), proba)
+
+
+def test_class_prior_sums_the_modes_of_each_class():
+    import torch
+
+    from sklearn_rvae.rvae._module import GaussianMixturePrior
+
+    prior = GaussianMixturePrior(2, 2, n_modes=3).double()
+    means = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    prior.set_mixture([0.5, 0.3, 0.2], means, np.stack([np.eye(2)] * 3), mode_class=[1, 0, 1])
+    z = torch.tensor([[0.0, 0.2], [3.0, 0.5], [0.5, 3.0]], dtype=torch.float64)
+    modes = prior.log_responsibility(z).exp()
+    classes = prior.class_log_proba(z).exp()
+    assert torch.allclose(classes[:, 0], modes[:, 1]) and torch.allclose(classes[:, 1], modes[:, 0] + modes[:, 2])
+    assert classes.argmax(1).tolist() == [1, 0, 1]
+
+
+def test_modes_join_by_their_images_up_to_a_turn():
+    # Three modes: an L shape, the same L turned by a quarter, the L short of
+    # one pixel. Up to a turn the two L's are one image: they make a class,
+    # the shorter L the other. Without turns the shorter L joins the first.
+    import torch
+
+    from sklearn_rvae.rvae._estimator import _join_modes
+
+    ell = np.zeros((15, 15))
+    ell[3:12, 5] = ell[11, 5:11] = 1.0
+    short = ell.copy()
+    short[3, 5] = 0.0
+    images = torch.tensor(np.stack([ell, np.rot90(ell), short]).reshape(3, -1))
+
+    class Decoder(torch.nn.Module):  # decodes mode i's "code" (i, 0) to image i, upright
+        image_shape, translation = (15, 15), False
+        log_scale = torch.zeros(())
+
+        def decode(self, z, angle, shift):
+            assert torch.all(angle == 0) and shift is None
+            return images[z[:, 0].long()]
+
+    codes = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    assert _join_modes(Decoder(), codes, 2, over_circle=True).tolist() in ([0, 0, 1], [1, 1, 0])
+    assert _join_modes(Decoder(), codes, 2, over_circle=False).tolist() in ([0, 1, 0], [1, 0, 1])
 
 
 def test_predict_needs_n_classes(two_shapes):

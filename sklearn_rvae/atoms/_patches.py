@@ -92,6 +92,17 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         (over the disk, with ``mask="disk"``): patches then differ by their
         pattern, not by the dose or contrast of their frame. Leave it off
         for NMF, which needs non-negative input.
+    taper : float or None, default=None
+        Standard deviation, in pixels, of a Gaussian weight
+        ``exp(-r**2 / (2 * taper**2))`` that multiplies each patch, r being
+        the distance from the atom; applied last, after ``mask`` and
+        ``standardize``. It fades the far neighbours, so that a model's
+        classes follow the near ones: a window of graphene at 32 px also
+        shows the second and third neighbours, and a carbon two bonds from a
+        Si then differs from bulk carbon by more than a carbon beside a
+        vacancy does. For classes by first neighbours, about 0.7 of the
+        nearest-neighbour distance (5 px for graphene at 0.2 A/px, whose
+        bond is 7.1 px; validated in benchmarks/RESULTS.md).
 
     Attributes
     ----------
@@ -137,10 +148,11 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "edge": [StrOptions({"drop", "pad"})],
         "mask": [StrOptions({"disk"}), None],
         "standardize": ["boolean"],
+        "taper": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
     def __init__(self, window_size, *, min_distance, threshold=None, invert=False, refine=True,
-                 edge="drop", mask=None, standardize=False):
+                 edge="drop", mask=None, standardize=False, taper=None):
         self.window_size = window_size
         self.min_distance = min_distance
         self.threshold = threshold
@@ -149,6 +161,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.edge = edge
         self.mask = mask
         self.standardize = standardize
+        self.taper = taper
 
     def fit(self, X, y=None):
         """Check the parameters and the shape of ``X``; nothing is learned.
@@ -275,15 +288,18 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _finish(self, patches):
         patches = patches.reshape(len(patches), self.window_size**2)
         keep = np.ones(patches.shape[1], dtype=bool)
+        offsets = np.arange(self.window_size) - (self.window_size - 1) / 2
+        radius = np.hypot(*np.meshgrid(offsets, offsets)).ravel()
         if self.mask == "disk":
-            offsets = np.arange(self.window_size) - (self.window_size - 1) / 2
-            keep = (np.hypot(*np.meshgrid(offsets, offsets)) <= self.window_size / 2).ravel()
+            keep = radius <= self.window_size / 2
         if self.standardize and len(patches):
             inside = patches[:, keep]
             sd = inside.std(axis=1, keepdims=True)
             # A flat patch (no atom, no noise) stays all zeros.
             patches = (patches - inside.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
         patches[:, ~keep] = 0.0
+        if self.taper is not None:
+            patches = patches * np.exp(-(radius**2) / (2.0 * self.taper**2))
         return patches
 
     def __sklearn_tags__(self):

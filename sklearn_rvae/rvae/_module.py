@@ -261,47 +261,66 @@ def kl_standard_normal(mean, log_var):
 
 
 class GaussianMixturePrior(nn.Module):
-    """A categorical class c over the content z: p(z) = sum_c pi_c N(z; mu_c, Sigma_c).
+    """A categorical class c over the content z, each class a mixture of normal modes.
 
-    The KL term of the ELBO is summed over the classes exactly, with
-    q(c | x) = p(c | z at its posterior mean) (the responsibilities, as in
-    VaDE, Jiang et al. 2017): sum_c q_c KL(q(z) || N(mu_c, Sigma_c)) +
-    KL(q(c) || pi): a lower bound on the marginal likelihood under this
-    prior. The mixture is set with :meth:`set_mixture` (the estimator fits
-    it by EM to the codes of the trained network); until then every
-    component is N(0, I), where this is the standard normal prior exactly.
+    p(z) = sum_m w_m N(z; mu_m, Sigma_m) over ``n_modes`` modes, and class c
+    owns the modes m with ``mode_class[m] == c``, so p(c | z) is the sum of
+    its modes' responsibilities. A class of several modes holds an
+    environment whose codes form more than one group (an environment seen
+    from both sublattices, say). The KL term of the ELBO is summed over the
+    modes exactly, with q(m | x) = p(m | z at its posterior mean) (the
+    responsibilities, as in VaDE, Jiang et al. 2017): sum_m q_m KL(q(z) ||
+    N(mu_m, Sigma_m)) + KL(q(m) || w): a lower bound on the marginal
+    likelihood under this prior. The mixture is set with :meth:`set_mixture`
+    (the estimator fits it to the codes of the trained network); until then
+    every mode is N(0, I), where this is the standard normal prior exactly.
     """
 
-    def __init__(self, n_classes, n_components):
+    def __init__(self, n_classes, n_components, n_modes=None):
         super().__init__()
-        eye = torch.eye(n_components).expand(n_classes, -1, -1).clone()
-        self.register_buffer("means", torch.zeros(n_classes, n_components))
+        n_modes = n_classes if n_modes is None else int(n_modes)
+        self.n_classes = int(n_classes)
+        eye = torch.eye(n_components).expand(n_modes, -1, -1).clone()
+        self.register_buffer("means", torch.zeros(n_modes, n_components))
         self.register_buffer("covariances", eye)
-        self.register_buffer("log_weights", torch.full((n_classes,), -math.log(n_classes)))
+        self.register_buffer("log_weights", torch.full((n_modes,), -math.log(n_modes)))
+        self.register_buffer("mode_class", torch.arange(n_modes) % self.n_classes)
 
-    def set_mixture(self, weights, means, covariances):
-        """Set pi (k,), mu (k, d) and Sigma (k, d, d) from, e.g., ``sklearn.mixture.GaussianMixture``."""
+    def set_mixture(self, weights, means, covariances, mode_class=None):
+        """Set w (m,), mu (m, d), Sigma (m, d, d) and each mode's class (m,), default one class per mode."""
         like = self.means
         self.log_weights.copy_(torch.log(torch.as_tensor(weights, dtype=like.dtype)))
         self.means.copy_(torch.as_tensor(means, dtype=like.dtype))
         self.covariances.copy_(torch.as_tensor(covariances, dtype=like.dtype))
+        if mode_class is not None:
+            self.mode_class.copy_(torch.as_tensor(mode_class, dtype=torch.long))
+
+    def class_log_proba(self, z):
+        """log p(c | z), shape (B, n_classes): each class's modes summed."""
+        log_gamma = self.log_responsibility(z)
+        out = log_gamma.new_full((z.shape[0], self.n_classes), -math.inf)
+        for c in range(self.n_classes):
+            own = self.mode_class == c
+            if own.any():
+                out[:, c] = torch.logsumexp(log_gamma[:, own], dim=1)
+        return out
 
     def _solve(self, rhs):
-        """Sigma_c^-1 rhs for rhs (B, k, d), and log det Sigma_c (k,)."""
+        """Sigma_m^-1 rhs for rhs (B, k, d), and log det Sigma_m (k,), over the k modes."""
         chol = torch.linalg.cholesky(self.covariances)  # (k, d, d)
         half = torch.linalg.solve_triangular(chol, rhs.permute(1, 2, 0), upper=False)  # (k, d, B)
         log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
         return half, chol, log_det
 
     def log_responsibility(self, z):
-        """log p(c | z), shape (B, n_classes)."""
+        """log p(m | z) of every mode, shape (B, n_modes)."""
         half, _, log_det = self._solve(z[:, None, :] - self.means)
         maha = (half**2).sum(1).T  # (B, k)
         log_norm = -0.5 * (maha + log_det + z.shape[1] * _LOG_2PI)
         return torch.log_softmax(self.log_weights + log_norm, dim=1)
 
     def kl(self, mean, log_var):
-        """Per-sample KL of N(mean, diag exp(log_var)) and the class posterior against the prior."""
+        """Per-sample KL of N(mean, diag exp(log_var)) and the mode posterior against the prior."""
         log_gamma = self.log_responsibility(mean)
         half, chol, log_det = self._solve(mean[:, None, :] - self.means)
         maha = (half**2).sum(1).T  # (B, k)
