@@ -18,15 +18,18 @@ import argparse
 import numpy as np
 
 
-def bound(dose, jitter, free_heights, pixel_size=0.2, fwhm=1.0, background=0.05, side=60):
+def bound(dose, jitter, free_heights, pixel_size=0.2, fwhm=1.0, background=0.05, side=60, width=None):
     sigma = fwhm / pixel_size / (2 * np.sqrt(2 * np.log(2)))
     a, bond = 2.46 / pixel_size, 1.42 / pixel_size
     a1, a2 = np.array([a, 0.0]), np.array([a / 2, a * np.sqrt(3) / 2])
-    cells = [i * a1 + j * a2 for i in range(-12, 13) for j in range(-12, 13)]
-    pts = np.array([c + b + side / 2 + 0.3 for c in cells for b in (np.zeros(2), np.array([0.0, bond]))])
-    pts = pts[np.all((pts > -8) & (pts < side + 8), axis=1)]  # (x, y), columns whose tails reach the patch
+    width = side if width is None else width  # a field side px high and width px wide
+    reach = int(max(side, width) / a) + 4
+    cells = [i * a1 + j * a2 for i in range(-2 * reach, 2 * reach) for j in range(-reach, reach)]
+    pts = np.array([c + b + 0.3 for c in cells for b in (np.zeros(2), np.array([0.0, bond]))])
+    # (x, y), the columns whose tails reach the field
+    pts = pts[(pts[:, 0] > -8) & (pts[:, 0] < width + 8) & (pts[:, 1] > -8) & (pts[:, 1] < side + 8)]
     n = len(pts)
-    yy, xx = np.mgrid[:side, :side].astype(float)
+    yy, xx = np.mgrid[:side, :width].astype(float)
     g = np.exp(-((xx[None] - pts[:, 0, None, None]) ** 2 + (yy[None] - pts[:, 1, None, None]) ** 2) / (2 * sigma**2))
     mu = dose * (background + g.sum(0))
     dx = dose * g * (xx[None] - pts[:, 0, None, None]) / sigma**2
@@ -37,7 +40,7 @@ def bound(dose, jitter, free_heights, pixel_size=0.2, fwhm=1.0, background=0.05,
     n_rows = 0
     if jitter > 0:
         # A row moved sideways by s samples every column of that row at x + s.
-        rows = np.zeros((side, side, side))
+        rows = np.zeros((side, side, width))
         rows[np.arange(side), np.arange(side), :] = -dx.sum(0)
         blocks.append(rows.reshape(side, -1))
         n_rows = side
@@ -47,20 +50,22 @@ def bound(dose, jitter, free_heights, pixel_size=0.2, fwhm=1.0, background=0.05,
         F[-n_rows:, -n_rows:] += np.eye(n_rows) / jitter**2
     C = np.linalg.inv(F)
     var = C.diagonal()[:n] + C.diagonal()[n : 2 * n]
-    inside = np.all((pts > 10) & (pts < side - 10), axis=1)
+    inside = (pts[:, 0] > 10) & (pts[:, 0] < width - 10) & (pts[:, 1] > 10) & (pts[:, 1] < side - 10)
     return float(np.sqrt(var[inside].mean()))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--doses", default="40,10", help="comma-separated counts on a carbon column")
+    parser.add_argument("--width", type=int, default=60,
+                        help="width of the field, px (60 high); 256 is a whole frame's width")
     args = parser.parse_args()
     print("counts  scan jitter  heights  RMSE bound (px)")
     for dose in (float(d) for d in args.doses.split(",")):
         for jitter in (0.0, 0.2):
             for free in (False, True):
                 print(f"{dose:6.0f}  {jitter:11.1f}  {'free' if free else 'known':7s}  "
-                      f"{bound(dose, jitter, free):.3f}")
+                      f"{bound(dose, jitter, free, width=args.width):.3f}")
 
 
 if __name__ == "__main__":
