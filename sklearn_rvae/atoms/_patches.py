@@ -98,9 +98,10 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         the distance from the atom; applied last, after ``mask`` and
         ``standardize``. It fades the far neighbours, so that a model's
         classes follow the near ones: a window of graphene at 32 px also
-        shows the second and third neighbours, and a carbon two bonds from a
-        Si then differs from bulk carbon by more than a carbon beside a
-        vacancy does. For classes by first neighbours, about 0.7 of the
+        shows the second and third neighbours, and in its pixels a carbon
+        two bonds from a Si (4.2 times as bright as a carbon) differs from
+        bulk carbon by more than a carbon beside a vacancy does; such
+        carbons are also six times as many. For classes by first neighbours, about 0.7 of the
         nearest-neighbour distance (5 px for graphene at 0.2 A/px, whose
         bond is 7.1 px; validated in benchmarks/RESULTS.md).
 

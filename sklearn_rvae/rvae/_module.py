@@ -287,7 +287,11 @@ class GaussianMixturePrior(nn.Module):
         self.register_buffer("mode_class", torch.arange(n_modes) % self.n_classes)
 
     def set_mixture(self, weights, means, covariances, mode_class=None):
-        """Set w (m,), mu (m, d), Sigma (m, d, d) and each mode's class (m,), default one class per mode."""
+        """Set w (m,), mu (m, d), Sigma (m, d, d) and, optionally, each mode's class (m,).
+
+        Without ``mode_class`` the classes stay as they are (at first, mode m
+        in class ``m % n_classes``).
+        """
         like = self.means
         self.log_weights.copy_(torch.log(torch.as_tensor(weights, dtype=like.dtype)))
         self.means.copy_(torch.as_tensor(means, dtype=like.dtype))
