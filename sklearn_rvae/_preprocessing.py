@@ -5,10 +5,10 @@ import numbers
 import numpy as np
 from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 
-from ._utils import resolve_image_shape, validate_numeric
+from ._utils import Interval, resolve_image_shape, validate_numeric
 
 
 def _beam_center(pattern):

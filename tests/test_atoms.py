@@ -321,6 +321,22 @@ def test_class_prior_sums_the_modes_of_each_class():
     assert classes.argmax(1).tolist() == [1, 0, 1]
 
 
+def test_a_class_prior_pickled_before_modes_were_shared_has_one_mode_per_class():
+    import pickle
+
+    import torch
+
+    from sklearn_rvae.rvae._module import GaussianMixturePrior
+
+    prior = GaussianMixturePrior(3, 2).double()
+    prior.set_mixture([0.5, 0.3, 0.2], np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]), np.stack([np.eye(2)] * 3))
+    del prior._buffers["mode_class"], prior.n_classes  # as it was pickled before mode_class existed
+    old = pickle.loads(pickle.dumps(prior))
+    z = torch.tensor([[0.0, 0.2], [3.0, 0.5], [0.5, 3.0]], dtype=torch.float64)
+    assert old.n_classes == 3 and old.mode_class.tolist() == [0, 1, 2]
+    assert torch.allclose(old.class_log_proba(z), old.log_responsibility(z))
+
+
 def test_modes_join_by_their_images_up_to_a_turn():
     # Three modes: an L shape, the same L turned by a quarter, the L short of
     # one pixel. Up to a turn the two L's are one image: they make a class,

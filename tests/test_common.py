@@ -85,6 +85,27 @@ def _expected_failed_checks(estimator):
     return {}
 
 
+@pytest.mark.parametrize("cls", public_estimators(), ids=lambda cls: cls.__name__)
+def test_a_bool_is_not_a_number(cls):
+    """True for a numeric parameter is a mistake (taper=True is not a taper of 1 px): rejected by name.
+
+    scikit-learn's own Interval takes a bool for an int; ``verbose`` takes one
+    by design, and ``random_state=True`` is refused when fit draws the seed.
+    """
+    from sklearn.base import clone
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    estimator = CONFIGURATIONS[cls][0]
+    checked = 0
+    for name, constraints in cls._parameter_constraints.items():
+        if "boolean" in constraints or name in ("verbose", "random_state"):
+            continue
+        with pytest.raises(InvalidParameterError, match=f"'{name}' parameter .* Got True"):
+            clone(estimator).set_params(**{name: True})._validate_params()
+        checked += 1
+    assert checked >= 3
+
+
 # The checks feed random data with negative values, so many "frames" have a
 # negative total and COMTransformer warns about each one, as it should.
 @pytest.mark.filterwarnings("ignore::sklearn_rvae.EmptyFrameWarning")

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
+from .._utils import Interval
 from ._find import check_image, check_positions, find_atoms
 from ._link import _numbers, _whole_numbers
 
@@ -143,7 +144,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     _parameter_constraints = {
         "window_size": [Interval(numbers.Integral, 3, None, closed="left")],
         "min_distance": [Interval(numbers.Real, 0, None, closed="neither")],
-        "threshold": [numbers.Real, None],
+        "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
         "invert": ["boolean"],
         "refine": ["boolean"],
         "edge": [StrOptions({"drop", "pad"})],

@@ -7,14 +7,14 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
 from .. import dpc
 from .._frames import LAZY_CHUNK_BYTES, frame_source
 from .._progress import Progress
-from .._utils import check_annulus, check_real_tuple, check_scalar, resolve_device
+from .._utils import Interval, check_annulus, check_real_tuple, check_scalar, resolve_device
 from ._module import DetectorMomentsModule
 
 

@@ -519,7 +519,7 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
         "mid_plane_mirror": ["boolean", StrOptions({"both"})],
         "cache_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,

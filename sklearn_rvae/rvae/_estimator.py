@@ -16,7 +16,7 @@ from sklearn.base import (
 )
 from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
@@ -30,6 +30,7 @@ from .._training import (
     training_callbacks,
 )
 from .._utils import (
+    Interval,
     check_bool,
     local_random_state,
     resolve_device,

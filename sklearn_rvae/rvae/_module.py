@@ -286,6 +286,13 @@ class GaussianMixturePrior(nn.Module):
         self.register_buffer("log_weights", torch.full((n_modes,), -math.log(n_modes)))
         self.register_buffer("mode_class", torch.arange(n_modes) % self.n_classes)
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "mode_class" not in self._buffers:  # pickled before classes had several modes: one each
+            n_modes = len(self.means)
+            self.n_classes = n_modes
+            self.register_buffer("mode_class", torch.arange(n_modes, device=self.means.device))
+
     def set_mixture(self, weights, means, covariances, mode_class=None):
         """Set w (m,), mu (m, d), Sigma (m, d, d) and, optionally, each mode's class (m,).
 

@@ -5,14 +5,14 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
-from .._utils import check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
+from .._utils import Interval, check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
@@ -255,7 +255,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "device": [str, torch.device],
-        "n_jobs": [numbers.Integral, None],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],

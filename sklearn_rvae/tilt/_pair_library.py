@@ -26,11 +26,11 @@ import numbers
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
-from sklearn.utils._param_validation import Interval
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 from threadpoolctl import threadpool_limits
 
+from .._utils import Interval
 from ._symmetry import MIRRORS_110
 
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
