@@ -211,6 +211,11 @@ class RotationInvariantVAEModule(nn.Module):
             return kl_standard_normal(mean, log_var).sum(1)
         return self.class_prior.kl(mean, log_var)
 
+    def content_posterior(self, x):
+        """Mean and log-variance of q(z | x), the content without the pose."""
+        mean, log_var = self.encoder(x)
+        return mean[:, self.n_pose :], log_var[:, self.n_pose :]
+
     @property
     def n_noise(self):
         """Standard normal draws per sample: the pose, then z."""
@@ -271,9 +276,14 @@ class GaussianMixturePrior(nn.Module):
     modes exactly, with q(m | x) = p(m | z at its posterior mean) (the
     responsibilities, as in VaDE, Jiang et al. 2017): sum_m q_m KL(q(z) ||
     N(mu_m, Sigma_m)) + KL(q(m) || w): a lower bound on the marginal
-    likelihood under this prior. The mixture is set with :meth:`set_mixture`
-    (the estimator fits it to the codes of the trained network); until then
-    every mode is N(0, I), where this is the standard normal prior exactly.
+    likelihood under this prior, whatever q(m | x). The responsibilities use
+    the modes of the posterior means (``code_covariances``, tight); the
+    prior's modes Sigma_m are those widened by their codes' posterior
+    variance, the moments of the aggregate posterior, so that a mode
+    narrower than the posteriors it holds does not inflate the KL. The
+    mixture is set with :meth:`set_mixture` (the estimator fits it to the
+    codes of the trained network); until then every mode is N(0, I), where
+    this is the standard normal prior exactly.
     """
 
     def __init__(self, n_classes, n_components, n_modes=None):
@@ -283,6 +293,7 @@ class GaussianMixturePrior(nn.Module):
         eye = torch.eye(n_components).expand(n_modes, -1, -1).clone()
         self.register_buffer("means", torch.zeros(n_modes, n_components))
         self.register_buffer("covariances", eye)
+        self.register_buffer("code_covariances", eye.clone())
         self.register_buffer("log_weights", torch.full((n_modes,), -math.log(n_modes)))
         self.register_buffer("mode_class", torch.arange(n_modes) % self.n_classes)
 
@@ -292,17 +303,23 @@ class GaussianMixturePrior(nn.Module):
             n_modes = len(self.means)
             self.n_classes = n_modes
             self.register_buffer("mode_class", torch.arange(n_modes, device=self.means.device))
+        if "code_covariances" not in self._buffers:  # pickled before the prior's modes were widened
+            self.register_buffer("code_covariances", self.covariances.clone())
 
-    def set_mixture(self, weights, means, covariances, mode_class=None):
+    def set_mixture(self, weights, means, covariances, mode_class=None, code_covariances=None):
         """Set w (m,), mu (m, d), Sigma (m, d, d) and, optionally, each mode's class (m,).
 
         Without ``mode_class`` the classes stay as they are (at first, mode m
-        in class ``m % n_classes``).
+        in class ``m % n_classes``). ``code_covariances`` (m, d, d), the
+        modes of the posterior means that the responsibilities use, default
+        to ``covariances``.
         """
         like = self.means
         self.log_weights.copy_(torch.log(torch.as_tensor(weights, dtype=like.dtype)))
         self.means.copy_(torch.as_tensor(means, dtype=like.dtype))
         self.covariances.copy_(torch.as_tensor(covariances, dtype=like.dtype))
+        codes = covariances if code_covariances is None else code_covariances
+        self.code_covariances.copy_(torch.as_tensor(codes, dtype=like.dtype))
         if mode_class is not None:
             self.mode_class.copy_(torch.as_tensor(mode_class, dtype=torch.long))
 
@@ -316,16 +333,16 @@ class GaussianMixturePrior(nn.Module):
                 out[:, c] = torch.logsumexp(log_gamma[:, own], dim=1)
         return out
 
-    def _solve(self, rhs):
+    def _solve(self, rhs, covariances):
         """Sigma_m^-1 rhs for rhs (B, k, d), and log det Sigma_m (k,), over the k modes."""
-        chol = torch.linalg.cholesky(self.covariances)  # (k, d, d)
+        chol = torch.linalg.cholesky(covariances)  # (k, d, d)
         half = torch.linalg.solve_triangular(chol, rhs.permute(1, 2, 0), upper=False)  # (k, d, B)
         log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
         return half, chol, log_det
 
     def log_responsibility(self, z):
-        """log p(m | z) of every mode, shape (B, n_modes)."""
-        half, _, log_det = self._solve(z[:, None, :] - self.means)
+        """log p(m | z) of every mode, shape (B, n_modes), under the modes of the codes."""
+        half, _, log_det = self._solve(z[:, None, :] - self.means, self.code_covariances)
         maha = (half**2).sum(1).T  # (B, k)
         log_norm = -0.5 * (maha + log_det + z.shape[1] * _LOG_2PI)
         return torch.log_softmax(self.log_weights + log_norm, dim=1)
@@ -333,7 +350,7 @@ class GaussianMixturePrior(nn.Module):
     def kl(self, mean, log_var):
         """Per-sample KL of N(mean, diag exp(log_var)) and the mode posterior against the prior."""
         log_gamma = self.log_responsibility(mean)
-        half, chol, log_det = self._solve(mean[:, None, :] - self.means)
+        half, chol, log_det = self._solve(mean[:, None, :] - self.means, self.covariances)
         maha = (half**2).sum(1).T  # (B, k)
         inv = torch.cholesky_inverse(chol)  # (k, d, d)
         trace = log_var.exp() @ torch.diagonal(inv, dim1=1, dim2=2).T  # (B, k)
@@ -559,6 +576,10 @@ class CircularRotationVAEModule(RotationInvariantVAEModule):
     def posterior(self, x):
         """Bin log-probabilities (B, K) and the normal parameters of the offset, shift and z."""
         return self._posterior(x.T.contiguous())
+
+    def content_posterior(self, x):
+        """Mean and log-variance of q(z | x), the content without the pose."""
+        return self.posterior(x)[5:]
 
     def _posterior(self, columns):
         copies = turn_all(self.turn_back, columns)  # (P, K, B)
