@@ -329,6 +329,33 @@ def test_class_prior_sums_the_modes_of_each_class():
     assert classes.argmax(1).tolist() == [1, 0, 1]
 
 
+def test_class_prior_kl_is_the_elbo_term_at_the_best_mode_posterior():
+    # KL(q(z) q(m) || p(z | m) p(m)) minimised over q(m): -log sum_m w_m exp(-KL_m), no more than
+    # with any other q(m) (the responsibilities, say); one N(0, I) mode is the standard normal's.
+    import torch
+    from torch.distributions import MultivariateNormal, kl_divergence
+
+    from sklearn_rvae.rvae._module import GaussianMixturePrior, kl_standard_normal
+
+    rng = np.random.default_rng(0)
+    prior = GaussianMixturePrior(2, 2, n_modes=3).double()
+    spread = rng.normal(size=(3, 2, 2))
+    covariances = spread @ spread.transpose(0, 2, 1) + 0.5 * np.eye(2)
+    prior.set_mixture([0.5, 0.3, 0.2], rng.normal(size=(3, 2)) * 2, covariances, [1, 0, 1], covariances / 10)
+    mean = torch.tensor(rng.normal(size=(5, 2)))
+    log_var = torch.tensor(rng.normal(size=(5, 2)) * 0.5)
+    q = MultivariateNormal(mean, torch.diag_embed(log_var.exp()))
+    per_mode = torch.stack([kl_divergence(q, MultivariateNormal(prior.means[m], prior.covariances[m]))
+                            for m in range(3)], dim=1)
+    best = -torch.logsumexp(prior.log_weights - per_mode, dim=1)
+    assert torch.allclose(prior.kl(mean, log_var), best)
+    gamma = prior.log_responsibility(mean).exp()
+    with_responsibilities = (gamma * (per_mode + gamma.log() - prior.log_weights)).sum(1)
+    assert torch.all(best <= with_responsibilities + 1e-12) and torch.any(best < with_responsibilities - 1e-3)
+    single = GaussianMixturePrior(1, 2).double()
+    assert torch.allclose(single.kl(mean, log_var), kl_standard_normal(mean, log_var).sum(1))
+
+
 def test_a_class_prior_pickled_before_modes_were_shared_has_one_mode_per_class():
     import pickle
 

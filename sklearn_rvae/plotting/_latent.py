@@ -51,14 +51,15 @@ def _check_components(components, n_components):
 
 
 def _prior_spread(decoder):
-    """Mean and standard deviation of every latent under the fitted prior (the class mixture, or N(0, 1))."""
+    """Mean and standard deviation of every latent: the codes' mixture with n_classes, else the prior N(0, 1)."""
     n = decoder.n_components
     prior = getattr(decoder.net_.module_, "class_prior", None)
     if prior is None:
         return np.zeros(n), np.ones(n)
     weights = np.exp(prior.log_weights.detach().cpu().numpy())
     means = prior.means.detach().cpu().numpy()
-    variances = np.diagonal(prior.covariances.detach().cpu().numpy(), axis1=1, axis2=2)
+    # The modes of the codes, not the prior's (widened by the posterior variance): the map spans the codes.
+    variances = np.diagonal(prior.code_covariances.detach().cpu().numpy(), axis1=1, axis2=2)
     mean = weights @ means
     second = weights @ (variances + means**2)
     return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
@@ -135,7 +136,8 @@ def plot_manifold(estimator, *, n_per_side=12, extent=None, X=None, components=(
         Range of the latent values: one pair for every component or one per
         component. ``None``: the mean +- 2 standard deviations of the codes
         of ``X`` when it is given, else of the prior (+-2 for the normal
-        prior; with ``n_classes``, the class mixture's spread).
+        prior; with ``n_classes``, the spread of the mixture fitted to the
+        training codes).
     X : array-like of shape (n_samples, n_features) or None, default=None
         Data whose codes (``estimator.transform(X)``) set the extent.
     components : (int, int) or (int,), default=(0, 1)

@@ -144,20 +144,21 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         pixels.
     n_classes : int or None, default=None
         A categorical latent c over z, and the estimator clusters
-        (:meth:`predict`, :meth:`predict_proba` = p(c | z), :meth:`fit_predict`;
-        these exist only with ``n_classes``). z's prior becomes a Gaussian
-        mixture whose modes are shared out among the classes; :meth:`score`
-        is the ELBO under it, summed over the modes with q(m | x) = p(m | the
-        posterior mean of z), as in VaDE. Fitted on the codes of the trained
+        (:meth:`predict`, :meth:`predict_proba`, :meth:`fit_predict`; these
+        exist only with ``n_classes``). Fitted on the codes of the trained
         network: EM finds ``4 * n_classes`` modes (an environment's codes can
         form several groups, and a rare class is a small group beside a large
         one), and single linkage joins them into ``n_classes`` by the distance
         of their decoded images, minimised over turns with the uniform
         rotation prior. A class is then a set of images that look alike up to
-        a turn. The prior's modes are these widened by their codes'
-        posterior variance, so :meth:`score` stays comparable with
-        ``n_classes=None``. Trained jointly with the network, one class absorbed the
-        others in our measurements, and four Gaussians on the codes picked
+        a turn; :meth:`predict_proba` sums each class's modes'
+        responsibilities at the posterior mean of z, as in VaDE. z's prior
+        becomes the mixture of these modes, each widened by its codes'
+        posterior variance, and :meth:`score` is the ELBO under it: on the
+        scale of ``n_classes=None`` (as high or higher on the same network
+        in benchmarks/RESULTS.md). :meth:`sample` draws from that prior. Trained
+        jointly with the network, one class absorbed the others in our
+        measurements, and four Gaussians on the codes picked
         the four largest groups, not the four environments
         (benchmarks/RESULTS.md). For atoms, the classes follow what the
         patches show: see ``AtomPatchExtractor(taper=...)``.
@@ -497,18 +498,17 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # The prior's modes: the codes' modes widened by their posterior variance (the aggregate
         # posterior's moments). Modes as tight as the codes cost a KL of thousands of nats on
         # under-trained codes, far below the standard normal's; the classes use the tight ones.
-        variance = _content_variance(module, Xt, self.batch_size, net.device)
+        device = module.log_scale.device
+        variance = _content_variance(module, Xt, self.batch_size, device)
         gamma = mixture.predict_proba(codes)
         widened = mixture.covariances_.copy()
         diagonal = np.arange(self.n_components)
         widened[:, diagonal, diagonal] += (gamma.T @ variance) / np.maximum(gamma.sum(0), 1e-300)[:, None]
-        prior = GaussianMixturePrior(self.n_classes, self.n_components, n_modes).to(
-            device=net.device, dtype=torch.float64
-        )
+        prior = GaussianMixturePrior(self.n_classes, self.n_components, n_modes).to(device=device, dtype=torch.float64)
         prior.set_mixture(mixture.weights_, mixture.means_, widened, mode_class, mixture.covariances_)
-        module.class_prior = prior
+        module.class_prior = prior.train(module.training)
         with torch.no_grad():
-            log_proba = prior.class_log_proba(torch.as_tensor(codes, device=net.device))
+            log_proba = prior.class_log_proba(torch.as_tensor(codes, device=device))
         return log_proba.argmax(1).cpu().numpy()
 
     def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
@@ -851,6 +851,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def sample(self, n_samples=1, random_state=None, upright=False):
         """Draw images from the generative model.
 
+        z is drawn from its prior: N(0, I), or with ``n_classes`` the mixture
+        of the codes' modes widened by their posterior variance.
+
         Parameters
         ----------
         n_samples : int, default=1
@@ -876,9 +879,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if module.class_prior is not None:
             prior = module.class_prior
             weights = prior.log_weights.exp().cpu().numpy().astype(np.float64)
-            c = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
+            mode = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
             chol = np.linalg.cholesky(prior.covariances.cpu().numpy())
-            z = prior.means.cpu().numpy()[c] + np.einsum("nij,nj->ni", chol[c], z)
+            z = prior.means.cpu().numpy()[mode] + np.einsum("nij,nj->ni", chol[mode], z)
         angle = np.zeros(n_samples)
         shift = np.zeros((n_samples, 2)) if module.translation else None
         if not upright:

@@ -268,22 +268,22 @@ def kl_standard_normal(mean, log_var):
 class GaussianMixturePrior(nn.Module):
     """A categorical class c over the content z, each class a mixture of normal modes.
 
-    p(z) = sum_m w_m N(z; mu_m, Sigma_m) over ``n_modes`` modes, and class c
-    owns the modes m with ``mode_class[m] == c``, so p(c | z) is the sum of
-    its modes' responsibilities. A class of several modes holds an
+    Two mixtures share the weights w_m and means mu_m. The codes' mixture
+    (``code_covariances``: the modes of the posterior means, tight) gives
+    the classes: class c owns the modes m with ``mode_class[m] == c``, and
+    q(c | x) is the sum of its modes' responsibilities at the posterior mean
+    of z (as in VaDE, Jiang et al. 2017). A class of several modes holds an
     environment whose codes form more than one group (an environment seen
-    from both sublattices, say). The KL term of the ELBO is summed over the
-    modes exactly, with q(m | x) = p(m | z at its posterior mean) (the
-    responsibilities, as in VaDE, Jiang et al. 2017): sum_m q_m KL(q(z) ||
-    N(mu_m, Sigma_m)) + KL(q(m) || w): a lower bound on the marginal
-    likelihood under this prior, whatever q(m | x). The responsibilities use
-    the modes of the posterior means (``code_covariances``, tight); the
-    prior's modes Sigma_m are those widened by their codes' posterior
-    variance, the moments of the aggregate posterior, so that a mode
-    narrower than the posteriors it holds does not inflate the KL. The
-    mixture is set with :meth:`set_mixture` (the estimator fits it to the
-    codes of the trained network); until then every mode is N(0, I), where
-    this is the standard normal prior exactly.
+    from both sublattices, say). The prior p(z) = sum_m w_m N(z; mu_m,
+    Sigma_m) has those modes widened by their codes' posterior variance
+    (``covariances``: the moments of the aggregate posterior), so that a
+    mode narrower than the posteriors it holds does not inflate the KL. The
+    KL term of the ELBO is minimised over q(m | x) exactly: with KL_m =
+    KL(q(z | x) || N(mu_m, Sigma_m)), it is -log sum_m w_m exp(-KL_m), at
+    q(m | x) proportional to w_m exp(-KL_m). The mixtures are set with
+    :meth:`set_mixture` (the estimator fits them to the codes of the trained
+    network); until then every mode is N(0, I), where this is the standard
+    normal prior exactly.
     """
 
     def __init__(self, n_classes, n_components, n_modes=None):
@@ -303,7 +303,9 @@ class GaussianMixturePrior(nn.Module):
             n_modes = len(self.means)
             self.n_classes = n_modes
             self.register_buffer("mode_class", torch.arange(n_modes, device=self.means.device))
-        if "code_covariances" not in self._buffers:  # pickled before the prior's modes were widened
+        # Pickled before the prior's modes were widened: classes as they were, the prior as tight
+        # as the codes (score as low as it was then; refit for the widened prior).
+        if "code_covariances" not in self._buffers:
             self.register_buffer("code_covariances", self.covariances.clone())
 
     def set_mixture(self, weights, means, covariances, mode_class=None, code_covariances=None):
@@ -324,7 +326,7 @@ class GaussianMixturePrior(nn.Module):
             self.mode_class.copy_(torch.as_tensor(mode_class, dtype=torch.long))
 
     def class_log_proba(self, z):
-        """log p(c | z), shape (B, n_classes): each class's modes summed."""
+        """log q(c | z), shape (B, n_classes): each class's modes' responsibilities summed."""
         log_gamma = self.log_responsibility(z)
         out = log_gamma.new_full((z.shape[0], self.n_classes), -math.inf)
         for c in range(self.n_classes):
@@ -341,22 +343,23 @@ class GaussianMixturePrior(nn.Module):
         return half, chol, log_det
 
     def log_responsibility(self, z):
-        """log p(m | z) of every mode, shape (B, n_modes), under the modes of the codes."""
+        """Log-responsibility of every mode at z under the codes' mixture, shape (B, n_modes)."""
         half, _, log_det = self._solve(z[:, None, :] - self.means, self.code_covariances)
         maha = (half**2).sum(1).T  # (B, k)
         log_norm = -0.5 * (maha + log_det + z.shape[1] * _LOG_2PI)
         return torch.log_softmax(self.log_weights + log_norm, dim=1)
 
     def kl(self, mean, log_var):
-        """Per-sample KL of N(mean, diag exp(log_var)) and the mode posterior against the prior."""
-        log_gamma = self.log_responsibility(mean)
+        """Per-sample KL of q(z | x) = N(mean, diag exp(log_var)) and the best q(m | x) against the prior.
+
+        min over q(m) of sum_m q_m KL_m + KL(q(m) || w) = -logsumexp_m(log w_m - KL_m).
+        """
         half, chol, log_det = self._solve(mean[:, None, :] - self.means, self.covariances)
         maha = (half**2).sum(1).T  # (B, k)
         inv = torch.cholesky_inverse(chol)  # (k, d, d)
         trace = log_var.exp() @ torch.diagonal(inv, dim1=1, dim2=2).T  # (B, k)
-        per_class = 0.5 * (trace + maha - mean.shape[1] + log_det[None] - log_var.sum(1, keepdim=True))
-        gamma = log_gamma.exp()
-        return (gamma * (per_class + log_gamma - self.log_weights)).sum(1)
+        per_mode = 0.5 * (trace + maha - mean.shape[1] + log_det[None] - log_var.sum(1, keepdim=True))
+        return -torch.logsumexp(self.log_weights - per_mode, dim=1)
 
 
 def elbo_terms(outputs, x, likelihood, module=None):
