@@ -14,13 +14,11 @@ default HAADF frame with the classes' recipe (seed 0, 120 epochs).
     PYTHONPATH=. .venv/bin/python benchmarks/class_prior_score.py
 """
 
-import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
-from bench_stem_atoms import matched_balanced_accuracy
-from sklearn_rvae import AtomPatchExtractor, RotationInvariantVAE
-from sklearn_rvae.datasets import make_rotated_shapes, make_stem_image
+from bench_stem_atoms import TAPER, labelled_patches, matched_balanced_accuracy
+from sklearn_rvae import RotationInvariantVAE
+from sklearn_rvae.datasets import make_rotated_shapes
 
 
 def scores(model, X):
@@ -53,13 +51,10 @@ def main():
             model = RotationInvariantVAE(2, n_classes=3, rotation_prior="uniform", max_epochs=30, device="cpu",
                                          random_state=seed).fit(X)
             report(f"shapes n={n} seed {seed}", X, y, model)
-    image, atoms = make_stem_image(random_state=0)
-    extractor = AtomPatchExtractor(32, min_distance=5, mask="disk", standardize=True, taper=5)
-    X = extractor.fit_transform(image)
-    _, j = cKDTree(atoms[["row", "col"]].to_numpy()).query(extractor.locate(image)[["row", "col"]].to_numpy())
+    X, y, _ = labelled_patches([0], standardize=True, taper=TAPER)
     model = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False, max_epochs=120,
                                  device="cpu", random_state=0).fit(X)
-    report("HAADF frame, seed 0", X, atoms["label"].to_numpy()[j], model)
+    report("HAADF frame, seed 0", X, y, model)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ nor the test (1100-1103) seeds of bench_stem_atoms.py.
 import argparse
 import time
 
-import numpy as np
-from scipy.spatial import cKDTree
 
-from bench_stem_atoms import matched_balanced_accuracy
-from sklearn_rvae import AtomPatchExtractor, RotationInvariantVAE
-from sklearn_rvae.datasets import make_stem_image
+from bench_stem_atoms import TAPER, labelled_patches, matched_balanced_accuracy
+from sklearn_rvae import RotationInvariantVAE
 
 
 def main():
@@ -29,11 +26,7 @@ def main():
     args = parser.parse_args()
     print("seed  atoms  max_epochs  matched bal. acc.  train s")
     for seed in map(int, args.seeds.split(",")):
-        image, atoms = make_stem_image(random_state=seed)
-        extractor = AtomPatchExtractor(32, min_distance=5, mask="disk", standardize=True, taper=5)
-        X = extractor.fit_transform(image)
-        _, j = cKDTree(atoms[["row", "col"]].to_numpy()).query(extractor.locate(image)[["row", "col"]].to_numpy())
-        y = atoms["label"].to_numpy()[j]
+        X, y, _ = labelled_patches([seed], standardize=True, taper=TAPER)
         for epochs in map(int, args.epochs.split(",")):
             t = time.perf_counter()
             model = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False,

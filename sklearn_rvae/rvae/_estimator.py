@@ -487,9 +487,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         apart their codes lie.
         """
         module = net.module_
-        # The same forward pass as transform (in float64, like the module by now).
-        mean = net.forward(Xt.astype(np.float64), training=False)[2].numpy()
-        codes = mean[:, module.n_pose : module.n_pose + self.n_components]
+        device = module.log_scale.device
+        # The encoder's pass of transform, in its batches (in float64, like the module by now).
+        codes, variance = _content_posterior(module, Xt, self.batch_size, device)
         # No more modes than distinct codes (EM would leave the rest empty), no fewer than classes.
         n_distinct = len(np.unique(codes, axis=0))
         n_modes = max(self.n_classes, min(_MODES_PER_CLASS * self.n_classes, n_distinct))
@@ -498,8 +498,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # The prior's modes: the codes' modes widened by their posterior variance (the aggregate
         # posterior's moments). Modes as tight as the codes cost a KL of thousands of nats on
         # under-trained codes, far below the standard normal's; the classes use the tight ones.
-        device = module.log_scale.device
-        variance = _content_variance(module, Xt, self.batch_size, device)
         gamma = mixture.predict_proba(codes)
         widened = mixture.covariances_.copy()
         diagonal = np.arange(self.n_components)
@@ -926,15 +924,17 @@ _MODES_PER_CLASS = 4
 _N_TURNS = 72  # 5-degree steps when comparing decoded modes over the circle
 
 
-def _content_variance(module, Xt, batch_size, device):
-    """Posterior variance of z for every row of Xt, (n, n_components), in batches."""
-    out = []
+def _content_posterior(module, Xt, batch_size, device):
+    """Posterior mean and variance of z for every row of Xt, each (n, n_components), in batches."""
+    means, variances = [], []
     with torch.no_grad():
         module.eval()
         for start in range(0, len(Xt), batch_size):
             xb = torch.as_tensor(Xt[start : start + batch_size], dtype=torch.float64, device=device)
-            out.append(module.content_posterior(xb)[1].exp().cpu().numpy())
-    return np.concatenate(out)
+            mean, log_var = module.content_posterior(xb)
+            means.append(mean.cpu().numpy())
+            variances.append(log_var.exp().cpu().numpy())
+    return np.concatenate(means), np.concatenate(variances)
 
 
 def _join_modes(module, means, n_classes, over_circle):
