@@ -10,6 +10,7 @@ holds more than one chunk of a lazy source in memory.
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -29,6 +30,18 @@ def _kind(X):
     if module.startswith(("h5py", "zarr")):
         return "lazy"
     return "memory"
+
+
+def is_streamed(X):
+    """True for input an estimator must not convert whole: files, memmaps, dask arrays."""
+    return _kind(X) != "memory" or isinstance(X, np.memmap)
+
+
+def in_memory_frames(X):
+    """An in-memory stack (n, ky, kx) or scan (sy, sx, ky, kx) as (n, ky * kx) and its frame shape, else (X, None)."""
+    if isinstance(X, np.ndarray) and X.ndim in (3, 4):
+        return X.reshape(-1, X.shape[-2] * X.shape[-1]), tuple(X.shape[-2:])
+    return X, None
 
 
 def _check_dtype(dtype, name="X"):
@@ -71,9 +84,13 @@ class FrameSource:
     scan_shape : (sy, sx) or None
         From a 4-D input, else the ``scan_shape`` parameter when given.
     dtype : numpy dtype of the stored frames
+    streamed : bool
+        Not held in memory (a file, a ``numpy.memmap``, a dask array): the
+        learning estimators read it a chunk at a time instead of converting it
+        whole.
     """
 
-    def __init__(self, data, kind, detector_shape, scan_shape, layout):
+    def __init__(self, data, kind, detector_shape, scan_shape, layout, streamed=None):
         self.data = data
         self.kind = kind
         self.detector_shape = detector_shape
@@ -82,6 +99,10 @@ class FrameSource:
         self.n_frames = int(np.prod(data.shape[:-1] if layout == "flat" else data.shape[:-2]))
         self.scan_shape = scan_shape
         self.dtype = np.dtype(data.dtype)
+        self.streamed = kind != "memory" if streamed is None else bool(streamed)
+        # What the file looked like when it was opened: a read that finds it
+        # changed stops, rather than mixing frames of two versions.
+        self.file_state = _file_state(data)
 
     @property
     def nbytes(self):
@@ -96,32 +117,98 @@ class FrameSource:
             out.append(np.asarray(self.data[index]).reshape(self.n_features))
         return np.stack(out)
 
-    def chunks(self, frames_per_chunk):
-        """Yield ``(start, frames)`` with frames an ndarray of shape (m, ky * kx)."""
-        n, K = self.n_frames, self.n_features
+    def spans(self, frames_per_chunk):
+        """``(start, stop)`` of the chunks, in raster order.
+
+        A scan ``(sy, sx, ky, kx)`` is cut into whole scan rows when they fit
+        the chunk (one contiguous slab), else into pieces of one row.
+        """
+        n = self.n_frames
         step = max(1, int(frames_per_chunk))
         if self.layout != "scan":
-            for start in range(0, n, step):
-                chunk = self._read(slice(start, start + step), start, min(start + step, n))
-                yield start, _native(chunk.reshape(len(chunk), K))
-            return
-        # (sy, sx, ky, kx): whole scan rows when they fit the chunk (one
-        # contiguous slab in raster order), else pieces of one row.
+            return [(start, min(start + step, n)) for start in range(0, n, step)]
         sy, sx = self.data.shape[:2]
         if step >= sx:
-            rows = step // sx
-            for r in range(0, sy, rows):
-                chunk = self._read(slice(r, r + rows), r * sx, min(r + rows, sy) * sx)
-                yield r * sx, _native(chunk.reshape(-1, K))
+            rows = step // sx * sx
+            return [(start, min(start + rows, n)) for start in range(0, n, rows)]
+        return [(r * sx + c, r * sx + min(c + step, sx)) for r in range(sy) for c in range(0, sx, step)]
+
+    def read(self, start, stop):
+        """Frames ``start .. stop - 1`` as an ndarray of shape (m, ky * kx), in their stored dtype.
+
+        For a scan, the span must lie within one scan row or cover whole rows
+        (as :meth:`spans` cuts them).
+        """
+        if self.layout == "scan":
+            sx = self.data.shape[1]
+            if start % sx == 0 and (stop % sx == 0 or stop == self.n_frames):
+                index = slice(start // sx, -(-stop // sx))
+            elif start // sx == (stop - 1) // sx:
+                index = (start // sx, slice(start % sx, (stop - 1) % sx + 1))
+            else:
+                raise ValueError(f"frames {start}-{stop - 1} are neither within one scan row nor whole rows.")
         else:
-            for r in range(sy):
-                for c in range(0, sx, step):
-                    chunk = self._read((r, slice(c, c + step)), r * sx + c, r * sx + min(c + step, sx))
-                    yield r * sx + c, _native(chunk.reshape(-1, K))
+            index = slice(start, stop)
+        chunk = self._read(index, start, stop)
+        return _native(chunk.reshape(stop - start, self.n_features))
+
+    def chunks(self, frames_per_chunk):
+        """Yield ``(start, frames)`` with frames an ndarray of shape (m, ky * kx)."""
+        for start, stop in self.spans(frames_per_chunk):
+            yield start, self.read(start, stop)
+
+    def storage_step(self, target_bytes=None):
+        """Frames per chunk: about ``target_bytes`` as float32, whole storage chunks of a file.
+
+        A read that cuts an HDF5 or zarr chunk decompresses it whole for a
+        part of it; a dask array is read along its own blocks.
+        """
+        target = LAZY_CHUNK_BYTES if target_bytes is None else target_bytes
+        step = max(1, target // (4 * self.n_features))
+        stored = _storage_chunks(self.data)
+        if stored is None:
+            return step
+        if self.layout == "scan":
+            rows, cols = stored[:2]
+            sx = self.data.shape[1]
+            if cols < sx and rows == 1:
+                return max(cols, step // cols * cols) if step < sx else max(sx, step // sx * sx)
+            return max(rows * sx, step // (rows * sx) * rows * sx)
+        lead = stored[0]
+        return max(lead, step // lead * lead)
+
+    def to_dask(self, frames_per_chunk):
+        """The frames as a dask array (n_frames, ky * kx), one block per chunk of :meth:`spans`.
+
+        Blocks of a file are read through :meth:`read` (its errors, the check
+        that the file has not changed); a dask array keeps its own graph.
+        """
+        import dask.array as da
+
+        if self.kind == "dask":
+            data = self.data
+            if self.layout == "scan":
+                sx = data.shape[1]
+                rows = max(1, int(frames_per_chunk) // sx)
+                data = data.rechunk({0: rows, 1: -1})
+            return data.reshape(self.n_frames, self.n_features)
+        spans = self.spans(frames_per_chunk)
+        if self.layout == "scan" and spans[0][1] - spans[0][0] < self.data.shape[1]:
+            spans = self.spans(self.data.shape[1])  # dask blocks over (n, K) cannot cut a row into a rectangle
+        chunks = (tuple(stop - start for start, stop in spans), (self.n_features,))
+        from dask.base import tokenize
+
+        name = "frames-" + tokenize(_describe(self.data), self.data.shape, str(self.dtype), self.file_state,
+                                    id(self.data) if self.file_state is None else None)
+        return da.from_array(_SpanReader(self), chunks=chunks, name=name, asarray=True, lock=False,
+                             meta=np.empty((0, 0), dtype=self.dtype))
 
     def _read(self, index, start, stop):
         """Frames start..stop - 1; a file's read error names them and the file."""
+        self.check_unchanged()
         try:
+            if self.kind == "dask":
+                return np.asarray(self.data[index].compute(scheduler="sync"))
             return np.asarray(self.data[index])
         except MemoryError:
             raise
@@ -142,6 +229,69 @@ class FrameSource:
                 f"Could not read {where} of X, {_describe(self.data)}: {type(exc).__name__}: {exc}. "
                 "The file is corrupt or truncated there; expected every chunk of it to be readable."
             ) from exc
+
+    def check_unchanged(self):
+        """Raise ``FileFormatError`` when the file behind the frames changed since it was opened."""
+        if self.file_state is None:
+            return
+        now = _file_state(self.data)
+        if now != self.file_state:
+            raise FileFormatError(
+                f"X, {_describe(self.data)}, changed on disk after it was opened "
+                f"(modified time and size were {self.file_state[1:]}, now {now[1:] if now else 'missing'}): "
+                "its frames may mix two versions of the file. Open the file again and call fit or "
+                "transform on it as it is now."
+            )
+
+
+class _SpanReader:
+    """An array-like over a FrameSource for ``dask.array.from_array``: rows are frames."""
+
+    def __init__(self, source):
+        self.source = source
+        self.shape = (source.n_frames, source.n_features)
+        self.dtype = source.dtype
+        self.ndim = 2
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        start, stop, _ = rows.indices(self.shape[0])
+        frames = self.source.read(start, stop) if stop > start else np.empty((0, self.shape[1]), self.dtype)
+        return frames[:, cols]
+
+
+def _storage_chunks(data):
+    """The shape of one stored chunk (HDF5, zarr, dask), or None when contiguous or in memory."""
+    kind = _kind(data)
+    if kind == "dask":
+        return tuple(int(c) for c in data.chunksize)
+    if kind == "lazy":
+        chunks = getattr(data, "chunks", None)
+        if chunks is not None and len(chunks) == data.ndim:
+            return tuple(int(c) for c in chunks)
+    return None
+
+
+def _file_state(data):
+    """(path, mtime_ns, size) of the file behind an HDF5 dataset or a memmap, or a zarr array's metadata."""
+    path = getattr(getattr(data, "file", None), "filename", None)  # h5py
+    if path is None and isinstance(data, np.memmap):
+        path = data.filename
+    if path is None and type(data).__module__.startswith("zarr"):
+        root = getattr(getattr(data, "store", None), "root", None) or getattr(getattr(data, "store", None), "path", None)
+        if root is not None:
+            for meta in ("zarr.json", ".zarray"):
+                candidate = os.path.join(str(root), getattr(data, "path", "") or "", meta)
+                if os.path.exists(candidate):
+                    path = candidate
+                    break
+    if path is None:
+        return None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (str(path), None, None)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def _describe(data):
@@ -168,18 +318,23 @@ def _native(chunk):
     return chunk
 
 
-def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_samples=1):
+def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_samples=1,
+                 whole_frames=False):
     """Validate X and wrap it in a FrameSource.
 
     2-D in-memory input goes through scikit-learn's ``validate_data`` (feature
     counts, names, dtypes, sparse and empty input), without the finiteness
     scan: non-finite frames are caught from the moments, which costs nothing
-    (a NaN or inf pixel makes its frame's sums non-finite).
+    (a NaN or inf pixel makes its frame's sums non-finite). A
+    ``numpy.memmap`` is marked ``streamed``. With ``whole_frames``, a dask
+    array whose blocks cut the frames (the detector axes) is refused rather
+    than rechunked, which would read every block many times.
     """
     kind = _kind(X)
     scan_shape = _check_shape_param(scan_shape, "scan_shape")
     detector_param = _check_shape_param(detector_shape, "detector_shape", allow_infer=True)
-    if kind == "memory" and not (isinstance(X, np.ndarray) and X.ndim >= 3):
+    memmap = isinstance(X, np.memmap)
+    if kind == "memory" and not memmap and not (isinstance(X, np.ndarray) and X.ndim >= 3):
         X = validate_numeric(
             estimator,
             X,
@@ -234,7 +389,15 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
                 data, layout = X.reshape(n, n_features), "flat"  # a free view
             else:
                 kind = "lazy"  # strided view: copy chunk by chunk, never whole
-        source = FrameSource(data, kind, det, scan_shape, layout)
+        if whole_frames and kind == "dask":
+            n_det = 1 if layout == "flat" else 2
+            if any(len(c) > 1 for c in X.chunks[-n_det:]):
+                raise ValueError(
+                    f"X, a dask array of shape {shape}, is chunked across its detector axes (chunks "
+                    f"{X.chunksize}); every block must hold whole frames. Rechunk it first: "
+                    f"X.rechunk({{{', '.join(f'{a}: -1' for a in range(ndim - n_det, ndim))}}})."
+                )
+        source = FrameSource(data, kind, det, scan_shape, layout, streamed=memmap or kind != "memory")
     if scan_shape is not None and math.prod(scan_shape) != source.n_frames:
         raise ValueError(
             f"scan_shape={scan_shape} does not match n_positions={source.n_frames}: "

@@ -8,6 +8,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 
+from ._frames import FrameSource, frame_source, in_memory_frames, is_streamed
+from ._streaming import Moments, chunks_with_progress, evenly_spaced, map_frames, non_finite_error, picked
 from ._utils import Interval, resolve_image_shape, validate_numeric
 
 
@@ -126,11 +128,15 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Learn the direct-beam centre and the reference intensity.
+        """Learn the direct-beam centre, the reference intensity and (``subtract_mean``) the mean pattern.
 
         Parameters
         ----------
-        X : array-like of shape (n_patterns, ky * kx), non-negative intensities
+        X : array-like of shape (n_patterns, ky * kx), (n_patterns, ky, kx) or (sy, sx, ky, kx)
+            Non-negative intensities. An HDF5 or zarr dataset, a
+            ``numpy.memmap`` or a dask array is streamed: one pass over its
+            chunks for the centre and the reference intensity, a second for
+            the mean pattern with ``subtract_mean``.
         y : None
             Ignored.
 
@@ -138,12 +144,18 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         -------
         self : DiffractionPreprocessor
         """
-        X = validate_numeric(self, X, dtype=[np.float64, np.float32], ensure_min_samples=1)
-        self._check_non_negative(X)
-        self.detector_shape_ = resolve_image_shape(self.detector_shape, X.shape[1], name="detector_shape")
-        mean = X.mean(0, dtype=np.float64).reshape(self.detector_shape_)
-        self.center_ = _beam_center(mean)
+        source = self._source(X, reset=True)
+        self.detector_shape_ = source.detector_shape
+        step = source.storage_step() if source.streamed else source.n_frames
         ky, kx = self.detector_shape_
+        sample = evenly_spaced(source.n_frames, ky * kx)
+        total, positive = Moments(axis=0), []
+        for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (statistics)", 0):
+            chunk = self._checked(chunk, start)
+            total.add(chunk)
+            kept = chunk[picked(sample, start, start + len(chunk))]
+            positive.append(kept[kept > 0])
+        self.center_ = _beam_center(total.mean.reshape(self.detector_shape_))
         side = self._crop_side()
         if side is not None and side > min(ky, kx):
             raise ValueError(f"crop={self.crop} is larger than the detector {self.detector_shape_}.")
@@ -156,32 +168,88 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
                 f"blur={self.blur} (pixels, after binning) is wider than the {self.output_shape_} output pattern; "
                 "a blur of a few pixels at most is what removes aliasing."
             )
-        positive = X[X > 0]
+        positive = np.concatenate(positive)
         self.reference_intensity_ = float(np.median(positive)) if positive.size else 1.0
         self.mean_pattern_ = self.residual_scale_ = None
         if self.subtract_mean:
-            if len(X) < 2:
-                raise ValueError(f"subtract_mean=True needs at least 2 patterns to fit, got {len(X)}.")
-            patterns = self._steps(X)
-            self.mean_pattern_ = patterns.mean(0)
-            scale = float((patterns - self.mean_pattern_).std())
+            if source.n_frames < 2:
+                raise ValueError(f"subtract_mean=True needs at least 2 patterns to fit, got {source.n_frames}.")
+            patterns = Moments(axis=0)
+            for start, chunk in source.chunks(step):
+                patterns.add(self._steps(self._checked(chunk, start)))
+            self.mean_pattern_ = patterns.mean
+            scale = float(np.sqrt(np.sum(patterns.m2) / (patterns.count * patterns.mean.size)))
             self.residual_scale_ = scale if scale > 0 else 1.0
         return self
 
     def transform(self, X):
-        """Preprocessed patterns, shape (n_patterns, prod(``output_shape_``))."""
+        """Preprocessed patterns, shape (n_patterns, prod(``output_shape_``)).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_patterns, ky * kx), (n_patterns, ky, kx) or (sy, sx, ky, kx)
+            Non-negative intensities. An HDF5 or zarr dataset or a dask array
+            gives a dask array, computed chunk by chunk when asked (so a
+            ``Pipeline`` passes a scan on without holding it); a
+            ``numpy.memmap`` is read chunk by chunk into an ndarray.
+
+        Returns
+        -------
+        X_out : ndarray or dask array of shape (n_patterns, prod(``output_shape_``))
+        """
         check_is_fitted(self)
-        X = validate_numeric(self, X, dtype=[np.float64, np.float32], reset=False)
-        self._check_non_negative(X)
-        flat = self._steps(X)
+        source = self._source(X, reset=False)
+        n_out = int(np.prod(self.output_shape_))
+        if source.streamed:
+            return map_frames(source, source.storage_step(), self._transform_chunk, n_out)
+        return self._transform_chunk(source.data, 0)
+
+    def _transform_chunk(self, frames, start):
+        flat = self._steps(self._checked(frames, start))
         if self.mean_pattern_ is not None:
             flat = (flat - self.mean_pattern_) / self.residual_scale_
         return flat
 
+    def _source(self, X, reset):
+        """X as a FrameSource: validated whole when in memory, else streamed."""
+        detector_shape = self.detector_shape if reset else self.detector_shape_
+        if is_streamed(X):
+            return frame_source(self, X, detector_shape=None if np.ndim(X) > 2 else detector_shape,
+                                scan_shape=None, reset=reset, whole_frames=True)
+        X, frames_shape = in_memory_frames(X)
+        X = validate_numeric(self, X, dtype=[np.float64, np.float32], reset=reset)
+        self._check_non_negative(X)
+        det = frames_shape or resolve_image_shape(detector_shape, X.shape[1], name="detector_shape")
+        if frames_shape is not None and not reset and tuple(frames_shape) != tuple(self.detector_shape_):
+            raise ValueError(f"X has frames of shape {frames_shape}; this DiffractionPreprocessor was fitted "
+                             f"on {self.detector_shape_}.")
+        return FrameSource(X, "memory", tuple(det), None, "flat")
+
+    def _checked(self, frames, start):
+        """A chunk of intensities: finite and non-negative, else an error naming its frames."""
+        if frames.dtype.kind in "iu" or frames.dtype.kind == "b":
+            if frames.dtype.kind == "i" and frames.size and frames.min() < 0:
+                self._raise_negative(frames, start)
+            return frames
+        finite = np.isfinite(frames).all(1)
+        if not finite.all():
+            where = start + np.flatnonzero(~finite)
+            raise non_finite_error("X", where, len(where), "diffraction intensities must be finite.")
+        if frames.size and frames.min() < 0:
+            self._raise_negative(frames, start)
+        return frames
+
+    def _raise_negative(self, frames, start):
+        where = start + np.flatnonzero((frames < 0).any(1))
+        raise ValueError(
+            f"Negative values in data passed to {type(self).__name__} (X must hold diffraction intensities): "
+            f"{len(where)} frame(s), first at positions {where[:10].tolist()}."
+        )
+
     def _steps(self, X):
         """Every step but the mean subtraction."""
         ky, kx = self.detector_shape_
-        patterns = X.reshape(-1, ky, kx).astype(np.float64)
+        patterns = X.reshape(-1, ky, kx).astype(np.float64)  # integer counts converted here, per chunk
         target = (np.array([ky, kx], dtype=float) - 1) / 2
         if self.center == "mean":
             shift = target - self.center_

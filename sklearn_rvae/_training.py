@@ -38,16 +38,17 @@ def check_validation_split(n_samples, validation_fraction):
         )
 
 
-def training_callbacks(estimator, seed, own=()):
+def training_callbacks(estimator, seed, own=(), split=True):
     """``(callbacks, train_split)`` for an estimator's skorch net.
 
     ``estimator`` supplies ``callbacks``, ``early_stopping``,
     ``validation_fraction``, ``n_iter_no_change`` and ``verbose``; ``own``
-    are its own ``(name, callback)`` pairs.
+    are its own ``(name, callback)`` pairs. ``split=False`` (``partial_fit``)
+    leaves out the validation split and early stopping.
     """
     callbacks = clone_callbacks(estimator.callbacks) + list(own) + [("divergence_guard", DivergenceGuard())]
     train_split = None
-    if estimator.early_stopping:
+    if estimator.early_stopping and split:
         train_split = ValidSplit(estimator.validation_fraction, random_state=seed)
         callbacks.append((
             "early_stopping",
@@ -57,8 +58,11 @@ def training_callbacks(estimator, seed, own=()):
     return callbacks, train_split
 
 
-def train_net(estimator, net, X, y, seed, device, causes):
+def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     """``net.fit(X, y)`` under a local torch seed, leaving the net in inference mode.
+
+    With ``epochs``, ``net.partial_fit`` for that many epochs instead: the
+    net goes on from its weights and optimiser state.
 
     A diverged training raises a ``DivergedError`` (a ``ValueError``) that
     names the epoch, the batch and ``causes()`` (a callable, so that the
@@ -68,7 +72,10 @@ def train_net(estimator, net, X, y, seed, device, causes):
     """
     try:
         with local_torch_seed(seed, device):
-            net.fit(X, y)
+            if epochs is None:
+                net.fit(X, y)
+            else:
+                net.partial_fit(X, y, epochs=epochs)
     except Diverged as exc:
         estimator.history_ = history_frame(net.history)
         raise DivergedError(

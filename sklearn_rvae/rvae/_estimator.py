@@ -20,8 +20,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from .._streaming import SpanValidSplit, StreamedFrames, frame_loader, map_frames, store, valid_spans
 from .._training import (
-    BatchIndexLoader,
     DivergedError,
     ModuleLossNet,
     check_validation_split,
@@ -37,6 +37,14 @@ from .._utils import (
     resolve_image_shape,
     seed_from,
     validate_numeric,
+)
+from ._data import (
+    Standardise,
+    check_image_shape,
+    in_memory_frames,
+    is_streamed,
+    stream_statistics,
+    streamed_source,
 )
 from ._module import (
     CircularRotationVAEModule,
@@ -62,6 +70,29 @@ def _edge_level(X, image_shape):
         [images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)]
     )
     return float(np.median(edges))
+
+
+class _TrainingData:
+    """What a fit trains on: ``train`` (float32 array, or ``StreamedFrames``) and how it was scaled."""
+
+    def __init__(self, train, image_shape, offset, scale, low, high, n, streamed):
+        self.train, self.image_shape, self.offset, self.scale = train, image_shape, offset, scale
+        self.low, self.high, self.n, self.streamed = low, high, n, streamed
+
+    def causes(self, estimator):
+        """The likely causes of a diverged training, for ``train_net``."""
+        span = "" if self.low is None else f" (X spans {self.low:.3g} to {self.high:.3g})"
+
+        def causes():
+            every = (f"; every one of the n_init={estimator.n_init} starts diverged"
+                     if estimator.n_init > 1 else "")
+            return (
+                f"a learning rate too large (lr={estimator.lr}; try 10x smaller), a KL weight or capacity that "
+                f"fights the reconstruction (beta={estimator.beta}, capacity={estimator.capacity}), or X on an "
+                f"extreme scale{span}{every}"
+            )
+
+        return causes
 
 
 class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -379,8 +410,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images (row-major), at least 2 samples, finite values.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images (row-major), at least 2 samples, finite values;
+            or a stack or scan of images. An HDF5 or zarr dataset, a
+            ``numpy.memmap`` or a dask array is streamed: read a chunk at a
+            time, never whole (integer counts are converted per chunk), with
+            minibatches shuffled over chunks and within blocks of them.
         y : None
             Ignored.
 
@@ -389,51 +424,25 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self : RotationInvariantVAE
             The fitted estimator.
         """
-        X = validate_numeric(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        if self.n_classes is not None and len(X) < self.n_classes:
-            raise ValueError(
-                f"n_classes={self.n_classes} needs at least as many samples; X has {len(X)}."
-            )
+        data = self._training_data(X, reset=True, ensure_min_samples=2)
         hidden, capacity = self._check_hyperparameters()
-        image_shape = resolve_image_shape(self.image_shape, X.shape[1])
-        self._check_X_range(X)
         device = resolve_device(self.device)
         rng = local_random_state(self.random_state)
         # The first seed is seed_from(random_state): n_init=1 trains as before.
         seeds = [seed_from(rng) for _ in range(self.n_init)]
-
-        offset, scale = 0.0, 1.0
-        if self.likelihood == "gaussian":
-            offset = _edge_level(X, image_shape)
-            scale = float(np.std(X, dtype=np.float64))
-            if not np.isfinite(scale) or scale <= 0:
-                scale = 1.0
-        noise_scale = None if self.noise_scale is None else self.noise_scale / scale
-        Xt = ((X - offset) / scale).astype(np.float32)
-        if not np.all(np.isfinite(Xt)):
-            raise ValueError(
-                f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32 once centred and scaled; "
-                "rescale X (e.g. divide by its maximum) before fit."
-            )
         if self.early_stopping:
-            check_validation_split(len(X), self.validation_fraction)
-        def causes():
-            every = f"; every one of the n_init={self.n_init} starts diverged" if self.n_init > 1 else ""
-            return (
-                f"a learning rate too large (lr={self.lr}; try 10x smaller), a KL weight or capacity that fights "
-                f"the reconstruction (beta={self.beta}, capacity={self.capacity}), or X on an extreme scale "
-                f"(X spans {X.min():.3g} to {X.max():.3g}){every}"
-            )
+            check_validation_split(data.n, self.validation_fraction)
+        causes = data.causes(self)
 
         net, best, losses = None, np.inf, []
         for i, seed in enumerate(seeds):
-            candidate = self._build_net(seed, image_shape, hidden, capacity, noise_scale, device)
+            candidate = self._build_net(seed, data, hidden, capacity, device)
             if i == len(seeds) - 1 and net is None:
                 # The last chance: a divergence now is an error.
-                train_net(self, candidate, Xt, None, seed, device, causes)
+                train_net(self, candidate, data.train, None, seed, device, causes)
             else:
                 try:
-                    train_net(self, candidate, Xt, None, seed, device, causes)
+                    train_net(self, candidate, data.train, None, seed, device, causes)
                 except DivergedError:
                     losses.append(np.nan)
                     continue
@@ -451,28 +460,124 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 RuntimeWarning,
                 stacklevel=2,
             )
+        self._set_fitted(net, data, device, seeds[0])
+        self.init_losses_ = np.array(losses)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass (epoch) over X, keeping what is fitted: for data that come in parts.
+
+        The first call sets the model up from its X (image shape, the
+        Gaussian model's offset and scale, the network from
+        ``random_state``); every call trains one epoch on its X, continuing
+        the weights and the optimiser's state, as ``MLPRegressor.partial_fit``
+        does. Call it over the files of a session, or over the blocks of a
+        dask array (``dask_ml.wrappers.Incremental``). ``n_init`` and
+        ``early_stopping`` apply to :meth:`fit` only. With ``n_classes``, the
+        class mixture is fitted anew on the codes of each call's X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            As for :meth:`fit`, with as many pixels as the first call's.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : RotationInvariantVAE
+        """
+        first = not hasattr(self, "net_")
+        data = self._training_data(X, reset=first, ensure_min_samples=1)
+        device = self.device_ if not first else resolve_device(self.device)
+        if first:
+            hidden, capacity = self._check_hyperparameters()
+            seed = seed_from(local_random_state(self.random_state))
+            net = self._build_net(seed, data, hidden, capacity, device, split=False)
+            net.initialize()
+        else:
+            net, seed = self.net_, self._partial_fit_seed
+        module = net.module_
+        module.class_prior = None  # trained under N(0, I), as by fit; refitted below
+        module.float()
+        # A new seed per epoch, the same sequence for the same random_state.
+        epoch_seed = (seed + len(net.history)) % np.iinfo(np.int32).max
+        train_net(self, net, data.train, None, epoch_seed, device, data.causes(self), epochs=1)
+        self._set_fitted(net, data, device, seed, keep_scale=not first)
+        self.init_losses_ = np.array([float(net.history[-1, "train_loss"])])
+        return self
+
+    def _training_data(self, X, reset, ensure_min_samples):
+        """X checked and ready for training: in memory as float32, or streamed by chunks."""
+        if is_streamed(X):
+            source = streamed_source(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
+            image_shape = resolve_image_shape(source.detector_shape if reset else self.image_shape_,
+                                              source.n_features)
+            self._check_enough_for_classes(source.n_frames)
+            step = source.storage_step()
+            low, high = None, None
+            if reset:
+                offset, scale, low, high = stream_statistics(
+                    source, step, image_shape, self.likelihood == "gaussian", self.verbose
+                )
+            else:
+                offset, scale = self.data_offset_, self.data_scale_
+            if self.likelihood == "bernoulli" and low is not None and (low < 0 or high > 1):
+                self._check_X_range(np.array([low, high]))
+            spans = valid_spans(source, step, self.validation_fraction) if self.early_stopping and reset else \
+                source.spans(step)
+            train = StreamedFrames(source, spans, Standardise(offset, scale, self.likelihood == "bernoulli"))
+            return _TrainingData(train, image_shape, offset, scale, low, high, source.n_frames, True)
+        X, frames_shape = in_memory_frames(X)
+        check_image_shape(self.image_shape if reset else self.image_shape_, frames_shape)
+        X = validate_numeric(self, X, reset=reset, dtype=[np.float64, np.float32],
+                             ensure_min_samples=ensure_min_samples)
+        self._check_enough_for_classes(len(X))
+        image_shape = resolve_image_shape(frames_shape or (self.image_shape if reset else self.image_shape_),
+                                          X.shape[1])
+        self._check_X_range(X)
+        offset, scale = (0.0, 1.0) if reset else (self.data_offset_, self.data_scale_)
+        if reset and self.likelihood == "gaussian":
+            offset = _edge_level(X, image_shape)
+            scale = float(np.std(X, dtype=np.float64))
+            if not np.isfinite(scale) or scale <= 0:
+                scale = 1.0
+        Xt = ((X - offset) / scale).astype(np.float32)
+        if not np.all(np.isfinite(Xt)):
+            raise ValueError(
+                f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32 once centred and scaled; "
+                "rescale X (e.g. divide by its maximum) before fit."
+            )
+        return _TrainingData(Xt, image_shape, offset, scale, float(X.min()), float(X.max()), len(X), False)
+
+    def _check_enough_for_classes(self, n):
+        if self.n_classes is not None and n < self.n_classes:
+            raise ValueError(f"n_classes={self.n_classes} needs at least as many samples; X has {n}.")
+
+    def _set_fitted(self, net, data, device, seed, keep_scale=False):
+        """Set the fitted attributes at the end of a fit (a failed fit leaves the estimator as it was)."""
         # Inference runs in float64: float32 matmuls round differently with
         # batch composition, and a sample's code must not depend on its
         # neighbours in X (or on the order of X).
         net.module_.double()
         labels = None
         if self.n_classes is not None:
-            labels = self._fit_class_prior(net, Xt, seeds[0])
-
+            labels = self._fit_class_prior(net, data.train, seed)
         self.net_ = net
-        self.image_shape_ = image_shape
-        self.data_offset_ = offset
-        self.data_scale_ = scale
+        self.image_shape_ = data.image_shape
+        if not keep_scale:
+            self.data_offset_ = data.offset
+            self.data_scale_ = data.scale
         self.device_ = device
+        self._partial_fit_seed = seed
         self.history_ = history_frame(net.history)
         self.n_iter_ = len(net.history)
-        self.init_losses_ = np.array(losses)
         if self.n_classes is not None:
             self.classes_ = np.arange(self.n_classes)
             self.labels_ = labels
-        return self
 
-    def _fit_class_prior(self, net, Xt, seed):
+    def _fit_class_prior(self, net, train, seed):
         """Fit the class mixture on the codes of the trained network; return the classes.
 
         Two steps, both on the trained network. Modes: a Gaussian mixture of
@@ -489,7 +594,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         module = net.module_
         device = module.log_scale.device
         # The encoder's pass of transform, in its batches (in float64, like the module by now).
-        codes, variance = _content_posterior(module, Xt, self.batch_size, device)
+        codes, variance = _content_posterior(module, _chunks_of(train), self.batch_size, device)
         # No more modes than distinct codes (EM would leave the rest empty), no fewer than classes.
         n_distinct = len(np.unique(codes, axis=0))
         n_modes = max(self.n_classes, min(_MODES_PER_CLASS * self.n_classes, n_distinct))
@@ -509,8 +614,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             log_proba = prior.class_log_proba(torch.as_tensor(codes, device=device))
         return log_proba.argmax(1).cpu().numpy()
 
-    def _build_net(self, seed, image_shape, hidden, capacity, noise_scale, device):
-        callbacks, train_split = training_callbacks(self, seed)
+    def _build_net(self, seed, data, hidden, capacity, device, split=True):
+        callbacks, train_split = training_callbacks(self, seed, split=split)
+        if data.streamed and train_split is not None:
+            train_split = SpanValidSplit(self.validation_fraction, seed)
+        image_shape = data.image_shape
+        noise_scale = None if self.noise_scale is None else self.noise_scale / data.scale
         if self.rotation_prior == "uniform":
             module = CircularRotationVAEModule
             rotation = dict(
@@ -543,9 +652,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             max_epochs=self.max_epochs,
             train_split=train_split,
             callbacks=callbacks or None,
-            iterator_train=BatchIndexLoader,
+            iterator_train=frame_loader,
             iterator_train__shuffle=True,
-            iterator_valid=BatchIndexLoader,
+            iterator_valid=frame_loader,
             device=device,
             verbose=self.verbose,
         )
@@ -557,31 +666,59 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _validated(self, X):
         check_is_fitted(self)
+        X, frames_shape = in_memory_frames(X)
+        check_image_shape(self.image_shape_, frames_shape)
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X_range(X)
         return (np.asarray(X, dtype=np.float64) - self.data_offset_) / self.data_scale_
+
+    def _apply(self, X, method, n_out, **kwargs):
+        """``method`` (a name; standardised float64 images -> (m, n_out)) over X.
+
+        In memory, on X at once. Streamed (a file, memmap or dask array), per
+        chunk: a dask array (n, n_out) for a file or dask array, computed when
+        asked; an ndarray filled chunk by chunk for a memmap.
+        """
+        if not is_streamed(X):
+            return getattr(self, method)(self._validated(X), **kwargs)
+        check_is_fitted(self)
+        source = streamed_source(self, X, reset=False)
+        convert = Standardise(self.data_offset_, self.data_scale_, self.likelihood == "bernoulli", np.float64)
+        fn = _OnChunk(self, method, convert, kwargs)
+        return map_frames(source, source.storage_step(), fn, n_out, label=type(self).__name__, verbose=self.verbose)
+
+    def _codes(self, Xt):
+        n_pose = self.net_.module_.n_pose
+        return self._posterior_mean(Xt)[:, n_pose : n_pose + self.n_components]
 
     def _posterior_mean(self, X):
         """Posterior means of ``[pose, z]`` for validated X."""
         mean = self.net_.forward(X, training=False)[2]
         return mean.numpy()
 
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Content latents (posterior means of z), with the pose removed.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them. An HDF5 or zarr
+            dataset or a dask array gives a dask array, computed chunk by
+            chunk when asked; a ``numpy.memmap`` is read chunk by chunk.
+        out : array-like of shape (n_samples, n_components), default=None
+            Where to write Z, chunk by chunk (an ndarray, a zarr array or an
+            HDF5 dataset, such as ``zarr.open(path, mode="w", shape=...)``),
+            with a progress line per second when ``verbose``. Returned.
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components)
+        Z : ndarray or dask array of shape (n_samples, n_components)
             Posterior means of z.
         """
-        mean = self._posterior_mean(self._validated(X))
-        n_pose = self.net_.module_.n_pose
-        return mean[:, n_pose : n_pose + self.n_components]
+        Z = self._apply(X, "_codes", self.n_components)
+        if out is not None:
+            return store(Z, out, f"{type(self).__name__}.transform", self.verbose)
+        return Z
 
     @available_if(_has_classes)
     def predict_proba(self, X):
@@ -597,10 +734,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         proba : ndarray of shape (n_samples, n_classes)
             The summed responsibilities of each class's modes at the image's code.
         """
-        z = self.transform(X)
+        return self._apply(X, "_class_proba", self.n_classes)
+
+    def _class_proba(self, Xt):
         prior = self._class_prior()
         with torch.no_grad():
-            log_proba = prior.class_log_proba(torch.as_tensor(z, device=self.net_.device))
+            log_proba = prior.class_log_proba(torch.as_tensor(self._codes(Xt), device=self.net_.device))
         return log_proba.exp().cpu().numpy()
 
     @available_if(_has_classes)
@@ -667,22 +806,33 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             mass of the posterior normal (wrapped on the circle) in each bin.
         """
         check_bool(return_posterior, "return_posterior")
-        Xt = self._validated(X)
+        check_is_fitted(self)
+        n_pose = self.net_.module_.n_pose
+        n_bins = self.n_rotation_bins if return_posterior else 0
+        pose = self._apply(X, "_pose_columns", n_pose + n_bins, return_posterior=return_posterior)
+        angle = pose[:, 0]
+        shift = pose[:, 1:3] if n_pose == 3 else None
+        if not return_posterior:
+            return angle, shift
+        return angle, shift, pose[:, n_pose:]
+
+    def _pose_columns(self, Xt, return_posterior):
+        """``[angle, (dx, dy), posterior of the bins]`` per row of Xt."""
         _, _, mean, log_var = self.net_.forward(Xt, training=False)[:4]
         mean = mean.numpy()
         angle, shift = self._pose_from_latent(mean)
-        if not return_posterior:
-            return angle, shift
-        module = self.net_.module_
-        if isinstance(module, CircularRotationVAEModule):
-            n_lead = module.n_pose + self.n_components
-            posterior = mean[:, n_lead:]
-        else:
-            posterior = self._normal_bin_mass(
-                mean[:, 0] * module.rotation_prior,
-                np.exp(0.5 * log_var.numpy()[:, 0]) * module.rotation_prior,
-            )
-        return angle, shift, posterior
+        columns = [angle[:, None]] + ([] if shift is None else [shift])
+        if return_posterior:
+            module = self.net_.module_
+            if isinstance(module, CircularRotationVAEModule):
+                n_lead = module.n_pose + self.n_components
+                columns.append(mean[:, n_lead:])
+            else:
+                columns.append(self._normal_bin_mass(
+                    mean[:, 0] * module.rotation_prior,
+                    np.exp(0.5 * log_var.numpy()[:, 0]) * module.rotation_prior,
+                ))
+        return np.concatenate(columns, axis=1)
 
     @property
     def rotation_bins_(self):
@@ -777,7 +927,11 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         X_rec : ndarray of shape (n_samples, h * w)
             Mean reconstructions, in the units of X.
         """
-        recon = self.net_.forward(self._validated(X), training=False)[0]
+        check_is_fitted(self)
+        return self._apply(X, "_reconstruction", math.prod(self.image_shape_))
+
+    def _reconstruction(self, Xt):
+        recon = self.net_.forward(Xt, training=False)[0]
         return recon.numpy() * self.data_scale_ + self.data_offset_
 
     def score_samples(self, X, n_draws=4):
@@ -804,7 +958,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         if isinstance(n_draws, bool) or not isinstance(n_draws, numbers.Integral) or n_draws < 1:
             raise ValueError(f"n_draws must be an integer >= 1, got {n_draws!r}.")
-        Xt = self._validated(X)
+        return self._apply(X, "_elbo", 1, n_draws=n_draws)[:, 0]
+
+    def _elbo(self, Xt, n_draws):
         module = self.net_.module_
         n_lat = module.n_noise
         half = torch.randn(
@@ -827,7 +983,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 out[start : start + bs] = (total / len(draws)).cpu().numpy()
         if self.likelihood == "gaussian":
             out -= Xt.shape[1] * np.log(self.data_scale_)
-        return out
+        return out[:, None]
 
     def score(self, X, y=None):
         """Mean ELBO per sample (higher is better), for model selection.
@@ -844,7 +1000,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         score : float
             Mean of :meth:`score_samples`.
         """
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self.score_samples(X)))  # a dask mean computes here
 
     def sample(self, n_samples=1, random_state=None, upright=False):
         """Draw images from the generative model.
@@ -898,6 +1054,16 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return tags
 
 
+class _OnChunk:
+    """An estimator's method applied to one standardised chunk (picklable, for dask's blocks)."""
+
+    def __init__(self, estimator, method, convert, kwargs):
+        self.estimator, self.method, self.convert, self.kwargs = estimator, method, convert, kwargs
+
+    def __call__(self, chunk, start):
+        return getattr(self.estimator, self.method)(self.convert(chunk, start), **self.kwargs)
+
+
 def _per_sample(value, n, shape, name):
     """``value`` as float64 of shape (n, *shape): one for all samples or one per sample, finite."""
     try:
@@ -924,16 +1090,24 @@ _MODES_PER_CLASS = 4
 _N_TURNS = 72  # 5-degree steps when comparing decoded modes over the circle
 
 
-def _content_posterior(module, Xt, batch_size, device):
-    """Posterior mean and variance of z for every row of Xt, each (n, n_components), in batches."""
+def _chunks_of(train):
+    """The training frames chunk by chunk: the array itself in memory, each span of a stream."""
+    if isinstance(train, StreamedFrames):
+        return (train.read_span(span) for span in train.spans)
+    return (train,)
+
+
+def _content_posterior(module, chunks, batch_size, device):
+    """Posterior mean and variance of z for every row of the chunks, each (n, n_components), in batches."""
     means, variances = [], []
     with torch.no_grad():
         module.eval()
-        for start in range(0, len(Xt), batch_size):
-            xb = torch.as_tensor(Xt[start : start + batch_size], dtype=torch.float64, device=device)
-            mean, log_var = module.content_posterior(xb)
-            means.append(mean.cpu().numpy())
-            variances.append(log_var.exp().cpu().numpy())
+        for Xt in chunks:
+            for start in range(0, len(Xt), batch_size):
+                xb = torch.as_tensor(Xt[start : start + batch_size], dtype=torch.float64, device=device)
+                mean, log_var = module.content_posterior(xb)
+                means.append(mean.cpu().numpy())
+                variances.append(log_var.exp().cpu().numpy())
     return np.concatenate(means), np.concatenate(variances)
 
 

@@ -1,0 +1,275 @@
+"""Learning from frames that do not fit in memory.
+
+A streamed source (an HDF5 or zarr dataset, a ``numpy.memmap``, a dask
+array: a ``FrameSource`` with ``streamed``) is never converted whole. The
+statistics a fit needs come from one pass over its chunks (``Moments``,
+``evenly_spaced``). Training reads it as a torch ``Dataset`` that skorch
+accepts as it is (``StreamedFrames``): every epoch visits the chunks in a
+new random order, holds a block of a few of them in memory and shuffles
+within it, while a background thread reads the next block
+(``BlockShuffleLoader``). Memory is then set by the chunk and block sizes,
+never by the data. Inference maps the fitted model over the chunks: a dask
+array in, a dask array out (``map_frames``), written chunk by chunk where the
+user asks (``store``).
+"""
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ._frames import _kind
+from ._progress import Progress
+from ._training import BatchIndexLoader
+
+# Training frames (float32, after conversion) held in one shuffled block; the
+# next block is read while the network trains on this one, so about twice
+# this is held at once. 128 MiB is 8,192 patterns of 64 x 64.
+BLOCK_BYTES = 128 * 2**20
+# Pixels kept for a median (edge level, reference intensity): those of up to
+# this many values' worth of evenly spaced frames; all frames of any data set
+# smaller than that, so in-memory and streamed fits agree.
+MEDIAN_SAMPLE_VALUES = 2**24
+
+
+class Moments:
+    """Count, mean and sum of squared deviations, merged chunk by chunk (Chan et al.).
+
+    ``axis=None`` pools every value; ``axis=0`` keeps one per pixel (column).
+    The merge is exact up to rounding, and stable where the mean is large
+    against the spread (unlike a running sum of squares).
+    """
+
+    def __init__(self, axis=None):
+        self.axis = axis
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def add(self, values):
+        values = np.asarray(values, dtype=np.float64)
+        n = values.size if self.axis is None else values.shape[0]
+        if n == 0:
+            return
+        mean = values.mean(axis=self.axis)
+        m2 = np.square(values - mean).sum(axis=self.axis)
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (n / total)
+        self.m2 = self.m2 + m2 + np.square(delta) * (self.count * n / total)
+        self.count = total
+
+    @property
+    def variance(self):
+        return self.m2 / self.count if self.count else np.nan
+
+
+def evenly_spaced(n, values_per_frame, max_values=None):
+    """Sorted positions of up to ``max_values / values_per_frame`` frames spread evenly over ``n``."""
+    max_values = MEDIAN_SAMPLE_VALUES if max_values is None else max_values
+    cap = max(1, max_values // max(1, values_per_frame))
+    if n <= cap:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, cap).round().astype(np.int64))
+
+
+def picked(sample, start, stop):
+    """Offsets within the chunk ``start .. stop - 1`` of the sorted positions ``sample``."""
+    lo, hi = np.searchsorted(sample, [start, stop])
+    return sample[lo:hi] - start
+
+
+def non_finite_error(name, bad_positions, n_bad, what):
+    """The ValueError for frames holding NaN or infinity, naming the first positions."""
+    return ValueError(
+        f"{name} contains NaN or infinity in {n_bad} frame(s), first at positions "
+        f"{list(bad_positions[:10])}; {what}"
+    )
+
+
+def chunks_with_progress(source, step, label, verbose, unit="frames read"):
+    """``source.chunks(step)`` with a progress line when ``verbose``."""
+    progress = Progress(label, source.n_frames, verbose, unit=unit)
+    for start, chunk in source.chunks(step):
+        yield start, chunk
+        progress.advance(len(chunk))
+
+
+class StreamedFrames(Dataset):
+    """A streamed source as a torch ``Dataset`` of converted frames, read by spans.
+
+    Parameters
+    ----------
+    source : FrameSource
+    spans : list of (start, stop)
+        The chunks, in raster order.
+    convert : callable
+        ``convert(frames, start)``: a raw chunk (m, K) -> float32 (m, K) for
+        the network, raising on bad values (it names the frames from ``start``).
+    """
+
+    def __init__(self, source, spans, convert):
+        self.source = source
+        self.spans = list(spans)
+        self.convert = convert
+        self._len = sum(stop - start for start, stop in self.spans)
+
+    def __len__(self):
+        return self._len
+
+    def __getitem__(self, index):
+        # Random access reads a whole chunk for one frame: only for tools
+        # that insist; training and inference go by spans.
+        for start, stop in self.spans:
+            if index < stop - start:
+                return self.read_span((start, stop))[index], 0.0
+            index -= stop - start
+        raise IndexError(index)
+
+    def read_span(self, span):
+        start, stop = span
+        return self.convert(self.source.read(start, stop), start)
+
+    def read_block(self, spans):
+        return np.concatenate([self.read_span(span) for span in spans]) if spans else None
+
+    def subset(self, indices):
+        return StreamedFrames(self.source, [self.spans[i] for i in indices], self.convert)
+
+    @property
+    def spans_per_block(self):
+        widest = max(stop - start for start, stop in self.spans)
+        return max(1, BLOCK_BYTES // (4 * self.source.n_features * widest))
+
+
+class BlockShuffleLoader:
+    """Mini-batches of a ``StreamedFrames``: chunks shuffled, then frames within a block.
+
+    skorch's ``iterator_train`` / ``iterator_valid`` for streamed data. Each
+    epoch draws a new order of the chunks, groups them into blocks of
+    ``spans_per_block`` and shuffles the frames of each block (with the
+    frames left over from the block before, so every batch but the last is
+    full); one background thread reads the next block meanwhile. When one
+    block holds every chunk the order is one permutation of all frames, the
+    same draw as ``BatchIndexLoader`` on the data in memory. Shuffling draws
+    from torch's RNG in the calling thread (seeded per fit by the
+    estimators); the reading thread draws nothing.
+    """
+
+    def __init__(self, dataset, batch_size=128, shuffle=False):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        ds, bs = self.dataset, self.batch_size
+        n_spans, per_block = len(ds.spans), ds.spans_per_block
+        order = list(range(n_spans))
+        if self.shuffle and n_spans > per_block:
+            order = torch.randperm(n_spans).tolist()
+        blocks = [[ds.spans[i] for i in order[k : k + per_block]] for k in range(0, n_spans, per_block)]
+        carry = None
+        with ThreadPoolExecutor(1, thread_name_prefix="sklearn_rvae-reader") as reader:
+            pending = reader.submit(ds.read_block, blocks[0])
+            for b in range(len(blocks)):
+                block = torch.from_numpy(pending.result())
+                if b + 1 < len(blocks):
+                    pending = reader.submit(ds.read_block, blocks[b + 1])
+                if carry is not None:
+                    block = torch.cat([carry, block])
+                if self.shuffle:
+                    block = block[torch.randperm(len(block))]
+                last = b + 1 == len(blocks)
+                full = len(block) if last else len(block) // bs * bs
+                for start in range(0, full, bs):
+                    Xb = block[start : start + bs]
+                    yield Xb, torch.zeros(len(Xb))
+                carry = block[full:]
+
+
+def frame_loader(dataset, batch_size=128, shuffle=False):
+    """skorch's iterator for either kind of data: ``BlockShuffleLoader`` when streamed, else ``BatchIndexLoader``."""
+    if isinstance(dataset, StreamedFrames):
+        return BlockShuffleLoader(dataset, batch_size, shuffle)
+    return BatchIndexLoader(dataset, batch_size, shuffle)
+
+
+class SpanValidSplit:
+    """skorch ``train_split`` for ``StreamedFrames``: whole chunks held out at random.
+
+    ``ceil(fraction * n_chunks)`` chunks (drawn with ``seed``) validate, the
+    rest train, so that neither side reads a chunk for a few of its frames.
+    """
+
+    def __init__(self, fraction, seed):
+        self.fraction = fraction
+        self.seed = seed
+
+    def __call__(self, dataset, y=None, **fit_params):
+        n = len(dataset.spans)
+        n_valid = math.ceil(n * self.fraction)
+        order = np.random.RandomState(self.seed).permutation(n)
+        valid, train = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        return dataset.subset(train), dataset.subset(valid)
+
+
+def valid_spans(source, step, fraction):
+    """Spans fine enough that ``fraction`` of them leaves at least one on each side."""
+    spans = source.spans(step)
+    need = max(2, math.ceil(2 / min(fraction, 1 - fraction)))
+    if len(spans) < need:
+        spans = source.spans(max(1, source.n_frames // need))
+    if len(spans) < 2:
+        raise ValueError(
+            f"early_stopping needs at least 2 frames to hold one out; X has {source.n_frames}."
+        )
+    return spans
+
+
+def map_frames(source, step, fn, n_out, dtype=np.float64, label="", verbose=0):
+    """``fn`` (raw chunk (m, K), start) -> (m, n_out) over a streamed source.
+
+    A dask array or a file gives a lazy dask array (n, n_out), one block per
+    chunk; a ``numpy.memmap`` an ndarray, filled chunk by chunk.
+    """
+    if source.kind == "memory":
+        out = np.empty((source.n_frames, n_out), dtype=dtype)
+        for start, chunk in chunks_with_progress(source, step, label, verbose, unit="frames"):
+            out[start : start + len(chunk)] = fn(chunk, start)
+        return out
+    frames = source.to_dask(step)
+    starts = np.cumsum((0,) + frames.chunks[0][:-1])
+
+    def block(chunk, block_info=None):
+        return fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
+
+    return frames.map_blocks(block, dtype=dtype, chunks=(frames.chunks[0], (n_out,)), meta=np.empty((0, 0), dtype))
+
+
+def store(result, out, label="", verbose=0):
+    """Compute a lazy (n, k) result block by block into ``out`` (an ndarray, zarr array or HDF5 dataset).
+
+    Returns ``out``. Each block is computed on its own and written before
+    the next one, so memory holds one block, whatever the scheduler.
+    """
+    shape = tuple(result.shape)
+    out_shape = tuple(getattr(out, "shape", ()))
+    if out_shape != shape:
+        raise ValueError(f"out must have shape {shape} (one row per frame), got {out_shape or type(out).__name__}.")
+    if not hasattr(out, "__setitem__"):
+        raise TypeError(f"out must be a writable array (ndarray, zarr array, HDF5 dataset), got {type(out).__name__}.")
+    if _kind(result) != "dask":
+        out[...] = result
+        return out
+    progress = Progress(label, shape[0], verbose, unit="frames")
+    start = 0
+    for i, rows in enumerate(result.chunks[0]):
+        out[start : start + rows] = np.asarray(result.blocks[i].compute(scheduler="sync"))
+        start += rows
+        progress.advance(rows)
+    return out

@@ -1,0 +1,106 @@
+"""What RotationInvariantVAE reads: images in memory, or frames streamed from a file or dask array.
+
+In memory, X is validated as scikit-learn does and converted whole. A
+streamed source (``FrameSource.streamed``) is read a chunk at a time: one
+pass gives the offset and scale of the Gaussian model, then every read
+converts its chunk (integer counts to float, offset, scale, float32) and
+checks it, naming the frames that are bad.
+"""
+
+import numpy as np
+
+from .._frames import frame_source, in_memory_frames, is_streamed  # noqa: F401 (re-exported)
+from .._streaming import Moments, chunks_with_progress, evenly_spaced, non_finite_error, picked
+
+
+def check_image_shape(image_shape, frames_shape):
+    """``image_shape`` given and contradicting the frames' own shape is an error."""
+    if image_shape is None or frames_shape is None:
+        return
+    given = tuple(image_shape)
+    if len(given) != 2 or any(g not in (-1, f) for g, f in zip(given, frames_shape)):
+        raise ValueError(
+            f"image_shape={image_shape!r} does not match X, whose images have shape {frames_shape} "
+            "(the last two axes of a 3-D or 4-D X)."
+        )
+
+
+def streamed_source(estimator, X, reset, ensure_min_samples=1):
+    """A FrameSource over a file, memmap or dask array of images (n, h*w), (n, h, w) or (sy, sx, h, w)."""
+    image_shape = estimator.image_shape if reset else estimator.image_shape_
+    source = frame_source(
+        estimator, X, detector_shape=None if np.ndim(X) > 2 else image_shape, scan_shape=None,
+        reset=reset, ensure_min_samples=ensure_min_samples, whole_frames=True,
+    )
+    if np.ndim(X) > 2:
+        check_image_shape(image_shape, source.detector_shape)
+    return source
+
+
+def edge_pixels(frames, image_shape):
+    """The pixels on the edges of each image (rows 0 and h-1, columns 0 and w-1), flattened."""
+    h, w = image_shape
+    images = frames.reshape(len(frames), h, w)
+    return np.concatenate([images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)])
+
+
+def stream_statistics(source, step, image_shape, gaussian, verbose=0, label="RotationInvariantVAE"):
+    """One pass: ``(offset, scale, low, high)`` of a streamed source.
+
+    The offset is the median of the edge pixels of evenly spaced frames
+    (every frame up to 2**24 edge pixels, so it equals the in-memory median
+    on such data), the scale the standard deviation of every pixel; low and
+    high the extremes. Raises on non-finite frames, naming them.
+    """
+    h, w = image_shape
+    sample = evenly_spaced(source.n_frames, 2 * (h + w))
+    moments, low, high = Moments(), np.inf, -np.inf
+    edges, bad, n_bad = [], [], 0
+    for start, chunk in chunks_with_progress(source, step, f"{label} (statistics)", verbose):
+        chunk = chunk.astype(np.float64, copy=False)
+        finite = np.isfinite(chunk).all(1)
+        if not finite.all():
+            where = start + np.flatnonzero(~finite)
+            n_bad += len(where)
+            bad.extend(where[:10].tolist())
+            del bad[10:]
+            continue
+        low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if gaussian:
+            moments.add(chunk)
+            edges.append(edge_pixels(chunk[picked(sample, start, start + len(chunk))], image_shape))
+    if n_bad:
+        raise non_finite_error("X", bad, n_bad, "the model needs finite pixel values.")
+    if not gaussian:
+        return 0.0, 1.0, low, high
+    offset = float(np.median(np.concatenate(edges)))
+    scale = float(np.sqrt(moments.variance))
+    if not np.isfinite(scale) or scale <= 0:
+        scale = 1.0
+    return offset, scale, low, high
+
+
+class Standardise:
+    """A raw chunk -> float32 ``(frames - offset) / scale``, checked; picklable (it travels with the model)."""
+
+    def __init__(self, offset, scale, bernoulli, dtype=np.float32):
+        self.offset, self.scale, self.bernoulli, self.dtype = offset, scale, bernoulli, dtype
+
+    def __call__(self, frames, start=0):
+        frames = frames.astype(np.float64, copy=False)
+        finite = np.isfinite(frames).all(1)
+        if not finite.all():
+            where = start + np.flatnonzero(~finite)
+            raise non_finite_error("X", where, len(where), "the model needs finite pixel values.")
+        if self.bernoulli and (frames.min() < 0 or frames.max() > 1):
+            raise ValueError(
+                f"likelihood='bernoulli' needs X in [0, 1]; frames {start}-{start + len(frames) - 1} hold "
+                f"values in [{frames.min():.4g}, {frames.max():.4g}]. Scale X or use likelihood='gaussian'."
+            )
+        out = ((frames - self.offset) / self.scale).astype(self.dtype)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"X spans {frames.min():.3g} to {frames.max():.3g} in frames {start}-{start + len(frames) - 1}, "
+                "beyond float32 once centred and scaled; rescale X (e.g. divide by its maximum) before fit."
+            )
+        return out
