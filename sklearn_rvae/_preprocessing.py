@@ -234,7 +234,8 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         finite = np.isfinite(frames).all(1)
         if not finite.all():
             where = start + np.flatnonzero(~finite)
-            raise non_finite_error("X", where, len(where), "diffraction intensities must be finite.")
+            raise non_finite_error("X", where, len(where), "diffraction intensities must be finite.",
+                                   span=(start, start + len(frames)))
         if frames.size and frames.min() < 0:
             self._raise_negative(frames, start)
         return frames

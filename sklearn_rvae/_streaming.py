@@ -81,11 +81,15 @@ def picked(sample, start, stop):
     return sample[lo:hi] - start
 
 
-def non_finite_error(name, bad_positions, n_bad, what):
-    """The ValueError for frames holding NaN or infinity, naming the first positions."""
+def non_finite_error(name, bad_positions, n_bad, what, span=None):
+    """The ValueError for frames holding NaN or infinity, naming the first positions.
+
+    ``span`` (start, stop): the count is of that chunk of frames, not of all X.
+    """
+    within = "" if span is None else f" of frames {span[0]}-{span[1] - 1}"
     return ValueError(
-        f"{name} contains NaN or infinity in {n_bad} frame(s), first at positions "
-        f"{list(bad_positions[:10])}; {what}"
+        f"{name} contains NaN or infinity in {n_bad} frame(s){within}, first at positions "
+        f"{np.asarray(bad_positions[:10]).tolist()}; {what}"
     )
 
 
@@ -149,13 +153,13 @@ class BlockShuffleLoader:
 
     skorch's ``iterator_train`` / ``iterator_valid`` for streamed data. Each
     epoch draws a new order of the chunks, groups them into blocks of
-    ``spans_per_block`` and shuffles the frames of each block (with the
-    frames left over from the block before, so every batch but the last is
-    full); one background thread reads the next block meanwhile. When one
-    block holds every chunk the order is one permutation of all frames, the
-    same draw as ``BatchIndexLoader`` on the data in memory. Shuffling draws
-    from torch's RNG in the calling thread (seeded per fit by the
-    estimators); the reading thread draws nothing.
+    ``spans_per_block`` and draws a permutation of each block's frames, each
+    batch gathered with one index (the block is not copied); a block's last
+    batch may be short. One background thread reads the next block
+    meanwhile. When one block holds every chunk the order is one
+    permutation of all frames, the same draw as ``BatchIndexLoader`` on the
+    data in memory. Shuffling draws from torch's RNG in the calling thread
+    (seeded per fit by the estimators); the reading thread draws nothing.
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False):
@@ -163,33 +167,36 @@ class BlockShuffleLoader:
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
 
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        ds, bs = self.dataset, self.batch_size
+    def _blocks(self):
+        ds = self.dataset
         n_spans, per_block = len(ds.spans), ds.spans_per_block
         order = list(range(n_spans))
         if self.shuffle and n_spans > per_block:
             order = torch.randperm(n_spans).tolist()
-        blocks = [[ds.spans[i] for i in order[k : k + per_block]] for k in range(0, n_spans, per_block)]
-        carry = None
+        return [[ds.spans[i] for i in order[k : k + per_block]] for k in range(0, n_spans, per_block)]
+
+    def __len__(self):
+        bs = self.batch_size
+        return sum(-(-sum(stop - start for start, stop in block) // bs) for block in self._blocks_unshuffled())
+
+    def _blocks_unshuffled(self):
+        ds = self.dataset
+        per_block = ds.spans_per_block
+        return [ds.spans[k : k + per_block] for k in range(0, len(ds.spans), per_block)]
+
+    def __iter__(self):
+        bs = self.batch_size
+        blocks = self._blocks()
         with ThreadPoolExecutor(1, thread_name_prefix="sklearn_rvae-reader") as reader:
-            pending = reader.submit(ds.read_block, blocks[0])
+            pending = reader.submit(self.dataset.read_block, blocks[0])
             for b in range(len(blocks)):
                 block = torch.from_numpy(pending.result())
-                if b + 1 < len(blocks):
-                    pending = reader.submit(ds.read_block, blocks[b + 1])
-                if carry is not None:
-                    block = torch.cat([carry, block])
-                if self.shuffle:
-                    block = block[torch.randperm(len(block))]
-                last = b + 1 == len(blocks)
-                full = len(block) if last else len(block) // bs * bs
-                for start in range(0, full, bs):
-                    Xb = block[start : start + bs]
+                pending = reader.submit(self.dataset.read_block, blocks[b + 1]) if b + 1 < len(blocks) else None
+                order = torch.randperm(len(block)) if self.shuffle else None
+                for start in range(0, len(block), bs):
+                    Xb = block[start : start + bs] if order is None else block[order[start : start + bs]]
                     yield Xb, torch.zeros(len(Xb))
-                carry = block[full:]
+                del block
 
 
 def frame_loader(dataset, batch_size=128, shuffle=False):

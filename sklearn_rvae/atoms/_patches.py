@@ -8,6 +8,7 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 
+from .._frames import frame_source, is_streamed
 from .._utils import Interval
 from ._find import check_image, check_positions, find_atoms
 from ._link import _numbers, _whole_numbers
@@ -48,6 +49,14 @@ def cut_patches(image, positions, window_size):
     rows, cols = np.broadcast_arrays(rows, cols)
     out = ndimage.map_coordinates(image, [rows.ravel(), cols.ravel()], order=1, mode="nearest")
     return out.reshape(len(positions), window_size, window_size)
+
+
+def _cut_chunk(extractor, source, start, stop, positions):
+    """The finished patches of frames ``start .. stop - 1`` at the given positions per frame."""
+    h, w = source.detector_shape
+    frames = check_image(source.read(start, stop).reshape(-1, h, w), name="X", ndim=(3,))
+    patches = [cut_patches(image, pos, extractor.window_size) for image, pos in zip(frames, positions)]
+    return extractor._finish(np.concatenate(patches))
 
 
 class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -225,7 +234,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             image (``edge="drop"``).
         """
         self._validate_params()
-        found = self._atoms(_frames(X))
+        found = [atom for _, _, chunk in self._found(X) for atom in chunk]
         atoms = pd.DataFrame(
             {
                 "frame": np.concatenate([np.full(len(p), t) for t, (p, _) in enumerate(found)]).astype(int),
@@ -250,10 +259,45 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             :meth:`locate`.
         """
         self._validate_params()
+        if is_streamed(X) and np.ndim(X) == 3:
+            return self._lazy_patches(X)
         frames = _frames(X)
         patches = [cut_patches(image, pos, self.window_size)
                    for image, (pos, _) in zip(frames, self._atoms(frames))]
         return self._finish(np.concatenate(patches))
+
+    def _movie(self, X):
+        """A streamed movie (n_frames, h, w) as a FrameSource."""
+        return frame_source(self, X, detector_shape=None, scan_shape=None, reset=False, whole_frames=True)
+
+    def _found(self, X):
+        """``(start, stop, atoms per frame)`` by chunks of frames; one chunk for in-memory X."""
+        if is_streamed(X) and np.ndim(X) == 3:
+            source = self._movie(X)
+            h, w = source.detector_shape
+            for start, stop in source.spans(source.storage_step()):
+                frames = check_image(source.read(start, stop).reshape(-1, h, w), name="X", ndim=(3,))
+                yield start, stop, self._atoms(frames)
+            return
+        frames = _frames(X)
+        yield 0, len(frames), self._atoms(frames)
+
+    def _lazy_patches(self, X):
+        """Patches of a streamed movie as a dask array: the atoms found in one pass, the patches cut per chunk.
+
+        The positions (two numbers per atom) are found now, so the result's
+        shape is known; each block reads its frames again when computed.
+        """
+        import dask
+        import dask.array as da
+
+        source = self._movie(X)
+        blocks = []
+        for start, stop, atoms in self._found(X):
+            n = sum(len(pos) for pos, _ in atoms)
+            block = dask.delayed(_cut_chunk)(self, source, start, stop, [pos for pos, _ in atoms])
+            blocks.append(da.from_delayed(block, shape=(n, self.window_size**2), dtype=np.float64))
+        return da.concatenate(blocks)
 
     def transform_at(self, X, atoms):
         """Patches centred on given positions (for example linked, or corrected, atoms).
@@ -288,6 +332,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self._finish(out)
 
     def _finish(self, patches):
+        """Mask, standardise and taper flat or square patches; (n, window_size ** 2)."""
         patches = patches.reshape(len(patches), self.window_size**2)
         keep = np.ones(patches.shape[1], dtype=bool)
         offsets = np.arange(self.window_size) - (self.window_size - 1) / 2

@@ -91,7 +91,8 @@ class Standardise:
         finite = np.isfinite(frames).all(1)
         if not finite.all():
             where = start + np.flatnonzero(~finite)
-            raise non_finite_error("X", where, len(where), "the model needs finite pixel values.")
+            raise non_finite_error("X", where, len(where), "the model needs finite pixel values.",
+                                   span=(start, start + len(frames)))
         if self.bernoulli and (frames.min() < 0 or frames.max() > 1):
             raise ValueError(
                 f"likelihood='bernoulli' needs X in [0, 1]; frames {start}-{start + len(frames) - 1} hold "

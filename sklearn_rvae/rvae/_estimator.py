@@ -33,6 +33,7 @@ from .._utils import (
     Interval,
     check_bool,
     local_random_state,
+    local_torch_seed,
     resolve_device,
     resolve_image_shape,
     seed_from,
@@ -495,7 +496,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             hidden, capacity = self._check_hyperparameters()
             seed = seed_from(local_random_state(self.random_state))
             net = self._build_net(seed, data, hidden, capacity, device, split=False)
-            net.initialize()
+            with local_torch_seed(seed, device):  # the initial weights, as fit draws them
+                net.initialize()
         else:
             net, seed = self.net_, self._partial_fit_seed
         module = net.module_

@@ -1,0 +1,298 @@
+"""Learning from sources larger than memory (issue 33): HDF5, zarr, memmap and dask, read by chunks."""
+
+import os
+import pickle
+
+import dask.array as da
+import h5py
+import numpy as np
+import pytest
+import zarr
+from sklearn.pipeline import make_pipeline
+
+from sklearn_rvae import AtomPatchExtractor, DiffractionPreprocessor, RotationInvariantVAE
+from sklearn_rvae import _frames, _streaming
+from sklearn_rvae.datasets import make_rotated_digits
+from sklearn_rvae.io import FileFormatError
+
+MODEL = dict(n_components=2, max_epochs=2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, _, _ = make_rotated_digits(size=16, max_angle=60)
+    return X[:300].astype(np.float32)
+
+
+def _sources(X, tmp_path, chunk=50):
+    """The same images as an HDF5 dataset, a zarr array, a dask array and a memmap."""
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("X", data=X, chunks=(chunk, X.shape[1]))
+    z = zarr.open_array(str(tmp_path / "x.zarr"), mode="w", shape=X.shape, chunks=(chunk, X.shape[1]),
+                        dtype=X.dtype)
+    z[:] = X
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    return {
+        "hdf5": h5py.File(tmp_path / "x.h5", "r")["X"],
+        "zarr": zarr.open_array(str(tmp_path / "x.zarr"), mode="r"),
+        "dask": da.from_array(X, chunks=(chunk, X.shape[1])),
+        "memmap": np.load(tmp_path / "x.npy", mmap_mode="r"),
+    }
+
+
+class CountingArray:
+    """An array-like that records the largest read, for dask.array.from_array."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        self.largest = 0
+
+    def __getitem__(self, key):
+        out = self.array[key]
+        self.largest = max(self.largest, out.size)
+        return out
+
+
+@pytest.mark.parametrize("kind", ["hdf5", "zarr", "dask", "memmap"])
+def test_streamed_fit_equals_in_memory_fit(digits, tmp_path, kind):
+    # One block holds all chunks: the batches come in the in-memory order.
+    X = _sources(digits, tmp_path)[kind]
+    memory = RotationInvariantVAE(**MODEL).fit(digits)
+    streamed = RotationInvariantVAE(**MODEL).fit(X)
+    assert streamed.data_offset_ == memory.data_offset_
+    assert streamed.data_scale_ == pytest.approx(memory.data_scale_, rel=1e-12)
+    np.testing.assert_allclose(streamed.history_["train_loss"], memory.history_["train_loss"], rtol=1e-5)
+    Z = streamed.transform(X)
+    assert isinstance(Z, np.ndarray) if kind == "memmap" else isinstance(Z, da.Array)
+    np.testing.assert_allclose(np.asarray(Z), memory.transform(digits), atol=1e-4)
+    # A model fitted out of core transforms in-memory data, and the other way round, after pickling.
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(streamed)).transform(digits),
+                               np.asarray(streamed.transform(X)), atol=1e-12)
+    np.testing.assert_allclose(np.asarray(pickle.loads(pickle.dumps(memory)).transform(X)),
+                               memory.transform(digits), atol=1e-12)
+
+
+def test_streamed_inference_methods_match_in_memory(digits, tmp_path):
+    X = _sources(digits, tmp_path)["zarr"]
+    model = RotationInvariantVAE(rotation_prior="uniform", n_classes=3, n_rotation_bins=4, max_epochs=2,
+                                 random_state=0).fit(digits)
+    angle, shift, posterior = model.transform_pose(X, return_posterior=True)
+    expected = model.transform_pose(digits, return_posterior=True)
+    for got, want in zip((angle, shift, posterior), expected):
+        np.testing.assert_allclose(np.asarray(got), want, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(model.predict_proba(X)), model.predict_proba(digits), atol=1e-10)
+    np.testing.assert_array_equal(np.asarray(model.predict(X)), model.predict(digits))
+    np.testing.assert_allclose(np.asarray(model.score_samples(X)), model.score_samples(digits), rtol=1e-10)
+    assert model.score(X) == pytest.approx(model.score(digits), rel=1e-10)
+    np.testing.assert_allclose(np.asarray(model.reconstruct(X)), model.reconstruct(digits), atol=1e-10)
+
+
+def _small_chunks(monkeypatch, frames_per_chunk, n_features, chunks_per_block=2):
+    monkeypatch.setattr(_frames, "LAZY_CHUNK_BYTES", frames_per_chunk * n_features * 4)
+    monkeypatch.setattr(_streaming, "BLOCK_BYTES", chunks_per_block * frames_per_chunk * n_features * 4)
+
+
+def test_nothing_is_read_whole(digits, monkeypatch):
+    # Chunks of 50 frames, blocks of two: no read and no block holds more.
+    _small_chunks(monkeypatch, 50, digits.shape[1])
+    blocks = []
+    read_block = _streaming.StreamedFrames.read_block
+    monkeypatch.setattr(_streaming.StreamedFrames, "read_block",
+                        lambda self, spans: blocks.append(read_block(self, spans)) or blocks[-1])
+    counting = CountingArray(digits)
+    X = da.from_array(counting, chunks=(50, digits.shape[1]))
+    model = RotationInvariantVAE(n_components=2, max_epochs=4, random_state=0).fit(X)
+    assert counting.largest == 50 * digits.shape[1]
+    assert max(len(b) for b in blocks) == 100 and len(blocks) == 4 * 3
+    losses = model.history_["train_loss"].to_numpy()
+    assert losses[-1] < losses[0]
+    Z = model.transform(X)
+    assert Z.chunks[0] == (50,) * 6
+    Z.compute()
+    assert counting.largest == 50 * digits.shape[1]
+
+
+def test_block_shuffle_visits_every_frame_once_per_epoch(digits, monkeypatch):
+    monkeypatch.setattr(_streaming, "BLOCK_BYTES", 2 * 40 * digits.shape[1] * 4)
+    X = da.from_array(np.arange(300, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32), chunks=(40, 4))
+    from sklearn_rvae._frames import frame_source
+
+    source = frame_source(RotationInvariantVAE(), X, detector_shape=(2, 2), scan_shape=None, reset=True)
+    ds = _streaming.StreamedFrames(source, source.spans(40), lambda frames, start: frames.astype(np.float32))
+    orders = []
+    for _ in range(2):
+        seen = np.concatenate([b[0][:, 0].numpy() for b in _streaming.BlockShuffleLoader(ds, 32, shuffle=True)])
+        np.testing.assert_array_equal(np.sort(seen), np.arange(300))
+        orders.append(seen)
+    assert not np.array_equal(orders[0], orders[1])
+
+
+def test_scan_and_stack_inputs(digits, tmp_path):
+    scan = digits.reshape(15, 20, 16, 16)
+    z = zarr.open_array(str(tmp_path / "scan.zarr"), mode="w", shape=scan.shape, chunks=(3, 20, 16, 16),
+                        dtype=scan.dtype)
+    z[:] = scan
+    model = RotationInvariantVAE(**MODEL).fit(z)
+    assert model.image_shape_ == (16, 16)
+    memory = RotationInvariantVAE(**MODEL).fit(scan)  # a 4-D ndarray is images too
+    assert memory.image_shape_ == (16, 16)
+    np.testing.assert_allclose(np.asarray(model.transform(z)), memory.transform(digits), atol=1e-4)
+    np.testing.assert_allclose(memory.transform(digits.reshape(300, 16, 16)), memory.transform(digits))
+    with pytest.raises(ValueError, match=r"image_shape=\(8, 32\) does not match X"):
+        RotationInvariantVAE(image_shape=(8, 32), max_epochs=1).fit(z)
+
+
+def test_integer_counts_are_converted_per_chunk(tmp_path):
+    counts = np.random.default_rng(0).poisson(20.0, size=(120, 64)).astype(np.uint16)
+    z = zarr.open_array(str(tmp_path / "c.zarr"), mode="w", shape=counts.shape, chunks=(30, 64), dtype="u2")
+    z[:] = counts
+    streamed = RotationInvariantVAE(**MODEL).fit(z)
+    memory = RotationInvariantVAE(**MODEL).fit(counts.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(streamed.transform(z)), memory.transform(counts), atol=1e-4)
+
+
+def test_transform_writes_into_out(digits, tmp_path, capsys):
+    X = _sources(digits, tmp_path)["hdf5"]
+    model = RotationInvariantVAE(**MODEL).fit(digits)
+    out = zarr.open_array(str(tmp_path / "codes.zarr"), mode="w", shape=(300, 2), chunks=(100, 2), dtype="f8")
+    assert model.transform(X, out=out) is out
+    np.testing.assert_allclose(out[:], model.transform(digits), atol=1e-12)
+    model.set_params(verbose=1)
+    model.transform(X, out=np.empty((300, 2)))
+    assert "RotationInvariantVAE.transform: 300 of 300 frames (100%)" in capsys.readouterr().out
+    with pytest.raises(ValueError, match=r"out must have shape \(300, 2\)"):
+        model.transform(X, out=np.empty((299, 2)))
+
+
+def test_early_stopping_and_classes_on_a_stream(digits, tmp_path):
+    X = _sources(digits, tmp_path)["zarr"]
+    model = RotationInvariantVAE(n_components=2, max_epochs=3, early_stopping=True, n_classes=3,
+                                 random_state=0).fit(X)
+    assert "valid_loss" in model.history_ and np.all(np.isfinite(model.history_["valid_loss"]))
+    assert model.labels_.shape == (300,)
+    np.testing.assert_array_equal(np.asarray(model.predict(X)), model.labels_)
+
+
+def test_partial_fit_continues_and_checks_features(digits, tmp_path):
+    X = _sources(digits, tmp_path, chunk=60)["zarr"]
+    model = RotationInvariantVAE(n_components=2, random_state=0)
+    scores = []
+    for start in range(0, 240, 60):
+        model.partial_fit(X[start : start + 60])
+        scores.append(model.score(digits[240:]))
+    assert model.n_iter_ == 4 and len(model.history_) == 4
+    assert scores[-1] > scores[0]
+    model.partial_fit(X)  # a streamed source too
+    assert model.n_iter_ == 5
+    with pytest.raises(ValueError, match="X has 255 features, but RotationInvariantVAE is expecting 256"):
+        model.partial_fit(digits[:, :-1])
+    # Same calls, same seed: the same model.
+    again = RotationInvariantVAE(n_components=2, random_state=0)
+    for start in range(0, 240, 60):
+        again.partial_fit(X[start : start + 60])
+    again.partial_fit(X)
+    np.testing.assert_allclose(again.transform(digits), model.transform(digits))
+
+
+def test_dask_pipeline_stays_lazy_and_matches(tmp_path):
+    rng = np.random.default_rng(0)
+    (ky, kx), (sy, sx) = np.mgrid[:24, :24], np.mgrid[:10, :12]
+    dx, dy = 2 * np.sin(np.pi * sx / 4), 2 * np.cos(np.pi * sy / 4)
+    disk = np.hypot(ky - 11.5 - dy[..., None, None], kx - 11.5 - dx[..., None, None]) < 5
+    scan = rng.poisson(100.0 * disk + 1).astype(np.uint16)
+    with h5py.File(tmp_path / "scan.h5", "w") as f:
+        f.create_dataset("data", data=scan, chunks=(2, 12, 24, 24))
+    data = h5py.File(tmp_path / "scan.h5", "r")["data"]
+
+    def pipe():
+        return make_pipeline(DiffractionPreprocessor(subtract_mean=True, blur=1.0, binning=2),
+                             RotationInvariantVAE(2, translation=False, max_epochs=2, random_state=0))
+
+    memory, streamed = pipe().fit(scan), pipe().fit(data)
+    pre_m, pre_s = memory[0], streamed[0]
+    np.testing.assert_allclose(pre_s.mean_pattern_, pre_m.mean_pattern_, rtol=1e-10)
+    assert pre_s.residual_scale_ == pytest.approx(pre_m.residual_scale_, rel=1e-10)
+    assert pre_s.reference_intensity_ == pre_m.reference_intensity_
+    assert isinstance(pre_s.transform(data), da.Array)
+    Z = streamed.transform(data)
+    assert isinstance(Z, da.Array)
+    np.testing.assert_allclose(Z.compute(), memory.transform(scan), atol=1e-4)
+
+
+def test_atom_patches_of_a_lazy_movie(tmp_path):
+    from sklearn_rvae.datasets import make_stem_movie
+
+    frames, _ = make_stem_movie(n_frames=3, size=96, dopants={"Si": 2}, n_vacancies=1)
+    lazy = da.from_array(frames, chunks=(1, 96, 96))
+    extractor = AtomPatchExtractor(16, min_distance=5)
+    patches = extractor.transform(lazy)
+    assert isinstance(patches, da.Array)
+    np.testing.assert_array_equal(np.asarray(patches), extractor.transform(frames))
+    assert extractor.locate(lazy).equals(extractor.locate(frames))
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_corrupt_chunk_names_file_and_frames(digits, tmp_path, monkeypatch):
+    _small_chunks(monkeypatch, 50, digits.shape[1])
+    path = tmp_path / "t.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=digits, chunks=(50, 256), compression="gzip")
+    with h5py.File(path, "r") as f:
+        info = f["X"].id.get_chunk_info(3)
+    raw = bytearray(path.read_bytes())
+    raw[info.byte_offset : info.byte_offset + info.size] = b"\xff" * info.size
+    path.write_bytes(bytes(raw))
+    data = h5py.File(path, "r")["X"]  # the chunk index is intact: the damage shows when frames 150-199 are read
+    with pytest.raises(FileFormatError, match=r"frames 150-199 of X, a h5py.Dataset '/X' in .*t\.h5: OSError"):
+        RotationInvariantVAE(**MODEL).fit(data)
+    model = RotationInvariantVAE(**MODEL).fit(digits)
+    with pytest.raises(FileFormatError, match=r"frames 150-199 of X"):
+        model.transform(data).compute()
+
+
+def test_file_changed_after_transform(digits, tmp_path):
+    path = tmp_path / "c.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("X", data=digits, chunks=(50, 256))
+    model = RotationInvariantVAE(**MODEL).fit(digits)
+    Z = model.transform(h5py.File(path, "r")["X"])
+    os.utime(path, ns=(1, 1))  # written by another program while the lazy result waits
+    with pytest.raises(FileFormatError, match=r"X, a h5py.Dataset '/X' in .*c\.h5, changed on disk after it was opened"):
+        Z.compute()
+
+
+def test_wrong_rank_and_detector_chunks(digits, tmp_path):
+    with h5py.File(tmp_path / "r.h5", "w") as f:
+        f.create_dataset("X", data=digits.reshape(2, 3, 2, 25, 256))
+    model = RotationInvariantVAE(**MODEL)
+    with pytest.raises(ValueError, match=r"X must be 2-D .* got an array of shape \(2, 3, 2, 25, 256\)"):
+        model.fit(h5py.File(tmp_path / "r.h5", "r")["X"])
+    split = da.from_array(digits, chunks=(50, 128))
+    with pytest.raises(ValueError, match=r"chunked across its detector axes .* X.rechunk\(\{1: -1\}\)"):
+        model.fit(split)
+    with pytest.raises(ValueError, match=r"chunked across its detector axes"):
+        DiffractionPreprocessor().fit(split)
+
+
+def test_dtype_that_cannot_hold_counts(tmp_path):
+    z = zarr.open_array(str(tmp_path / "c.zarr"), mode="w", shape=(10, 16), dtype="c8")
+    with pytest.raises(TypeError, match=r"X must hold real numbers .* got dtype complex64"):
+        RotationInvariantVAE(**MODEL).fit(z)
+
+
+def test_non_finite_frames_are_named(digits):
+    bad = digits.copy()
+    bad[[7, 123]] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity in 2 frame\(s\), first at positions \[7, 123\]"):
+        RotationInvariantVAE(**MODEL).fit(da.from_array(bad, chunks=(50, 256)))
+    model = RotationInvariantVAE(**MODEL).fit(digits)
+    with pytest.raises(ValueError, match=r"in 1 frame\(s\) of frames (0-49|100-149), first at positions \[(7|123)\]"):
+        model.transform(da.from_array(bad, chunks=(50, 256))).compute()
+    negative = np.abs(digits)
+    negative[42, 3] = -1
+    with pytest.raises(ValueError, match=r"Negative values .* first at positions \[42\]"):
+        DiffractionPreprocessor().fit(da.from_array(negative, chunks=(50, 256)))
