@@ -218,21 +218,31 @@ def speed(args):
     stored = zarr.open_array(str(path), mode="r")
     np.asarray(stored[:])  # into the page cache
     model = dict(n_components=2, translation=False, max_epochs=args.speed_epochs, random_state=0)
-    times = {"memory": [], "zarr": []}
+    runs = {"memory": [], "zarr": []}
     for _ in range(args.rounds):
         for name, X in (("memory", patterns), ("zarr", stored)):
             t0 = time.perf_counter()
-            RotationInvariantVAE(**model).fit(X)
-            times[name].append(time.perf_counter() - t0)
-    n = len(patterns) * args.speed_epochs
-    best = {k: min(v) for k, v in times.items()}
+            fitted = RotationInvariantVAE(**model).fit(X)
+            total = time.perf_counter() - t0
+            epochs = fitted.history_["dur"].to_numpy()
+            runs[name].append({"fit_s": total, "epochs_s": epochs.tolist(), "outside_epochs_s": total - epochs.sum()})
+    n = len(patterns)
+    # Training speed: the mean epoch of the best round; the rest of a fit (statistics pass,
+    # set-up) is reported apart.
+    best = {k: min(v, key=lambda r: r["fit_s"]) for k, v in runs.items()}
+    pps = {k: n / np.mean(r["epochs_s"]) for k, r in best.items()}
     out = {
         "patterns": list(patterns.shape), "epochs": args.speed_epochs, "rounds": args.rounds,
-        "memory_patterns_per_s": n / best["memory"], "zarr_patterns_per_s": n / best["zarr"],
-        "ratio_zarr_to_memory": best["memory"] / best["zarr"], "times_s": times,
+        "memory_training_patterns_per_s": pps["memory"], "zarr_training_patterns_per_s": pps["zarr"],
+        "ratio_zarr_to_memory_training": pps["zarr"] / pps["memory"],
+        "ratio_zarr_to_memory_whole_fit": best["memory"]["fit_s"] / best["zarr"]["fit_s"],
+        "runs": runs,
     }
-    print(f"{n / best['memory']:.0f} patterns/s in memory, {n / best['zarr']:.0f} from zarr: "
-          f"ratio {out['ratio_zarr_to_memory']:.2f}", flush=True)
+    print(f"training: {pps['memory']:.0f} patterns/s in memory, {pps['zarr']:.0f} from zarr "
+          f"(ratio {out['ratio_zarr_to_memory_training']:.2f}); whole fit of {args.speed_epochs} epoch(s) "
+          f"{best['memory']['fit_s']:.1f} s against {best['zarr']['fit_s']:.1f} s "
+          f"(outside the epochs: {best['memory']['outside_epochs_s']:.1f} s, {best['zarr']['outside_epochs_s']:.1f} s)",
+          flush=True)
     return out
 
 
@@ -289,7 +299,7 @@ def main():
     parser.add_argument("--binning", type=int, default=2)
     parser.add_argument("--memory-limit-mb", type=int, default=1024)
     parser.add_argument("--speed-scan", type=int, default=128)
-    parser.add_argument("--speed-epochs", type=int, default=2)
+    parser.add_argument("--speed-epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "out_of_core")
     args = parser.parse_args()

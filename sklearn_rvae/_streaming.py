@@ -14,6 +14,7 @@ user asks (``store``).
 """
 
 import math
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -49,12 +50,18 @@ class Moments:
         self.m2 = 0.0
 
     def add(self, values):
-        values = np.asarray(values, dtype=np.float64)
         n = values.size if self.axis is None else values.shape[0]
         if n == 0:
             return
-        mean = values.mean(axis=self.axis)
-        m2 = np.square(values - mean).sum(axis=self.axis)
+        if self.axis is None:
+            deviation = np.array(values, dtype=np.float64).ravel()  # our own copy, changed in place
+            mean = deviation.mean()
+            deviation -= mean
+            m2 = deviation @ deviation  # one pass, BLAS
+        else:
+            values = np.asarray(values, dtype=np.float64)
+            mean = values.mean(axis=0)
+            m2 = np.square(values - mean).sum(axis=0)
         total = self.count + n
         delta = mean - self.mean
         self.mean = self.mean + delta * (n / total)
@@ -137,7 +144,14 @@ class StreamedFrames(Dataset):
         return self.convert(self.source.read(start, stop), start)
 
     def read_block(self, spans):
-        return np.concatenate([self.read_span(span) for span in spans]) if spans else None
+        """The converted frames of ``spans``, one after the other, in one float32 array."""
+        out = np.empty((sum(stop - start for start, stop in spans), self.source.n_features), dtype=np.float32)
+        row = 0
+        for span in spans:
+            frames = self.read_span(span)
+            out[row : row + len(frames)] = frames
+            row += len(frames)
+        return out
 
     def subset(self, indices):
         return StreamedFrames(self.source, [self.spans[i] for i in indices], self.convert)
@@ -156,47 +170,70 @@ class BlockShuffleLoader:
     ``spans_per_block`` and draws a permutation of each block's frames, each
     batch gathered with one index (the block is not copied); a block's last
     batch may be short. One background thread reads the next block
-    meanwhile. When one block holds every chunk the order is one
-    permutation of all frames, the same draw as ``BatchIndexLoader`` on the
-    data in memory. Shuffling draws from torch's RNG in the calling thread
-    (seeded per fit by the estimators); the reading thread draws nothing.
+    meanwhile, across epochs too: the last block of an epoch is trained on
+    while the first of the next is read. Data that fit in one block are read
+    once and kept, and their order is one permutation of all frames per
+    epoch: the same draw as ``BatchIndexLoader`` on the data in memory.
+    Shuffling draws from torch's RNG in the calling thread (seeded per fit
+    by the estimators); the reading thread draws nothing.
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
-
-    def _blocks(self):
-        ds = self.dataset
-        n_spans, per_block = len(ds.spans), ds.spans_per_block
-        order = list(range(n_spans))
-        if self.shuffle and n_spans > per_block:
-            order = torch.randperm(n_spans).tolist()
-        return [[ds.spans[i] for i in order[k : k + per_block]] for k in range(0, n_spans, per_block)]
+        self._whole = None  # the one block, when the data fit in one
+        self._ahead = None  # (blocks of the next epoch, the future reading its first)
+        self._reader = None
 
     def __len__(self):
-        bs = self.batch_size
-        return sum(-(-sum(stop - start for start, stop in block) // bs) for block in self._blocks_unshuffled())
-
-    def _blocks_unshuffled(self):
-        ds = self.dataset
+        ds, bs = self.dataset, self.batch_size
+        sizes = [stop - start for start, stop in ds.spans]
         per_block = ds.spans_per_block
-        return [ds.spans[k : k + per_block] for k in range(0, len(ds.spans), per_block)]
+        return sum(-(-sum(sizes[k : k + per_block]) // bs) for k in range(0, len(sizes), per_block))
+
+    def _draw_blocks(self):
+        ds = self.dataset
+        order = torch.randperm(len(ds.spans)).tolist() if self.shuffle else range(len(ds.spans))
+        per_block = ds.spans_per_block
+        order = list(order)
+        return [[ds.spans[i] for i in order[k : k + per_block]] for k in range(0, len(order), per_block)]
+
+    def _read(self, spans):
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="sklearn_rvae-reader")
+            weakref.finalize(self, self._reader.shutdown, wait=False, cancel_futures=True)
+        return self._reader.submit(self.dataset.read_block, spans)
+
+    def _batches(self, block):
+        order = torch.randperm(len(block)) if self.shuffle else None
+        bs = self.batch_size
+        for start in range(0, len(block), bs):
+            Xb = block[start : start + bs] if order is None else block[order[start : start + bs]]
+            yield Xb, torch.zeros(len(Xb))
 
     def __iter__(self):
-        bs = self.batch_size
-        blocks = self._blocks()
-        with ThreadPoolExecutor(1, thread_name_prefix="sklearn_rvae-reader") as reader:
-            pending = reader.submit(self.dataset.read_block, blocks[0])
-            for b in range(len(blocks)):
-                block = torch.from_numpy(pending.result())
-                pending = reader.submit(self.dataset.read_block, blocks[b + 1]) if b + 1 < len(blocks) else None
-                order = torch.randperm(len(block)) if self.shuffle else None
-                for start in range(0, len(block), bs):
-                    Xb = block[start : start + bs] if order is None else block[order[start : start + bs]]
-                    yield Xb, torch.zeros(len(Xb))
-                del block
+        ds = self.dataset
+        if len(ds.spans) <= ds.spans_per_block:
+            if self._whole is None:
+                self._whole = torch.from_numpy(ds.read_block(ds.spans))
+            yield from self._batches(self._whole)
+            return
+        if self._ahead is None:
+            blocks = self._draw_blocks()
+            pending = self._read(blocks[0])
+        else:
+            blocks, pending = self._ahead
+            self._ahead = None
+        for b in range(len(blocks)):
+            block = torch.from_numpy(pending.result())
+            if b + 1 < len(blocks):
+                pending = self._read(blocks[b + 1])
+            else:  # the next epoch's first block, read while this one trains
+                following = self._draw_blocks()
+                self._ahead = (following, self._read(following[0]))
+            yield from self._batches(block)
+            del block
 
 
 def frame_loader(dataset, batch_size=128, shuffle=False):

@@ -57,15 +57,14 @@ def stream_statistics(source, step, image_shape, gaussian, verbose=0, label="Rot
     moments, low, high = Moments(), np.inf, -np.inf
     edges, bad, n_bad = [], [], 0
     for start, chunk in chunks_with_progress(source, step, f"{label} (statistics)", verbose):
-        chunk = chunk.astype(np.float64, copy=False)
-        finite = np.isfinite(chunk).all(1)
-        if not finite.all():
-            where = start + np.flatnonzero(~finite)
+        lo, hi = float(chunk.min()), float(chunk.max())  # NaN or inf anywhere shows here
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            where = start + np.flatnonzero(~np.isfinite(chunk).all(1))
             n_bad += len(where)
             bad.extend(where[:10].tolist())
             del bad[10:]
             continue
-        low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        low, high = min(low, lo), max(high, hi)
         if gaussian:
             moments.add(chunk)
             edges.append(edge_pixels(chunk[picked(sample, start, start + len(chunk))], image_shape))
@@ -81,27 +80,34 @@ def stream_statistics(source, step, image_shape, gaussian, verbose=0, label="Rot
 
 
 class Standardise:
-    """A raw chunk -> float32 ``(frames - offset) / scale``, checked; picklable (it travels with the model)."""
+    """A raw chunk -> ``(frames - offset) / scale`` in ``dtype``, checked; picklable (it travels with the model).
 
-    def __init__(self, offset, scale, bernoulli, dtype=np.float32):
+    With ``dtype=None`` the arithmetic runs in float32 for float32 frames and
+    in float64 for the others, as on in-memory X (so that a streamed fit sees
+    the same numbers), and the result is float32 for the network.
+    """
+
+    def __init__(self, offset, scale, bernoulli, dtype=None):
         self.offset, self.scale, self.bernoulli, self.dtype = offset, scale, bernoulli, dtype
 
     def __call__(self, frames, start=0):
-        frames = frames.astype(np.float64, copy=False)
-        finite = np.isfinite(frames).all(1)
-        if not finite.all():
-            where = start + np.flatnonzero(~finite)
-            raise non_finite_error("X", where, len(where), "the model needs finite pixel values.",
-                                   span=(start, start + len(frames)))
-        if self.bernoulli and (frames.min() < 0 or frames.max() > 1):
+        work = self.dtype or (np.float32 if frames.dtype == np.float32 else np.float64)
+        out = np.subtract(frames, np.asarray(self.offset, dtype=work), dtype=work)
+        out /= np.asarray(self.scale, dtype=work)
+        span = (start, start + len(frames))
+        if not np.isfinite(out).all():
+            raw = frames.astype(np.float64, copy=False)
+            finite = np.isfinite(raw).all(1)
+            if not finite.all():
+                where = start + np.flatnonzero(~finite)
+                raise non_finite_error("X", where, len(where), "the model needs finite pixel values.", span=span)
             raise ValueError(
-                f"likelihood='bernoulli' needs X in [0, 1]; frames {start}-{start + len(frames) - 1} hold "
-                f"values in [{frames.min():.4g}, {frames.max():.4g}]. Scale X or use likelihood='gaussian'."
-            )
-        out = ((frames - self.offset) / self.scale).astype(self.dtype)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                f"X spans {frames.min():.3g} to {frames.max():.3g} in frames {start}-{start + len(frames) - 1}, "
+                f"X spans {raw.min():.3g} to {raw.max():.3g} in frames {span[0]}-{span[1] - 1}, "
                 "beyond float32 once centred and scaled; rescale X (e.g. divide by its maximum) before fit."
             )
-        return out
+        if self.bernoulli and (frames.min() < 0 or frames.max() > 1):
+            raise ValueError(
+                f"likelihood='bernoulli' needs X in [0, 1]; frames {span[0]}-{span[1] - 1} hold "
+                f"values in [{frames.min():.4g}, {frames.max():.4g}]. Scale X or use likelihood='gaussian'."
+            )
+        return out if self.dtype else out.astype(np.float32, copy=False)
