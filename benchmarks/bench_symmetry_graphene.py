@@ -38,6 +38,11 @@ Usage::
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --components 4 --out benchmarks/out/graphene_c4
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --batch-size 64 --out benchmarks/out/graphene_window
     PYTHONPATH=. .venv/bin/python benchmarks/bench_symmetry_graphene.py --window 8 --epochs 60 --n-init 1  # quick
+
+``--zarr`` runs the rrVAE from a zarr copy of the patterns (scan + orbits,
+chunks of --zarr-chunk patterns): its preprocessor and rrVAE are fitted on
+the store, streamed; ``--block-mib`` sets the streamed training's shuffle
+block (default: the package's), to shuffle over several blocks.
 """
 
 import argparse
@@ -91,6 +96,9 @@ def main():
     parser.add_argument("--n-jobs", type=int, default=2, help="threads for the simulation")
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "sim_cache")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "graphene")
+    parser.add_argument("--zarr", action="store_true", help="fit the rrVAE from a zarr copy of the patterns")
+    parser.add_argument("--zarr-chunk", type=int, default=256)
+    parser.add_argument("--block-mib", type=float, default=None)
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -112,6 +120,25 @@ def main():
     n = args.components
     positions = scan.positions.reshape(-1, 2)
     lattice = np.diag(np.array(scan.atoms.cell.lengths()[:2]) / np.array(args.repeats))  # the orthogonal cell
+    source = None
+    if args.zarr:
+        import zarr
+
+        from sklearn_rvae import _streaming
+
+        if args.block_mib is not None:
+            _streaming.BLOCK_BYTES = int(args.block_mib * 2**20)
+        args.out.mkdir(parents=True, exist_ok=True)
+        source = zarr.open_array(str(args.out / "patterns.zarr"), mode="w", shape=both.shape,
+                                 chunks=(args.zarr_chunk, both.shape[1]), dtype=np.float32)
+        source[:] = both.astype(np.float32)
+        source = zarr.open_array(str(args.out / "patterns.zarr"), mode="r")
+        # The in-memory runs see float64 of the same float32 values.
+        both = np.asarray(source[:], dtype=np.float64)
+        grid, orbit_patterns = both[: len(grid)], both[len(grid) :]
+        residual = DiffractionPreprocessor(subtract_mean=True, **common).fit(source)
+        print(f"zarr copy: {source.shape} in chunks of {args.zarr_chunk}; "
+              f"shuffle blocks of {_streaming.BLOCK_BYTES / 2**20:g} MiB")
     models = {
         "rrVAE": (residual, RotationInvariantVAE(
             n_components=n, translation=False, max_epochs=args.epochs, batch_size=args.batch_size, n_init=args.n_init,
@@ -123,7 +150,10 @@ def main():
     for name, (pre, model) in models.items():
         t = time.perf_counter()
         Pg, Po = pre.transform(grid), pre.transform(orbit_patterns)
-        model.fit(np.concatenate([Pg, Po]))
+        if source is not None and name == "rrVAE":
+            model.fit(pre.transform(source))  # a dask array, streamed chunk by chunk
+        else:
+            model.fit(np.concatenate([Pg, Po]))
         seconds = time.perf_counter() - t
         codes = model.transform(Pg)
         maps[name] = codes

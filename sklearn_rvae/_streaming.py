@@ -13,7 +13,9 @@ array in, a dask array out (``map_frames``), written chunk by chunk where the
 user asks (``store``).
 """
 
+import contextlib
 import math
+import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -290,9 +292,31 @@ def map_frames(source, step, fn, n_out, dtype=np.float64, label="", verbose=0):
     starts = np.cumsum((0,) + frames.chunks[0][:-1])
 
     def block(chunk, block_info=None):
-        return fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
+        with one_torch_thread_off_main():
+            return fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
 
     return frames.map_blocks(block, dtype=dtype, chunks=(frames.chunks[0], (n_out,)), meta=np.empty((0, 0), dtype))
+
+
+@contextlib.contextmanager
+def one_torch_thread_off_main():
+    """One torch thread for a block run by a scheduler's worker thread; the main thread keeps its own.
+
+    dask's threaded scheduler (and a distributed worker) runs one block per
+    core at once; torch's own threads on top of that would oversubscribe
+    the cores. OpenMP's thread count is per calling thread, so this limits
+    only the worker; the synchronous scheduler runs in the main thread with
+    all of torch's threads.
+    """
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def store(result, out, label="", verbose=0):

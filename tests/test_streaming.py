@@ -197,6 +197,21 @@ def test_partial_fit_continues_and_checks_features(digits, tmp_path):
     np.testing.assert_allclose(again.transform(digits), model.transform(digits))
 
 
+def test_incremental_fits_a_dask_array(digits):
+    from dask_ml.wrappers import Incremental
+
+    X = da.from_array(digits, chunks=(60, 256))
+    inc = Incremental(RotationInvariantVAE(n_components=2, random_state=0), shuffle_blocks=False).fit(X)
+    model = inc.estimator_
+    assert model.n_iter_ == 5  # one partial_fit (one epoch) per block
+    losses = model.history_["train_loss"].to_numpy()
+    assert losses[-1] < losses[0]
+    by_hand = RotationInvariantVAE(n_components=2, random_state=0)
+    for start in range(0, 300, 60):
+        by_hand.partial_fit(digits[start : start + 60])
+    np.testing.assert_allclose(model.transform(digits), by_hand.transform(digits), atol=1e-10)
+
+
 def test_dask_pipeline_stays_lazy_and_matches(tmp_path):
     rng = np.random.default_rng(0)
     (ky, kx), (sy, sx) = np.mgrid[:24, :24], np.mgrid[:10, :12]
