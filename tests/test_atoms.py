@@ -380,7 +380,7 @@ def test_modes_join_by_their_images_up_to_a_turn():
     # the shorter L the other. Without turns the shorter L joins the first.
     import torch
 
-    from sklearn_rvae.rvae._estimator import _join_modes
+    from sklearn_rvae.rvae._classes import join_modes as _join_modes
 
     ell = np.zeros((15, 15))
     ell[3:12, 5] = ell[11, 5:11] = 1.0

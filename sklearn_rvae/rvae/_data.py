@@ -9,8 +9,17 @@ checks it, naming the frames that are bad.
 
 import numpy as np
 
-from .._frames import frame_source, in_memory_frames, is_streamed  # noqa: F401 (re-exported)
-from .._streaming import Moments, chunks_with_progress, evenly_spaced, non_finite_error, picked
+from .._frames import frame_source, in_memory_frames, is_streamed
+from .._streaming import (
+    Moments,
+    StreamedFrames,
+    chunks_with_progress,
+    evenly_spaced,
+    non_finite_error,
+    picked,
+    valid_spans,
+)
+from .._utils import resolve_image_shape, validate_numeric
 
 
 def check_image_shape(image_shape, frames_shape):
@@ -111,3 +120,87 @@ class Standardise:
                 f"values in [{frames.min():.4g}, {frames.max():.4g}]. Scale X or use likelihood='gaussian'."
             )
         return out if self.dtype else out.astype(np.float32, copy=False)
+
+
+def _edge_level(X, image_shape):
+    """Median of the pixels on the edges of the images (rows 0 and h-1, columns 0 and w-1)."""
+    h, w = image_shape
+    images = X.reshape(len(X), h, w)
+    edges = np.concatenate(
+        [images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)]
+    )
+    return float(np.median(edges))
+
+
+class TrainingData:
+    """What a fit trains on: ``train`` (float32 array, or ``StreamedFrames``) and how it was scaled."""
+
+    def __init__(self, train, image_shape, offset, scale, low, high, n, streamed):
+        self.train, self.image_shape, self.offset, self.scale = train, image_shape, offset, scale
+        self.low, self.high, self.n, self.streamed = low, high, n, streamed
+
+    def causes(self, estimator):
+        """The likely causes of a diverged training, for ``train_net``."""
+        span = "" if self.low is None else f" (X spans {self.low:.3g} to {self.high:.3g})"
+
+        def causes():
+            every = (f"; every one of the n_init={estimator.n_init} starts diverged"
+                     if estimator.n_init > 1 else "")
+            return (
+                f"a learning rate too large (lr={estimator.lr}; try 10x smaller), a KL weight or capacity that "
+                f"fights the reconstruction (beta={estimator.beta}, capacity={estimator.capacity}), or X on an "
+                f"extreme scale{span}{every}"
+            )
+
+        return causes
+
+
+def training_data(estimator, X, reset, ensure_min_samples):
+    """X checked and ready for training: in memory as float32, or streamed by chunks (``TrainingData``)."""
+    if is_streamed(X):
+        source = streamed_source(estimator, X, reset=reset, ensure_min_samples=ensure_min_samples)
+        image_shape = resolve_image_shape(source.detector_shape if reset else estimator.image_shape_,
+                                          source.n_features)
+        estimator._check_enough_for_classes(source.n_frames)
+        step = source.storage_step()
+        low, high = None, None
+        if reset:
+            offset, scale, low, high = stream_statistics(
+                source, step, image_shape, estimator.likelihood == "gaussian", estimator.verbose
+            )
+        else:
+            offset, scale = estimator.data_offset_, estimator.data_scale_
+        if estimator.likelihood == "bernoulli" and low is not None and (low < 0 or high > 1):
+            estimator._check_X_range(np.array([low, high]))
+        spans = valid_spans(source, step, estimator.validation_fraction) if estimator.early_stopping and reset else \
+            source.spans(step)
+        train = StreamedFrames(source, spans, Standardise(offset, scale, estimator.likelihood == "bernoulli"))
+        return TrainingData(train, image_shape, offset, scale, low, high, source.n_frames, True)
+    X, frames_shape = in_memory_frames(X)
+    check_image_shape(estimator.image_shape if reset else estimator.image_shape_, frames_shape)
+    X = validate_numeric(estimator, X, reset=reset, dtype=[np.float64, np.float32],
+                         ensure_min_samples=ensure_min_samples)
+    estimator._check_enough_for_classes(len(X))
+    image_shape = resolve_image_shape(frames_shape or (estimator.image_shape if reset else estimator.image_shape_),
+                                      X.shape[1])
+    estimator._check_X_range(X)
+    offset, scale = (0.0, 1.0) if reset else (estimator.data_offset_, estimator.data_scale_)
+    if reset and estimator.likelihood == "gaussian":
+        offset = _edge_level(X, image_shape)
+        scale = float(np.std(X, dtype=np.float64))
+        if not np.isfinite(scale) or scale <= 0:
+            scale = 1.0
+    Xt = ((X - offset) / scale).astype(np.float32)
+    if not np.all(np.isfinite(Xt)):
+        raise ValueError(
+            f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32 once centred and scaled; "
+            "rescale X (e.g. divide by its maximum) before fit."
+        )
+    return TrainingData(Xt, image_shape, offset, scale, float(X.min()), float(X.max()), len(X), False)
+
+
+def chunks_of(train):
+    """The training frames chunk by chunk: the array itself in memory, each span of a stream."""
+    if isinstance(train, StreamedFrames):
+        return (train.read_span(span) for span in train.spans)
+    return (train,)

@@ -6,21 +6,18 @@ import warnings
 
 import numpy as np
 import torch
-from scipy.cluster.hierarchy import cut_tree, linkage
-from scipy.spatial.distance import squareform
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
-from sklearn.mixture import GaussianMixture
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .._streaming import SpanValidSplit, StreamedFrames, frame_loader, map_frames, store, valid_spans
+from .._streaming import SpanValidSplit, frame_loader, map_frames, store
 from .._training import (
     DivergedError,
     ModuleLossNet,
@@ -35,65 +32,30 @@ from .._utils import (
     local_random_state,
     local_torch_seed,
     resolve_device,
-    resolve_image_shape,
     seed_from,
     validate_numeric,
 )
+from ._classes import fit_class_prior
 from ._data import (
     Standardise,
     check_image_shape,
+    chunks_of,
     in_memory_frames,
     is_streamed,
-    stream_statistics,
     streamed_source,
+    training_data,
 )
 from ._module import (
     CircularRotationVAEModule,
-    GaussianMixturePrior,
     NegativeELBO,
     RotationInvariantVAEModule,
     elbo_terms,
-    pixel_grid,
-    warp_images,
 )
 
 
 def _has_classes(estimator):
     """predict, predict_proba and fit_predict exist only with a categorical latent."""
     return estimator.n_classes is not None
-
-
-def _edge_level(X, image_shape):
-    """Median of the pixels on the edges of the images (rows 0 and h-1, columns 0 and w-1)."""
-    h, w = image_shape
-    images = X.reshape(len(X), h, w)
-    edges = np.concatenate(
-        [images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)]
-    )
-    return float(np.median(edges))
-
-
-class _TrainingData:
-    """What a fit trains on: ``train`` (float32 array, or ``StreamedFrames``) and how it was scaled."""
-
-    def __init__(self, train, image_shape, offset, scale, low, high, n, streamed):
-        self.train, self.image_shape, self.offset, self.scale = train, image_shape, offset, scale
-        self.low, self.high, self.n, self.streamed = low, high, n, streamed
-
-    def causes(self, estimator):
-        """The likely causes of a diverged training, for ``train_net``."""
-        span = "" if self.low is None else f" (X spans {self.low:.3g} to {self.high:.3g})"
-
-        def causes():
-            every = (f"; every one of the n_init={estimator.n_init} starts diverged"
-                     if estimator.n_init > 1 else "")
-            return (
-                f"a learning rate too large (lr={estimator.lr}; try 10x smaller), a KL weight or capacity that "
-                f"fights the reconstruction (beta={estimator.beta}, capacity={estimator.capacity}), or X on an "
-                f"extreme scale{span}{every}"
-            )
-
-        return causes
 
 
 class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -111,6 +73,15 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     a positive angle is a counter-clockwise rotation on screen about the image
     centre (as ``scipy.ndimage.rotate``), the shift ``(dx, dy)`` is in pixels,
     dx to the right along columns and dy down along rows.
+
+    Data larger than memory: an HDF5 or zarr dataset, a ``numpy.memmap`` or a
+    dask array is read a chunk at a time by every method, never whole.
+    :meth:`fit` takes the offset and scale from one pass and trains on
+    minibatches shuffled over chunks and within blocks of them (128 MiB),
+    the next block read in the background; :meth:`partial_fit` trains one
+    epoch on what it is given. Inference on a file or dask array returns a
+    dask array (a memmap, an ndarray), computed chunk by chunk; see
+    docs/large_scans.md.
 
     Parameters
     ----------
@@ -425,7 +396,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self : RotationInvariantVAE
             The fitted estimator.
         """
-        data = self._training_data(X, reset=True, ensure_min_samples=2)
+        data = training_data(self, X, reset=True, ensure_min_samples=2)
         hidden, capacity = self._check_hyperparameters()
         device = resolve_device(self.device)
         rng = local_random_state(self.random_state)
@@ -490,7 +461,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self : RotationInvariantVAE
         """
         first = not hasattr(self, "net_")
-        data = self._training_data(X, reset=first, ensure_min_samples=1)
+        data = training_data(self, X, reset=first, ensure_min_samples=1)
         device = self.device_ if not first else resolve_device(self.device)
         if first:
             hidden, capacity = self._check_hyperparameters()
@@ -509,49 +480,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._set_fitted(net, data, device, seed, keep_scale=not first)
         self.init_losses_ = np.array([float(net.history[-1, "train_loss"])])
         return self
-
-    def _training_data(self, X, reset, ensure_min_samples):
-        """X checked and ready for training: in memory as float32, or streamed by chunks."""
-        if is_streamed(X):
-            source = streamed_source(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
-            image_shape = resolve_image_shape(source.detector_shape if reset else self.image_shape_,
-                                              source.n_features)
-            self._check_enough_for_classes(source.n_frames)
-            step = source.storage_step()
-            low, high = None, None
-            if reset:
-                offset, scale, low, high = stream_statistics(
-                    source, step, image_shape, self.likelihood == "gaussian", self.verbose
-                )
-            else:
-                offset, scale = self.data_offset_, self.data_scale_
-            if self.likelihood == "bernoulli" and low is not None and (low < 0 or high > 1):
-                self._check_X_range(np.array([low, high]))
-            spans = valid_spans(source, step, self.validation_fraction) if self.early_stopping and reset else \
-                source.spans(step)
-            train = StreamedFrames(source, spans, Standardise(offset, scale, self.likelihood == "bernoulli"))
-            return _TrainingData(train, image_shape, offset, scale, low, high, source.n_frames, True)
-        X, frames_shape = in_memory_frames(X)
-        check_image_shape(self.image_shape if reset else self.image_shape_, frames_shape)
-        X = validate_numeric(self, X, reset=reset, dtype=[np.float64, np.float32],
-                             ensure_min_samples=ensure_min_samples)
-        self._check_enough_for_classes(len(X))
-        image_shape = resolve_image_shape(frames_shape or (self.image_shape if reset else self.image_shape_),
-                                          X.shape[1])
-        self._check_X_range(X)
-        offset, scale = (0.0, 1.0) if reset else (self.data_offset_, self.data_scale_)
-        if reset and self.likelihood == "gaussian":
-            offset = _edge_level(X, image_shape)
-            scale = float(np.std(X, dtype=np.float64))
-            if not np.isfinite(scale) or scale <= 0:
-                scale = 1.0
-        Xt = ((X - offset) / scale).astype(np.float32)
-        if not np.all(np.isfinite(Xt)):
-            raise ValueError(
-                f"X spans {X.min():.3g} to {X.max():.3g}, beyond float32 once centred and scaled; "
-                "rescale X (e.g. divide by its maximum) before fit."
-            )
-        return _TrainingData(Xt, image_shape, offset, scale, float(X.min()), float(X.max()), len(X), False)
 
     def _check_enough_for_classes(self, n):
         if self.n_classes is not None and n < self.n_classes:
@@ -580,41 +508,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             self.labels_ = labels
 
     def _fit_class_prior(self, net, train, seed):
-        """Fit the class mixture on the codes of the trained network; return the classes.
-
-        Two steps, both on the trained network. Modes: a Gaussian mixture of
-        ``_MODES_PER_CLASS * n_classes`` normals fitted by EM to the codes,
-        because an environment's codes can form several tight groups and a
-        rare class is a small group beside a large one's (four Gaussians
-        picked the four largest groups, not the four environments).
-        Classes: the modes' decoded images, compared by their distance
-        minimised over turns (the whole circle with the uniform rotation
-        prior), joined by single linkage into ``n_classes``. So two modes
-        share a class when the images they stand for look alike, however far
-        apart their codes lie.
-        """
-        module = net.module_
-        device = module.log_scale.device
-        # The encoder's pass of transform, in its batches (in float64, like the module by now).
-        codes, variance = _content_posterior(module, _chunks_of(train), self.batch_size, device)
-        # No more modes than distinct codes (EM would leave the rest empty), no fewer than classes.
-        n_distinct = len(np.unique(codes, axis=0))
-        n_modes = max(self.n_classes, min(_MODES_PER_CLASS * self.n_classes, n_distinct))
-        mixture = GaussianMixture(n_modes, covariance_type="full", n_init=3, random_state=seed).fit(codes)
-        mode_class = _join_modes(module, mixture.means_, self.n_classes, self.rotation_prior == "uniform")
-        # The prior's modes: the codes' modes widened by their posterior variance (the aggregate
-        # posterior's moments). Modes as tight as the codes cost a KL of thousands of nats on
-        # under-trained codes, far below the standard normal's; the classes use the tight ones.
-        gamma = mixture.predict_proba(codes)
-        widened = mixture.covariances_.copy()
-        diagonal = np.arange(self.n_components)
-        widened[:, diagonal, diagonal] += (gamma.T @ variance) / np.maximum(gamma.sum(0), 1e-300)[:, None]
-        prior = GaussianMixturePrior(self.n_classes, self.n_components, n_modes).to(device=device, dtype=torch.float64)
-        prior.set_mixture(mixture.weights_, mixture.means_, widened, mode_class, mixture.covariances_)
-        module.class_prior = prior.train(module.training)
-        with torch.no_grad():
-            log_proba = prior.class_log_proba(torch.as_tensor(codes, device=device))
-        return log_proba.argmax(1).cpu().numpy()
+        """Fit the class mixture on the codes of the trained network; return the classes (``fit_class_prior``)."""
+        return fit_class_prior(net.module_, chunks_of(train), self.n_classes, self.batch_size, seed,
+                               over_circle=self.rotation_prior == "uniform")
 
     def _build_net(self, seed, data, hidden, capacity, device, split=True):
         callbacks, train_split = training_callbacks(self, seed, split=split)
@@ -728,8 +624,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
 
         Returns
         -------
@@ -750,8 +646,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
 
         Returns
         -------
@@ -785,8 +681,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
         return_posterior : bool, default=False
             Also return the posterior probability of each rotation bin, to
             see which images are ambiguous (two digits alike both ways up
@@ -921,8 +817,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
 
         Returns
         -------
@@ -948,8 +844,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
         n_draws : int, default=4
             Posterior draws per sample (rounded up to an even number).
 
@@ -992,8 +888,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w)
-            Flattened images.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
+            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
         y : None
             Ignored.
 
@@ -1081,68 +977,3 @@ def _per_sample(value, n, shape, name):
     if np.any(bad):
         raise ValueError(f"{name} must be finite; it holds {np.count_nonzero(bad)} NaN or infinite value(s).")
     return np.broadcast_to(array, (n, *shape))
-
-
-# Modes of the code mixture per class (_fit_class_prior). On issue 22's
-# validation frames (tapers of 5 and 6 px), 3 and 4 per class gave the four
-# environments exactly in every run; 2 missed in one of four (0.96). Fitted on
-# one frame, 4 per class held on frames with the lattice turned by 7 and 41
-# degrees (>= 0.98), where choosing the count by BIC (6-7 modes) fell to 0.82.
-_MODES_PER_CLASS = 4
-_N_TURNS = 72  # 5-degree steps when comparing decoded modes over the circle
-
-
-def _chunks_of(train):
-    """The training frames chunk by chunk: the array itself in memory, each span of a stream."""
-    if isinstance(train, StreamedFrames):
-        return (train.read_span(span) for span in train.spans)
-    return (train,)
-
-
-def _content_posterior(module, chunks, batch_size, device):
-    """Posterior mean and variance of z for every row of the chunks, each (n, n_components), in batches."""
-    means, variances = [], []
-    with torch.no_grad():
-        module.eval()
-        for Xt in chunks:
-            for start in range(0, len(Xt), batch_size):
-                xb = torch.as_tensor(Xt[start : start + batch_size], dtype=torch.float64, device=device)
-                mean, log_var = module.content_posterior(xb)
-                means.append(mean.cpu().numpy())
-                variances.append(log_var.exp().cpu().numpy())
-    return np.concatenate(means), np.concatenate(variances)
-
-
-def _join_modes(module, means, n_classes, over_circle):
-    """Class of every mode: single linkage of their decoded images' distances.
-
-    The distance of two modes is the Euclidean distance of their upright
-    images within the inscribed disk, minimised over ``_N_TURNS`` turns of
-    one of them when ``over_circle``.
-    """
-    n_modes = len(means)
-    if n_modes <= n_classes:
-        return np.arange(n_modes)
-    with torch.no_grad():
-        module.eval()
-        z = torch.as_tensor(means, dtype=torch.float64, device=module.log_scale.device)
-        zero = torch.zeros(n_modes, dtype=z.dtype, device=z.device)
-        shift = torch.zeros(n_modes, 2, dtype=z.dtype, device=z.device) if module.translation else None
-        images = module.decode(z, zero, shift)
-        h, w = module.image_shape
-        inside = (pixel_grid((h, w)).to(images).norm(dim=1) <= min(h, w) / 2).to(images.dtype)
-        angles = torch.arange(_N_TURNS if over_circle else 1, dtype=z.dtype, device=z.device)
-        angles = angles * (2 * math.pi / _N_TURNS)
-        masked = images * inside
-        norms = masked.square().sum(1)
-        rows = []
-        for image in images:  # one mode's turns against every mode: (turns, modes), not (turns, modes, pixels)
-            turned = warp_images(image.view(1, 1, h, w).expand(len(angles), -1, -1, -1), angles, None)
-            turned = turned.flatten(1) * inside
-            sq = turned.square().sum(1)[:, None] + norms[None] - 2.0 * turned @ masked.T
-            rows.append(sq.min(0).values.clamp_min(0.0).sqrt().cpu().numpy())
-        dist = np.stack(rows)
-    dist = np.minimum(dist, dist.T)
-    np.fill_diagonal(dist, 0.0)
-    tree = linkage(squareform(dist, checks=False), "single")
-    return cut_tree(tree, n_clusters=n_classes).ravel()
