@@ -161,13 +161,23 @@ class FrameSource:
         """Frames per chunk: about ``target_bytes`` as float32, whole storage chunks of a file.
 
         A read that cuts an HDF5 or zarr chunk decompresses it whole for a
-        part of it; a dask array is read along its own blocks.
+        part of it; a dask array is read along its own blocks. Where whole
+        stored chunks would exceed 8 times the target, the target wins: the
+        stored chunks are read in parts (slower, memory still bounded).
         """
         target = LAZY_CHUNK_BYTES if target_bytes is None else target_bytes
         step = max(1, target // (4 * self.n_features))
         stored = _storage_chunks(self.data)
         if stored is None:
             return step
+        aligned = self._aligned_step(stored, step)
+        if aligned > 8 * step:
+            # Stored chunks far larger than a chunk (a scan tiled in 16 x 16 positions of
+            # 256 x 256 frames is 1 GiB as float32): read them in parts, memory before speed.
+            return step
+        return aligned
+
+    def _aligned_step(self, stored, step):
         if self.layout == "scan":
             rows, cols = stored[:2]
             sx = self.data.shape[1]
@@ -255,9 +265,14 @@ class _SpanReader:
 
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
-        start, stop, _ = rows.indices(self.shape[0])
+        if isinstance(rows, numbers.Integral):
+            index = range(self.shape[0])[rows]  # negative and out-of-range as for a list
+            return self.source.read(index, index + 1)[0, cols]
+        start, stop, step = rows.indices(self.shape[0])
+        if step < 0:
+            start, stop = stop + 1, start + 1
         frames = self.source.read(start, stop) if stop > start else np.empty((0, self.shape[1]), self.dtype)
-        return frames[:, cols]
+        return frames[:: rows.step or 1, cols] if step < 0 else frames[::step, cols]
 
 
 def _storage_chunks(data):
@@ -319,7 +334,7 @@ def _native(chunk):
 
 
 def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_samples=1,
-                 whole_frames=False):
+                 whole_frames=False, shape_name="detector_shape"):
     """Validate X and wrap it in a FrameSource.
 
     2-D in-memory input goes through scikit-learn's ``validate_data`` (feature
@@ -328,11 +343,20 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
     (a NaN or inf pixel makes its frame's sums non-finite). A
     ``numpy.memmap`` is marked ``streamed``. With ``whole_frames``, a dask
     array whose blocks cut the frames (the detector axes) is refused rather
-    than rechunked, which would read every block many times.
+    than rechunked, which would read every block many times, and a dtype that
+    cannot hold counts (bool) is refused. ``shape_name`` is the estimator's
+    name for the frame shape in messages (``image_shape`` for images).
     """
     kind = _kind(X)
     scan_shape = _check_shape_param(scan_shape, "scan_shape")
-    detector_param = _check_shape_param(detector_shape, "detector_shape", allow_infer=True)
+    detector_param = _check_shape_param(detector_shape, shape_name, allow_infer=True)
+    if kind == "dask" and any(math.isnan(s) for s in X.shape):
+        raise ValueError(
+            f"X, a dask array of shape {X.shape}, has unknown chunk sizes (after boolean indexing, for "
+            "example); call X.compute_chunk_sizes() first, so that its frames can be counted."
+        )
+    if whole_frames and np.dtype(X.dtype).kind == "b":
+        raise TypeError("X must hold detector counts or intensities (integers or floats), got dtype bool.")
     memmap = isinstance(X, np.memmap)
     if kind == "memory" and not memmap and not (isinstance(X, np.ndarray) and X.ndim >= 3):
         X = validate_numeric(
@@ -345,20 +369,21 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
             copy=False,
         )
         _check_dtype(X.dtype)
-        det = resolve_image_shape(detector_shape, X.shape[1], name="detector_shape")
+        det = resolve_image_shape(detector_shape, X.shape[1], name=shape_name)
         source = FrameSource(X, "memory", det, None, "flat")
     else:
         shape = tuple(int(s) for s in X.shape)
         ndim = len(shape)
         _check_dtype(X.dtype)
         if ndim == 2:
-            det = resolve_image_shape(detector_shape, shape[1], name="detector_shape")
+            _check_n_features(estimator, shape[1], reset)  # before the shape, whose message would mislead
+            det = resolve_image_shape(detector_shape, shape[1], name=shape_name)
             layout = "flat"
         elif ndim in (3, 4):
             det = shape[-2:]
             if detector_param is not None and any(p not in (-1, d) for p, d in zip(detector_param, det)):
                 raise ValueError(
-                    f"detector_shape={detector_param} does not match X, whose frames have shape {det} "
+                    f"{shape_name}={detector_param} does not match X, whose frames have shape {det} "
                     f"(X has shape {shape}; the last two axes are the detector)."
                 )
             layout = "stack" if ndim == 3 else "scan"

@@ -148,7 +148,8 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         self.detector_shape_ = source.detector_shape
         step = source.storage_step() if source.streamed else source.n_frames
         ky, kx = self.detector_shape_
-        sample = evenly_spaced(source.n_frames, ky * kx)
+        # In memory every frame; streamed, up to 2**24 pixels of evenly spaced frames.
+        sample = evenly_spaced(source.n_frames, ky * kx) if source.streamed else np.arange(source.n_frames)
         total, positive = Moments(axis=0), []
         for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (statistics)", 0):
             chunk = self._checked(chunk, start)
@@ -188,10 +189,10 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_patterns, ky * kx), (n_patterns, ky, kx) or (sy, sx, ky, kx)
-            Non-negative intensities. An HDF5 or zarr dataset or a dask array
-            gives a dask array, computed chunk by chunk when asked (so a
-            ``Pipeline`` passes a scan on without holding it); a
-            ``numpy.memmap`` is read chunk by chunk into an ndarray.
+            Non-negative intensities. An HDF5 or zarr dataset, a
+            ``numpy.memmap`` or a dask array gives a dask array, computed
+            chunk by chunk when asked (so a ``Pipeline`` passes a scan on
+            without holding it).
 
         Returns
         -------

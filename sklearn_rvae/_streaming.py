@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 
 from ._frames import _kind
@@ -173,17 +174,19 @@ class BlockShuffleLoader:
     batch gathered with one index (the block is not copied); a block's last
     batch may be short. One background thread reads the next block
     meanwhile, across epochs too: the last block of an epoch is trained on
-    while the first of the next is read. Data that fit in one block are read
+    while the first of the next is read (not after the last of ``epochs``). Data that fit in one block are read
     once and kept, and their order is one permutation of all frames per
     epoch: the same draw as ``BatchIndexLoader`` on the data in memory.
     Shuffling draws from torch's RNG in the calling thread (seeded per fit
     by the estimators); the reading thread draws nothing.
     """
 
-    def __init__(self, dataset, batch_size=128, shuffle=False):
+    def __init__(self, dataset, batch_size=128, shuffle=False, epochs=None):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
+        self.epochs = epochs  # None: read ahead after every epoch
+        self._epoch = 0
         self._whole = None  # the one block, when the data fit in one
         self._ahead = None  # (blocks of the next epoch, the future reading its first)
         self._reader = None
@@ -216,6 +219,7 @@ class BlockShuffleLoader:
 
     def __iter__(self):
         ds = self.dataset
+        self._epoch += 1
         if len(ds.spans) <= ds.spans_per_block:
             if self._whole is None:
                 self._whole = torch.from_numpy(ds.read_block(ds.spans))
@@ -231,17 +235,18 @@ class BlockShuffleLoader:
             block = torch.from_numpy(pending.result())
             if b + 1 < len(blocks):
                 pending = self._read(blocks[b + 1])
-            else:  # the next epoch's first block, read while this one trains
+            elif self.epochs is None or self._epoch < self.epochs:
+                # The next epoch's first block, read while this one trains.
                 following = self._draw_blocks()
                 self._ahead = (following, self._read(following[0]))
             yield from self._batches(block)
             del block
 
 
-def frame_loader(dataset, batch_size=128, shuffle=False):
+def frame_loader(dataset, batch_size=128, shuffle=False, epochs=None):
     """skorch's iterator for either kind of data: ``BlockShuffleLoader`` when streamed, else ``BatchIndexLoader``."""
     if isinstance(dataset, StreamedFrames):
-        return BlockShuffleLoader(dataset, batch_size, shuffle)
+        return BlockShuffleLoader(dataset, batch_size, shuffle, epochs)
     return BatchIndexLoader(dataset, batch_size, shuffle)
 
 
@@ -277,17 +282,12 @@ def valid_spans(source, step, fraction):
     return spans
 
 
-def map_frames(source, step, fn, n_out, dtype=np.float64, label="", verbose=0):
-    """``fn`` (raw chunk (m, K), start) -> (m, n_out) over a streamed source.
+def map_frames(source, step, fn, n_out, dtype=np.float64):
+    """``fn`` (raw chunk (m, K), start) -> (m, n_out) over a streamed source, as a lazy dask array.
 
-    A dask array or a file gives a lazy dask array (n, n_out), one block per
-    chunk; a ``numpy.memmap`` an ndarray, filled chunk by chunk.
+    One block per chunk; a file or memmap is read through ``FrameSource.read``
+    when a block is computed, a dask array keeps its own graph.
     """
-    if source.kind == "memory":
-        out = np.empty((source.n_frames, n_out), dtype=dtype)
-        for start, chunk in chunks_with_progress(source, step, label, verbose, unit="frames"):
-            out[start : start + len(chunk)] = fn(chunk, start)
-        return out
     frames = source.to_dask(step)
     starts = np.cumsum((0,) + frames.chunks[0][:-1])
 
@@ -304,19 +304,17 @@ def one_torch_thread_off_main():
 
     dask's threaded scheduler (and a distributed worker) runs one block per
     core at once; torch's own threads on top of that would oversubscribe
-    the cores. OpenMP's thread count is per calling thread, so this limits
-    only the worker; the synchronous scheduler runs in the main thread with
+    the cores. OpenMP's thread count belongs to the calling thread, so this
+    limits the worker alone (``torch.set_num_threads`` would change it for
+    every thread); the synchronous scheduler runs in the main thread with
     all of torch's threads.
     """
     if threading.current_thread() is threading.main_thread():
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    torch.get_num_threads()  # torch sets a new thread's OpenMP count on first use: do it first
+    with threadpool_limits(1, user_api="openmp"):
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def store(result, out, label="", verbose=0):

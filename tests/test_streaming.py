@@ -65,7 +65,7 @@ def test_streamed_fit_equals_in_memory_fit(digits, tmp_path, kind):
     assert streamed.data_scale_ == pytest.approx(memory.data_scale_, rel=1e-12)
     np.testing.assert_allclose(streamed.history_["train_loss"], memory.history_["train_loss"], rtol=1e-5)
     Z = streamed.transform(X)
-    assert isinstance(Z, np.ndarray) if kind == "memmap" else isinstance(Z, da.Array)
+    assert isinstance(Z, da.Array)
     np.testing.assert_allclose(np.asarray(Z), memory.transform(digits), atol=1e-4)
     # A model fitted out of core transforms in-memory data, and the other way round, after pickling.
     np.testing.assert_allclose(pickle.loads(pickle.dumps(streamed)).transform(digits),
@@ -105,9 +105,8 @@ def test_nothing_is_read_whole(digits, monkeypatch):
     X = da.from_array(counting, chunks=(50, digits.shape[1]))
     model = RotationInvariantVAE(n_components=2, max_epochs=4, random_state=0).fit(X)
     assert counting.largest == 50 * digits.shape[1]
-    # 3 blocks an epoch; the first of a fifth epoch, read ahead while the fourth ended, may be
-    # cancelled when the fit ends.
-    assert max(len(b) for b in blocks) == 100 and len(blocks) in (4 * 3, 4 * 3 + 1)
+    # 3 blocks an epoch, none read ahead after the last epoch.
+    assert max(len(b) for b in blocks) == 100 and len(blocks) == 4 * 3
     losses = model.history_["train_loss"].to_numpy()
     assert losses[-1] < losses[0]
     Z = model.transform(X)
@@ -196,6 +195,26 @@ def test_partial_fit_continues_and_checks_features(digits, tmp_path):
         again.partial_fit(X[start : start + 60])
     again.partial_fit(X)
     np.testing.assert_allclose(again.transform(digits), model.transform(digits))
+
+
+def test_partial_fit_after_fit_with_early_stopping(digits, tmp_path):
+    X = _sources(digits, tmp_path)["dask"]
+    model = RotationInvariantVAE(n_components=2, max_epochs=2, early_stopping=True, n_classes=3,
+                                 random_state=0).fit(X)
+    model.partial_fit(digits)  # in memory after streamed: no split, no early stopping
+    assert model.n_iter_ == 3 and np.isnan(model.history_["valid_loss"].iloc[-1])
+    model.partial_fit(X)
+    assert model.labels_.shape == (300,) and model.net_.module_.class_prior is not None
+    # A partial_fit that fails leaves the model as it was: inference in float64, classes kept.
+    before = model.transform(digits)
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(digits[:, :-1])
+    bad = digits.copy()
+    bad[5] = np.nan
+    with pytest.raises(ValueError, match=r"first at positions \[5\]"):
+        model.partial_fit(da.from_array(bad, chunks=(50, 256)))
+    np.testing.assert_array_equal(model.transform(digits), before)
+    assert model.predict(digits).shape == (300,)
 
 
 def test_incremental_fits_a_dask_array(digits):
@@ -314,3 +333,74 @@ def test_non_finite_frames_are_named(digits):
     negative[42, 3] = -1
     with pytest.raises(ValueError, match=r"Negative values .* first at positions \[42\]"):
         DiffractionPreprocessor().fit(da.from_array(negative, chunks=(50, 256)))
+
+
+def test_worker_threads_run_torch_on_one_thread_and_leave_the_others(digits):
+    import threading
+
+    import torch
+
+    model = RotationInvariantVAE(**MODEL).fit(digits)
+    seen = []
+    codes = model._codes
+
+    def spy(Xt):
+        seen.append((threading.current_thread() is threading.main_thread(), torch.get_num_threads()))
+        return codes(Xt)
+
+    model._codes = spy
+    lazy = model.transform(da.from_array(digits, chunks=(50, 256)))
+    lazy.compute(scheduler="threads", num_workers=2)
+    assert all(n == 1 for main, n in seen if not main) and len(seen) == 6
+    lazy.compute(scheduler="sync")
+    assert seen[-1] == (True, torch.get_num_threads())
+    fresh = []
+    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    assert fresh == [torch.get_num_threads()]
+
+
+def test_more_bad_sources(digits, tmp_path):
+    model = RotationInvariantVAE(**MODEL)
+    with h5py.File(tmp_path / "b.h5", "w") as f:
+        f.create_dataset("X", data=digits > 0.5)
+    with pytest.raises(TypeError, match="X must hold detector counts or intensities .* got dtype bool"):
+        model.fit(h5py.File(tmp_path / "b.h5", "r")["X"])
+    lazy = da.from_array(digits, chunks=(50, 256))
+    with pytest.raises(ValueError, match=r"unknown chunk sizes .* X.compute_chunk_sizes\(\)"):
+        model.fit(lazy[lazy[:, 0] >= 0])
+    with pytest.raises(ValueError, match=r"image_shape=\(8, 8\) does not match X: X has 256 features"):
+        RotationInvariantVAE(image_shape=(8, 8), max_epochs=1).fit(lazy)
+    model.fit(digits)
+    with pytest.raises(ValueError, match="X has 255 features, but RotationInvariantVAE is expecting 256"):
+        model.transform(lazy[:, :-1])
+
+
+def test_tiled_scans_are_read_in_parts(tmp_path, monkeypatch):
+    # Stored tiles of 4 x 4 positions hold 16 frames; a chunk of 2 frames reads them in parts.
+    monkeypatch.setattr(_frames, "LAZY_CHUNK_BYTES", 2 * 64 * 4)
+    scan = np.random.default_rng(0).random((8, 8, 8, 8)).astype(np.float32)
+    z = zarr.open_array(str(tmp_path / "t.zarr"), mode="w", shape=scan.shape, chunks=(4, 4, 8, 8), dtype="f4")
+    z[:] = scan
+    from sklearn_rvae._frames import frame_source
+
+    source = frame_source(RotationInvariantVAE(), z, detector_shape=None, scan_shape=None, reset=True)
+    step = source.storage_step()
+    assert step == 2
+    np.testing.assert_array_equal(np.concatenate([c for _, c in source.chunks(step)]), scan.reshape(64, 64))
+    monkeypatch.setattr(_frames, "LAZY_CHUNK_BYTES", 8 * 64 * 4)  # whole tiles are 2x this: read whole
+    assert source.storage_step() == 32
+
+
+def test_memmap_through_a_pipeline_stays_lazy(tmp_path):
+    scan = np.random.default_rng(0).poisson(50.0, size=(6, 10, 16, 16)).astype(np.uint16)
+    mm = np.lib.format.open_memmap(tmp_path / "s.npy", mode="w+", dtype=scan.dtype, shape=scan.shape)
+    mm[:] = scan
+    mm.flush()
+    data = np.load(tmp_path / "s.npy", mmap_mode="r")
+    pre = DiffractionPreprocessor(subtract_mean=True, binning=2).fit(data)
+    lazy = pre.transform(data)
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), DiffractionPreprocessor(subtract_mean=True, binning=2)
+                               .fit(scan).transform(scan), rtol=1e-12)

@@ -39,7 +39,7 @@ def streamed_source(estimator, X, reset, ensure_min_samples=1):
     image_shape = estimator.image_shape if reset else estimator.image_shape_
     source = frame_source(
         estimator, X, detector_shape=None if np.ndim(X) > 2 else image_shape, scan_shape=None,
-        reset=reset, ensure_min_samples=ensure_min_samples, whole_frames=True,
+        reset=reset, ensure_min_samples=ensure_min_samples, whole_frames=True, shape_name="image_shape",
     )
     if np.ndim(X) > 2:
         check_image_shape(image_shape, source.detector_shape)

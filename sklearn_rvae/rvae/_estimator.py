@@ -79,9 +79,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     :meth:`fit` takes the offset and scale from one pass and trains on
     minibatches shuffled over chunks and within blocks of them (128 MiB),
     the next block read in the background; :meth:`partial_fit` trains one
-    epoch on what it is given. Inference on a file or dask array returns a
-    dask array (a memmap, an ndarray), computed chunk by chunk; see
-    docs/large_scans.md.
+    epoch on what it is given. Inference on a file, memmap or dask array
+    returns a dask array, computed chunk by chunk; see docs/large_scans.md.
 
     Parameters
     ----------
@@ -471,12 +470,23 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 net.initialize()
         else:
             net, seed = self.net_, self._partial_fit_seed
+            # A net from fit(early_stopping=True) holds out data and stops early: not here.
+            if net.train_split is not None:
+                net.train_split = None
+                net.callbacks_ = [(name, cb) for name, cb in net.callbacks_ if name != "early_stopping"]
         module = net.module_
+        prior = module.class_prior
         module.class_prior = None  # trained under N(0, I), as by fit; refitted below
         module.float()
         # A new seed per epoch, the same sequence for the same random_state.
         epoch_seed = (seed + len(net.history)) % np.iinfo(np.int32).max
-        train_net(self, net, data.train, None, epoch_seed, device, data.causes(self), epochs=1)
+        try:
+            train_net(self, net, data.train, None, epoch_seed, device, data.causes(self), epochs=1)
+        except BaseException:
+            # The estimator stays usable as it was fitted (inference in float64, its classes).
+            module.double()
+            module.class_prior = prior
+            raise
         self._set_fitted(net, data, device, seed, keep_scale=not first)
         self.init_losses_ = np.array([float(net.history[-1, "train_loss"])])
         return self
@@ -552,7 +562,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             callbacks=callbacks or None,
             iterator_train=frame_loader,
             iterator_train__shuffle=True,
+            # A streamed loader reads the next epoch's first block ahead, except after the last.
+            iterator_train__epochs=self.max_epochs if split else 1,
             iterator_valid=frame_loader,
+            iterator_valid__epochs=self.max_epochs,
             device=device,
             verbose=self.verbose,
         )
@@ -574,16 +587,14 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """``method`` (a name; standardised float64 images -> (m, n_out)) over X.
 
         In memory, on X at once. Streamed (a file, memmap or dask array), per
-        chunk: a dask array (n, n_out) for a file or dask array, computed when
-        asked; an ndarray filled chunk by chunk for a memmap.
+        chunk: a dask array (n, n_out), computed when asked.
         """
         if not is_streamed(X):
             return getattr(self, method)(self._validated(X), **kwargs)
         check_is_fitted(self)
         source = streamed_source(self, X, reset=False)
         convert = Standardise(self.data_offset_, self.data_scale_, self.likelihood == "bernoulli", np.float64)
-        fn = _OnChunk(self, method, convert, kwargs)
-        return map_frames(source, source.storage_step(), fn, n_out, label=type(self).__name__, verbose=self.verbose)
+        return map_frames(source, source.storage_step(), _OnChunk(self, method, convert, kwargs), n_out)
 
     def _codes(self, Xt):
         n_pose = self.net_.module_.n_pose
@@ -601,8 +612,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ----------
         X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
             Flattened images, or a stack or scan of them. An HDF5 or zarr
-            dataset or a dask array gives a dask array, computed chunk by
-            chunk when asked; a ``numpy.memmap`` is read chunk by chunk.
+            dataset, a ``numpy.memmap`` or a dask array gives a dask array,
+            computed chunk by chunk when asked.
         out : array-like of shape (n_samples, n_components), default=None
             Where to write Z, chunk by chunk (an ndarray, a zarr array or an
             HDF5 dataset, such as ``zarr.open(path, mode="w", shape=...)``),
