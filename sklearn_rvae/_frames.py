@@ -11,6 +11,7 @@ holds more than one chunk of a lazy source in memory.
 import math
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -422,6 +423,8 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
                     f"{X.chunksize}); every block must hold whole frames. Rechunk it first: "
                     f"X.rechunk({{{', '.join(f'{a}: -1' for a in range(ndim - n_det, ndim))}}})."
                 )
+        if whole_frames and type(X).__module__.startswith("zarr"):
+            _warn_missing_zarr_chunks(X)
         source = FrameSource(data, kind, det, scan_shape, layout, streamed=memmap or kind != "memory")
     if scan_shape is not None and math.prod(scan_shape) != source.n_frames:
         raise ValueError(
@@ -430,6 +433,23 @@ def frame_source(estimator, X, *, detector_shape, scan_shape, reset, ensure_min_
         )
     source.scan_shape = scan_shape
     return source
+
+
+def _warn_missing_zarr_chunks(array):
+    """Warn when chunks of a zarr array were never written: zarr reads them as its fill value."""
+    try:
+        written, total = array.nchunks_initialized, array.nchunks
+    except Exception:  # a store that cannot list its keys: nothing to tell
+        return
+    if written < total:
+        warnings.warn(
+            f"X, {_describe(array)}, has {total - written} of {total} chunks that were never written; zarr "
+            f"reads them as fill_value={array.fill_value!r}. zarr leaves out chunks that hold only that "
+            "value (unless written with write_empty_chunks=True); if they were lost instead, the file is "
+            "incomplete: sklearn_rvae.io.load_4dstem refuses such arrays and names the missing frames.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _check_n_features(estimator, n_features, reset):

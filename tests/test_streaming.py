@@ -404,3 +404,10 @@ def test_memmap_through_a_pipeline_stays_lazy(tmp_path):
     assert isinstance(lazy, da.Array)
     np.testing.assert_allclose(lazy.compute(), DiffractionPreprocessor(subtract_mean=True, binning=2)
                                .fit(scan).transform(scan), rtol=1e-12)
+
+
+def test_unwritten_zarr_chunks_are_reported(digits, tmp_path):
+    z = zarr.open_array(str(tmp_path / "p.zarr"), mode="w", shape=digits.shape, chunks=(50, 256), dtype="f4")
+    z[:200] = digits[:200]  # the last two chunks are never written
+    with pytest.warns(UserWarning, match=r"has 2 of 6 chunks that were never written; zarr reads them as fill_value"):
+        RotationInvariantVAE(**MODEL).fit(zarr.open_array(str(tmp_path / "p.zarr"), mode="r"))
