@@ -148,7 +148,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         self.detector_shape_ = source.detector_shape
         step = source.storage_step() if source.streamed else source.n_frames
         ky, kx = self.detector_shape_
-        # In memory every frame; streamed, up to 2**24 pixels of evenly spaced frames.
+        # In memory every frame; streamed, up to 2**22 pixels of evenly spaced frames.
         sample = evenly_spaced(source.n_frames, ky * kx) if source.streamed else np.arange(source.n_frames)
         total, positive = Moments(axis=0), []
         for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (statistics)", 0):
@@ -170,7 +170,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
                 "a blur of a few pixels at most is what removes aliasing."
             )
         positive = np.concatenate(positive)
-        self.reference_intensity_ = float(np.median(positive)) if positive.size else 1.0
+        self.reference_intensity_ = float(np.median(positive, overwrite_input=True)) if positive.size else 1.0
         self.mean_pattern_ = self.residual_scale_ = None
         if self.subtract_mean:
             if source.n_frames < 2:

@@ -33,9 +33,10 @@ from ._training import BatchIndexLoader
 # this is held at once. 128 MiB is 8,192 patterns of 64 x 64.
 BLOCK_BYTES = 128 * 2**20
 # Pixels kept for a median (edge level, reference intensity): those of up to
-# this many values' worth of evenly spaced frames; all frames of any data set
-# smaller than that, so in-memory and streamed fits agree.
-MEDIAN_SAMPLE_VALUES = 2**24
+# this many values' worth of evenly spaced frames (32 MiB as float64); all
+# frames of any data set smaller than that (16,384 images of 64 x 64 for the
+# edge level), so in-memory and streamed fits agree there.
+MEDIAN_SAMPLE_VALUES = 2**22
 
 
 class Moments:

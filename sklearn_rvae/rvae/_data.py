@@ -57,7 +57,7 @@ def stream_statistics(source, step, image_shape, gaussian, verbose=0, label="Rot
     """One pass: ``(offset, scale, low, high)`` of a streamed source.
 
     The offset is the median of the edge pixels of evenly spaced frames
-    (every frame up to 2**24 edge pixels, so it equals the in-memory median
+    (every frame up to 2**22 edge pixels, so it equals the in-memory median
     on such data), the scale the standard deviation of every pixel; low and
     high the extremes. Raises on non-finite frames, naming them.
     """
@@ -81,7 +81,7 @@ def stream_statistics(source, step, image_shape, gaussian, verbose=0, label="Rot
         raise non_finite_error("X", bad, n_bad, "the model needs finite pixel values.")
     if not gaussian:
         return 0.0, 1.0, low, high
-    offset = float(np.median(np.concatenate(edges)))
+    offset = float(np.median(np.concatenate(edges), overwrite_input=True))
     scale = float(np.sqrt(moments.variance))
     if not np.isfinite(scale) or scale <= 0:
         scale = 1.0
