@@ -43,6 +43,7 @@ git); the JSON results are printed and saved there.
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -75,10 +76,25 @@ def scan_rows(scan, detector, rows, seed=0, dose=200.0):
 
 
 def write_scan(path, fmt, scan, detector, seed=0, rows_per_chunk=1, cols_per_chunk=None):
-    """The synthetic scan written row block by row block (never whole in memory).
+    """The synthetic scan written row block by row block (never whole in memory), unless already there.
 
     Chunks of ``rows_per_chunk`` scan rows and ``cols_per_chunk`` columns (whole rows by default).
+    Written under a temporary name and renamed when complete, so an interrupted run leaves no
+    partial file behind to be taken for the scan.
     """
+    path = Path(path)
+    if path.exists():
+        return
+    partial = path.with_name(path.name + ".partial")
+    if partial.is_dir():
+        shutil.rmtree(partial)
+    elif partial.exists():
+        partial.unlink()
+    _write_scan(partial, fmt, scan, detector, seed, rows_per_chunk, cols_per_chunk)
+    partial.rename(path)
+
+
+def _write_scan(path, fmt, scan, detector, seed, rows_per_chunk, cols_per_chunk):
     shape = (*scan, detector, detector)
     chunks = (rows_per_chunk, cols_per_chunk or scan[1], detector, detector)
     if fmt == "zarr":
@@ -178,8 +194,7 @@ def memory(args):
     for side in args.scan:
         for fmt in ("zarr", "hdf5"):
             path = args.out / f"scan{side}_c{args.chunk_cols}.{'zarr' if fmt == 'zarr' else 'h5'}"
-            if not path.exists():
-                write_scan(path, fmt, (side, side), args.detector, cols_per_chunk=args.chunk_cols)
+            write_scan(path, fmt, (side, side), args.detector, cols_per_chunk=args.chunk_cols)
             r = in_child(fmt, path, args.binning, args.memory_limit_mb)
             results[f"{fmt} {side}x{side}"] = r
             print(f"{fmt} {side}x{side} ({r['scan_gib']:.2f} GiB): fit {r['fit_s']:.0f} s "
@@ -236,10 +251,9 @@ def speed(args):
 
 def realsize(args):
     path = args.out / "real256.zarr"
-    if not path.exists():
-        t0 = time.perf_counter()
-        write_scan(path, "zarr", (256, 256), 256, rows_per_chunk=1)
-        print(f"wrote {path} in {time.perf_counter() - t0:.0f} s", flush=True)
+    t0 = time.perf_counter()
+    write_scan(path, "zarr", (256, 256), 256, rows_per_chunk=1)
+    print(f"{path}: {time.perf_counter() - t0:.0f} s to write (0 if it was there)", flush=True)
     return in_child("zarr", path, 4, 0)
 
 
@@ -250,8 +264,7 @@ def partial(args):
     from sklearn_rvae import DiffractionPreprocessor, RotationInvariantVAE
 
     path = args.out / "partial.zarr"
-    if not path.exists():
-        write_scan(path, "zarr", (64, 64), 64, rows_per_chunk=4)
+    write_scan(path, "zarr", (64, 64), 64, rows_per_chunk=4)
     data = zarr.open_array(str(path), mode="r")
     held_out = scan_rows((64, 64), 64, range(64), seed=1)[::4]  # other noise, every 4th row
     pre = DiffractionPreprocessor(subtract_mean=True, blur=1.5, binning=2).fit(data)

@@ -176,7 +176,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
             if source.n_frames < 2:
                 raise ValueError(f"subtract_mean=True needs at least 2 patterns to fit, got {source.n_frames}.")
             patterns = Moments(axis=0)
-            for start, chunk in source.chunks(step):
+            for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (mean pattern)", 0):
                 patterns.add(self._steps(self._checked(chunk, start)))
             self.mean_pattern_ = patterns.mean
             scale = float(np.sqrt(np.sum(patterns.m2) / (patterns.count * patterns.mean.size)))

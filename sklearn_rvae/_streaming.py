@@ -14,7 +14,10 @@ user asks (``store``).
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import math
+import sys
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +40,31 @@ BLOCK_BYTES = 128 * 2**20
 # frames of any data set smaller than that (16,384 images of 64 x 64 for the
 # edge level), so in-memory and streamed fits agree there.
 MEDIAN_SAMPLE_VALUES = 2**22
+
+
+def _libc_malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim() if sys.platform.startswith("linux") else None
+
+
+def release_freed_memory():
+    """Give the memory numpy freed back to the system (glibc's ``malloc_trim``), as dask's docs advise.
+
+    A stream allocates and frees arrays of a few to a few tens of MiB per
+    chunk, about glibc's moving mmap threshold; freed, they stay in the heap
+    of the thread that used them, and over hundreds of chunks the resident
+    memory creeps up with the number of chunks read. Trimming after each
+    chunk or block keeps it set by the chunk and block sizes (about a
+    microsecond a call).
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class Moments:
@@ -107,9 +135,10 @@ def non_finite_error(name, bad_positions, n_bad, what, span=None):
 def chunks_with_progress(source, step, label, verbose, unit="frames read"):
     """``source.chunks(step)`` with a progress line when ``verbose``."""
     progress = Progress(label, source.n_frames, verbose, unit=unit)
-    for start, chunk in source.chunks(step):
-        yield start, chunk
-        progress.advance(len(chunk))
+    for start, stop in source.spans(step):
+        yield start, source.read(start, stop)
+        release_freed_memory()  # the chunk and what its consumer made of it are freed by now
+        progress.advance(stop - start)
 
 
 class StreamedFrames(Dataset):
@@ -155,6 +184,8 @@ class StreamedFrames(Dataset):
             frames = self.read_span(span)
             out[row : row + len(frames)] = frames
             row += len(frames)
+            del frames
+            release_freed_memory()
         return out
 
     def subset(self, indices):
@@ -294,7 +325,9 @@ def map_frames(source, step, fn, n_out, dtype=np.float64):
 
     def block(chunk, block_info=None):
         with one_torch_thread_off_main():
-            return fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
+            out = fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
+        release_freed_memory()
+        return out
 
     return frames.map_blocks(block, dtype=dtype, chunks=(frames.chunks[0], (n_out,)), meta=np.empty((0, 0), dtype))
 
@@ -337,6 +370,7 @@ def store(result, out, label="", verbose=0):
     start = 0
     for i, rows in enumerate(result.chunks[0]):
         out[start : start + rows] = np.asarray(result.blocks[i].compute(scheduler="sync"))
+        release_freed_memory()
         start += rows
         progress.advance(rows)
     return out
