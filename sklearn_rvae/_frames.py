@@ -122,10 +122,15 @@ class FrameSource:
         """``(start, stop)`` of the chunks, in raster order.
 
         A scan ``(sy, sx, ky, kx)`` is cut into whole scan rows when they fit
-        the chunk (one contiguous slab), else into pieces of one row.
+        the chunk (one contiguous slab), else into pieces of one row. A dask
+        array of frames is cut along its own blocks, as many whole blocks a
+        chunk as fit ``frames_per_chunk`` (a block cut in two would be
+        computed twice).
         """
         n = self.n_frames
         step = max(1, int(frames_per_chunk))
+        if self.kind == "dask" and self.layout != "scan":
+            return _block_spans(self.data.chunks[0], step)
         if self.layout != "scan":
             return [(start, min(start + step, n)) for start in range(0, n, step)]
         sy, sx = self.data.shape[:2]
@@ -253,6 +258,19 @@ class FrameSource:
                 "its frames may mix two versions of the file. Open the file again and call fit or "
                 "transform on it as it is now."
             )
+
+
+def _block_spans(blocks, step):
+    """Spans of consecutive whole blocks (sizes ``blocks``), each at most ``step`` frames or one block."""
+    spans, start, stop = [], 0, 0
+    for size in blocks:
+        if stop > start and stop - start + size > step:
+            spans.append((start, stop))
+            start = stop
+        stop += size
+    if stop > start:
+        spans.append((start, stop))
+    return spans
 
 
 class _SpanReader:
