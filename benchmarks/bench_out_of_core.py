@@ -192,7 +192,7 @@ def in_child(fmt, path, binning, limit_mb):
 def memory(args):
     results = {}
     for side in args.scan:
-        for fmt in ("zarr", "hdf5"):
+        for fmt in args.formats:
             path = args.out / f"scan{side}_c{args.chunk_cols}.{'zarr' if fmt == 'zarr' else 'h5'}"
             write_scan(path, fmt, (side, side), args.detector, cols_per_chunk=args.chunk_cols)
             r = in_child(fmt, path, args.binning, args.memory_limit_mb)
@@ -299,6 +299,7 @@ def main():
     parser.add_argument("--detector", type=int, default=128)
     parser.add_argument("--binning", type=int, default=2)
     parser.add_argument("--memory-limit-mb", type=int, default=1024)
+    parser.add_argument("--formats", nargs="+", default=["zarr", "hdf5"], choices=["zarr", "hdf5"])
     parser.add_argument("--chunk-cols", type=int, default=128,
                         help="scan columns per stored chunk (one scan row each), the same at every size")
     parser.add_argument("--speed-scan", type=int, default=128)
@@ -311,7 +312,8 @@ def main():
 
     result = {"part": args.part, "argv": sys.argv, "cpu": cpu_model(), "version": sklearn_rvae.__version__,
               "result": globals()[args.part](args)}
-    (args.out / f"{args.part}.json").write_text(json.dumps(result, indent=1))
+    name = args.part if args.part != "memory" or args.formats == ["zarr", "hdf5"] else f"memory_{'_'.join(args.formats)}"
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result))
 
 
