@@ -291,7 +291,7 @@ class _SpanReader:
         if step < 0:
             start, stop = stop + 1, start + 1
         frames = self.source.read(start, stop) if stop > start else np.empty((0, self.shape[1]), self.dtype)
-        return frames[:: rows.step or 1, cols] if step < 0 else frames[::step, cols]
+        return frames[::step, cols]
 
 
 def _storage_chunks(data):

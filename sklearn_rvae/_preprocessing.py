@@ -228,7 +228,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
 
     def _checked(self, frames, start):
         """A chunk of intensities: finite and non-negative, else an error naming its frames."""
-        if frames.dtype.kind in "iu" or frames.dtype.kind == "b":
+        if frames.dtype.kind in "iub":
             if frames.dtype.kind == "i" and frames.size and frames.min() < 0:
                 self._raise_negative(frames, start)
             return frames

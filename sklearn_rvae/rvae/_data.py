@@ -124,12 +124,7 @@ class Standardise:
 
 def _edge_level(X, image_shape):
     """Median of the pixels on the edges of the images (rows 0 and h-1, columns 0 and w-1)."""
-    h, w = image_shape
-    images = X.reshape(len(X), h, w)
-    edges = np.concatenate(
-        [images[:, [0, -1], :].reshape(-1), images[:, :, [0, -1]].reshape(-1)]
-    )
-    return float(np.median(edges))
+    return float(np.median(edge_pixels(X, image_shape)))
 
 
 class TrainingData:
