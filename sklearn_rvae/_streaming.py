@@ -172,20 +172,24 @@ class StreamedFrames(Dataset):
             index -= stop - start
         raise IndexError(index)
 
-    def read_span(self, span):
+    def read_span(self, span, out=None):
         start, stop = span
-        return self.convert(self.source.read(start, stop), start)
+        return self.convert(self.source.read(start, stop), start, out=out)
 
-    def read_block(self, spans):
-        """The converted frames of ``spans``, one after the other, in one float32 array."""
-        out = np.empty((sum(stop - start for start, stop in spans), self.source.n_features), dtype=np.float32)
+    def read_block(self, spans, out=None):
+        """The converted frames of ``spans``, one after the other, in one float32 array.
+
+        Written into the first rows of ``out`` when given (a buffer used
+        again and again: a fresh 128 MiB array a block costs page faults
+        that take longer than the reading).
+        """
+        rows = sum(stop - start for start, stop in spans)
+        out = np.empty((rows, self.source.n_features), dtype=np.float32) if out is None else out[:rows]
         row = 0
-        for span in spans:
-            frames = self.read_span(span)
-            out[row : row + len(frames)] = frames
-            row += len(frames)
-            del frames
-            release_freed_memory()
+        for start, stop in spans:
+            self.read_span((start, stop), out=out[row : row + stop - start])
+            row += stop - start
+            release_freed_memory()  # the raw chunk
         return out
 
     def subset(self, indices):
@@ -202,15 +206,17 @@ class BlockShuffleLoader:
 
     skorch's ``iterator_train`` / ``iterator_valid`` for streamed data. Each
     epoch draws a new order of the chunks, groups them into blocks of
-    ``spans_per_block`` and draws a permutation of each block's frames, each
-    batch gathered with one index (the block is not copied); a block's last
-    batch may be short. One background thread reads the next block
-    meanwhile, across epochs too: the last block of an epoch is trained on
-    while the first of the next is read (not after the last of ``epochs``). Data that fit in one block are read
-    once and kept, and their order is one permutation of all frames per
-    epoch: the same draw as ``BatchIndexLoader`` on the data in memory.
-    Shuffling draws from torch's RNG in the calling thread (seeded per fit
-    by the estimators); the reading thread draws nothing.
+    ``spans_per_block`` and draws a permutation of each block's frames; a
+    block's last batch may be short. One background thread reads the next
+    block meanwhile, across epochs too: the last block of an epoch is
+    trained on while the first of the next is read (not after the last of
+    ``epochs``). Blocks are read into two buffers in turn, kept for the
+    loader's life (freed after its last epoch), and every batch is a copy,
+    so nothing handed out changes under the consumer. Data that fit in one
+    block are read once and kept, and their order is one permutation of
+    all frames per epoch: the same draw as ``BatchIndexLoader`` on the data
+    in memory. Shuffling draws from torch's RNG in the calling thread
+    (seeded per fit by the estimators); the reading thread draws nothing.
     """
 
     def __init__(self, dataset, batch_size=128, shuffle=False, epochs=None):
@@ -222,6 +228,8 @@ class BlockShuffleLoader:
         self._whole = None  # the one block, when the data fit in one
         self._ahead = None  # (blocks of the next epoch, the future reading its first)
         self._reader = None
+        self._buffers = [None, None]
+        self._turn = 0  # which buffer the next read fills
 
     def __len__(self):
         ds, bs = self.dataset, self.batch_size
@@ -240,13 +248,18 @@ class BlockShuffleLoader:
         if self._reader is None:
             self._reader = ThreadPoolExecutor(1, thread_name_prefix="sklearn_rvae-reader")
             weakref.finalize(self, self._reader.shutdown, wait=False, cancel_futures=True)
-        return self._reader.submit(self.dataset.read_block, spans)
+        ds = self.dataset
+        turn, self._turn = self._turn, 1 - self._turn
+        if self._buffers[turn] is None:
+            widest = max(stop - start for start, stop in ds.spans)
+            self._buffers[turn] = np.empty((ds.spans_per_block * widest, ds.source.n_features), dtype=np.float32)
+        return self._reader.submit(ds.read_block, spans, self._buffers[turn])
 
     def _batches(self, block):
         order = torch.randperm(len(block)) if self.shuffle else None
         bs = self.batch_size
         for start in range(0, len(block), bs):
-            Xb = block[start : start + bs] if order is None else block[order[start : start + bs]]
+            Xb = block[start : start + bs].clone() if order is None else block[order[start : start + bs]]
             yield Xb, torch.zeros(len(Xb))
 
     def __iter__(self):
@@ -273,6 +286,8 @@ class BlockShuffleLoader:
                 self._ahead = (following, self._read(following[0]))
             yield from self._batches(block)
             del block
+        if self._ahead is None:
+            self._buffers = [None, None]
 
 
 def frame_loader(dataset, batch_size=128, shuffle=False, epochs=None):

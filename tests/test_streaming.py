@@ -100,7 +100,7 @@ def test_nothing_is_read_whole(digits, monkeypatch):
     blocks = []
     read_block = _streaming.StreamedFrames.read_block
     monkeypatch.setattr(_streaming.StreamedFrames, "read_block",
-                        lambda self, spans: blocks.append(read_block(self, spans)) or blocks[-1])
+                        lambda self, spans, out=None: blocks.append(read_block(self, spans, out)) or blocks[-1])
     counting = CountingArray(digits)
     X = da.from_array(counting, chunks=(50, digits.shape[1]))
     model = RotationInvariantVAE(n_components=2, max_epochs=4, random_state=0).fit(X)
@@ -115,13 +115,20 @@ def test_nothing_is_read_whole(digits, monkeypatch):
     assert counting.largest == 50 * digits.shape[1]
 
 
+def _to_float32(frames, start, out=None):
+    if out is None:
+        return frames.astype(np.float32)
+    out[:] = frames
+    return out
+
+
 def test_block_shuffle_visits_every_frame_once_per_epoch(digits, monkeypatch):
     monkeypatch.setattr(_streaming, "BLOCK_BYTES", 2 * 40 * digits.shape[1] * 4)
     X = da.from_array(np.arange(300, dtype=np.float32)[:, None] * np.ones((1, 4), np.float32), chunks=(40, 4))
     from sklearn_rvae._frames import frame_source
 
     source = frame_source(RotationInvariantVAE(), X, detector_shape=(2, 2), scan_shape=None, reset=True)
-    ds = _streaming.StreamedFrames(source, source.spans(40), lambda frames, start: frames.astype(np.float32))
+    ds = _streaming.StreamedFrames(source, source.spans(40), _to_float32)
     orders = []
     for _ in range(2):
         seen = np.concatenate([b[0][:, 0].numpy() for b in _streaming.BlockShuffleLoader(ds, 32, shuffle=True)])

@@ -93,18 +93,35 @@ class Standardise:
 
     With ``dtype=None`` the arithmetic runs in float32 for float32 frames and
     in float64 for the others, as on in-memory X (so that a streamed fit sees
-    the same numbers), and the result is float32 for the network.
+    the same numbers), and the result is float32 for the network. Given
+    ``out`` (float32 rows), the result is written there: float64 work goes
+    through a few rows at a time, so no copy of the chunk is made.
     """
+
+    # Rows of float64 work per piece when writing into ``out`` (about 4 MiB).
+    PIECE_BYTES = 4 * 2**20
 
     def __init__(self, offset, scale, bernoulli, dtype=None):
         self.offset, self.scale, self.bernoulli, self.dtype = offset, scale, bernoulli, dtype
 
-    def __call__(self, frames, start=0):
+    def __call__(self, frames, start=0, out=None):
         work = self.dtype or (np.float32 if frames.dtype == np.float32 else np.float64)
-        out = np.subtract(frames, np.asarray(self.offset, dtype=work), dtype=work)
-        out /= np.asarray(self.scale, dtype=work)
+        offset, scale = np.asarray(self.offset, dtype=work), np.asarray(self.scale, dtype=work)
+        if out is None:
+            result = np.subtract(frames, offset, dtype=work)
+            result /= scale
+        elif work == out.dtype:
+            result = np.subtract(frames, offset, out=out, dtype=work)
+            result /= scale
+        else:
+            rows = max(1, self.PIECE_BYTES // max(1, frames.shape[1] * np.dtype(work).itemsize))
+            for r in range(0, len(frames), rows):
+                piece = np.subtract(frames[r : r + rows], offset, dtype=work)
+                piece /= scale
+                out[r : r + rows] = piece
+            result = out
         span = (start, start + len(frames))
-        if not np.isfinite(out).all():
+        if not np.isfinite(result).all():
             raw = frames.astype(np.float64, copy=False)
             finite = np.isfinite(raw).all(1)
             if not finite.all():
@@ -119,7 +136,7 @@ class Standardise:
                 f"likelihood='bernoulli' needs X in [0, 1]; frames {span[0]}-{span[1] - 1} hold "
                 f"values in [{frames.min():.4g}, {frames.max():.4g}]. Scale X or use likelihood='gaussian'."
             )
-        return out if self.dtype else out.astype(np.float32, copy=False)
+        return result if self.dtype or out is not None else result.astype(np.float32, copy=False)
 
 
 def _edge_level(X, image_shape):
