@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ._utils import resolve_image_shape, validate_numeric
+from ._utils import check_open, resolve_image_shape, validate_numeric
 from .io import FileFormatError
 
 # A lazy chunk (read from disk) holds about this many bytes once converted
@@ -25,6 +25,7 @@ LAZY_CHUNK_BYTES = 16 * 2**20
 
 
 def _kind(X):
+    check_open(X, "X")
     module = type(X).__module__ or ""
     if module.startswith("dask."):
         return "dask"

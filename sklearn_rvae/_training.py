@@ -10,11 +10,13 @@ unpickled on a machine without a GPU.
 """
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import ValidSplit
@@ -82,6 +84,15 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
             f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch {exc.batch}. "
             f"Likely causes: {causes()}. The epochs so far are in history_."
         ) from None
+    guard = dict(net.callbacks_).get("divergence_guard")
+    if guard is not None and guard.blown_up_ is not None:
+        epoch, loss, best = guard.blown_up_
+        warnings.warn(
+            f"Training loss blew up without becoming NaN: {loss:.4g} at epoch {epoch}, against {best:.4g} at "
+            f"best before it (history_ has every epoch). Likely causes: {causes()}.",
+            ConvergenceWarning, stacklevel=3,
+        )
+        guard.blown_up_ = None  # said once; a later partial_fit call says it again only if it happens again
     net.module_.eval()
     net.criterion_.eval()
     return net
@@ -133,14 +144,37 @@ class Diverged(Exception):
 
 
 class DivergenceGuard(Callback):
-    """Stop training at the first batch whose loss is not finite.
+    """Stop training at the first batch whose loss is not finite; note an epoch whose loss blew up.
 
     A diverged network goes on returning NaN codes and predictions; the
     estimators turn ``Diverged`` into an error that names the likely causes.
+    A loss that stays finite but grows by ``BLOW_UP`` times the scale of the
+    losses so far (the larger of the first epoch's and the best epoch's
+    magnitude) is a training on its way there: the first such epoch is kept
+    in ``blown_up_`` (epoch, loss, best) for ``train_net`` to warn about.
     """
+
+    BLOW_UP = 100.0
+
+    def initialize(self):
+        self.blown_up_ = None
+        self._first = self._best = None
+        return self
 
     def on_epoch_begin(self, net, **kwargs):
         self.batch_ = 0
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("train_loss")
+        if loss is None or not math.isfinite(loss):
+            return
+        if self._first is None:
+            self._first = self._best = loss
+            return
+        scale = max(abs(self._first), abs(self._best), 1e-12)
+        if self.blown_up_ is None and loss - self._best > self.BLOW_UP * scale:
+            self.blown_up_ = (len(net.history), loss, self._best)
+        self._best = min(self._best, loss)
 
     def on_batch_end(self, net, batch=None, training=False, loss=None, **kwargs):
         self.batch_ += 1

@@ -1,7 +1,7 @@
 """Helpers shared by the estimators: devices, seeding, image shapes, input validation.
 
 The argument checks (``check_scalar``, ``check_int``, ``check_bool``,
-``check_real_tuple``, ``check_int_tuple``, ``check_annulus``, ``real_array``,
+``check_real_tuple``, ``check_int_tuple``, ``check_annulus``, ``real_array``, ``check_positions``,
 ``check_all_finite`` and the ``Interval`` constraint that refuses bools) are
 the package's one set, for the estimators, the functions and the
 simulators alike; each error names the parameter, the value and what is
@@ -124,12 +124,31 @@ def seed_from(random_state):
     return int(local_random_state(random_state).randint(np.iinfo(np.int32).max))
 
 
+def check_open(value, name):
+    """``value`` unless it is an HDF5 dataset of a closed file: then an error naming ``name``.
+
+    h5py's own message for a closed file ("identifier is not of specified
+    type") names neither the argument nor the cause. Every entry point that
+    reads an array (``validate_numeric``, ``real_array``, the frame reader)
+    comes through here.
+    """
+    if type(value).__module__.startswith("h5py") and not getattr(getattr(value, "id", None), "valid", True):
+        raise ValueError(
+            f"{name} is an h5py dataset whose file has been closed. Keep the file open while the data are "
+            f"used: with h5py.File(path) as f: ... pass f['dataset'] inside the with-block."
+        )
+    return value
+
+
 def validate_numeric(estimator, X, y="no_validation", **check_params):
     """scikit-learn's ``validate_data``, with a ``TypeError`` that names X or y for text.
 
     numpy's own message for words in a numeric array ("could not convert
     string to float") names neither the argument nor what is expected.
     """
+    check_open(X, "X")
+    if not (isinstance(y, str) and y == "no_validation"):
+        check_open(y, "y")
     try:
         return validate_data(estimator, X, y, **check_params)
     except ValueError as exc:
@@ -149,6 +168,7 @@ def validate_numeric(estimator, X, y="no_validation", **check_params):
 
 def real_array(value, name):
     """``value`` as a float64 array, or an error naming ``name`` (text, complex or ragged input)."""
+    check_open(value, name)
     try:
         array = np.asarray(value)
     except ValueError:  # numpy refuses ragged nested sequences
@@ -164,6 +184,34 @@ def real_array(value, name):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}.")
     return array.astype(np.float64, copy=False)
+
+
+def check_positions(positions, name="positions", n=None, min_count=0):
+    """(row, col) pixel positions as finite float64 of shape (m, 2), or an error naming ``name``.
+
+    A DataFrame (``locate``, ``find_atoms(..., as_frame=True)``) gives its
+    ``row`` and ``col`` columns. ``n``: the count the positions must have
+    (one per value); ``min_count``: the fewest that mean anything here.
+
+    >>> check_positions([[1, 2.5]]).tolist()
+    [[1.0, 2.5]]
+    """
+    if hasattr(positions, "columns") and hasattr(positions, "to_numpy"):  # a DataFrame
+        missing = [c for c in ("row", "col") if c not in positions.columns]
+        if missing:
+            raise ValueError(f"{name} is a DataFrame without the column(s) {missing}: it needs 'row' and 'col'; "
+                             f"its columns are {list(positions.columns)}.")
+        positions = positions[["row", "col"]].to_numpy()
+    positions = real_array(positions, name)
+    if positions.ndim != 2 or positions.shape[1] != 2:
+        raise ValueError(f"{name} must be (row, col) pixel positions of shape (n, 2), got shape {positions.shape}.")
+    check_all_finite(positions, name)
+    if n is not None and len(positions) != n:
+        raise ValueError(f"{name} holds {len(positions)} positions but there are {n} values: "
+                         f"they must be one per position.")
+    if len(positions) < min_count:
+        raise ValueError(f"{name} holds {len(positions)} positions; at least {min_count} needed.")
+    return positions
 
 
 def check_all_finite(array, name, where=None, hint=""):

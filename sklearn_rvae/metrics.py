@@ -17,8 +17,16 @@ from ._utils import check_all_finite, check_bool, check_scalar, local_random_sta
 
 
 def _finite_vector(value, name):
-    """A finite real array, flattened to 1-D."""
-    array = real_array(value, name).ravel()
+    """A finite real 1-D array: one value per sample.
+
+    A column or a row (n, 1) / (1, n) is taken as its n values; any other
+    shape is an error, never flattened (an (n, 2) array of angles flattened
+    would be scored as 2n samples and give a number that means nothing).
+    """
+    array = real_array(value, name)
+    if sum(size > 1 for size in array.shape) > 1:
+        raise ValueError(f"{name} must be 1-D, one value per sample, got an array of shape {array.shape}.")
+    array = array.reshape(-1)
     check_all_finite(array, name)
     return array
 
@@ -40,9 +48,12 @@ def _codes(codes, name="codes", min_samples=1):
 def _labels(labels, name, n=None):
     """Group labels, 1-D (of length ``n`` if given), comparable and without NaN."""
     try:
-        labels = np.asarray(labels).ravel()
+        labels = np.asarray(labels)
     except ValueError:
         raise ValueError(f"{name} must be a sequence of labels, got a ragged sequence.") from None
+    if sum(size > 1 for size in labels.shape) > 1:
+        raise ValueError(f"{name} must be 1-D, one label per sample, got an array of shape {labels.shape}.")
+    labels = labels.reshape(-1)
     if n is not None and len(labels) != n:
         raise ValueError(f"{name} must have one label per sample ({n}), got {len(labels)}.")
     # NaN labels never equal themselves: each would be a group of its own.

@@ -11,7 +11,7 @@ from scipy.sparse.linalg import cg
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
-from .._utils import check_all_finite, check_bool, check_scalar
+from .._utils import check_all_finite, check_bool, check_open, check_positions, check_scalar
 
 # The peaks are looked for on the image smoothed by a Gaussian of
 # min_distance * _SMOOTH pixels: about the width of a column when min_distance
@@ -36,6 +36,7 @@ _GAUSS_NEWTON_STEPS = 8
 
 def check_image(image, name="image", ndim=(2,)):
     """Return ``image`` as a finite float64 array with one of the dimensions ``ndim``."""
+    check_open(image, name)
     try:
         arr = np.asarray(image)
     except Exception as exc:  # ragged lists and the like
@@ -52,16 +53,6 @@ def check_image(image, name="image", ndim=(2,)):
     arr = arr.astype(np.float64)
     check_all_finite(arr, name, hint="; replace them before finding atoms")
     return arr
-
-
-def check_positions(positions):
-    """``positions`` as finite float64 (row, col) pairs of shape (n, 2)."""
-    positions = np.asarray(positions, dtype=np.float64)
-    if positions.ndim != 2 or positions.shape[1] != 2 or not np.all(np.isfinite(positions)):
-        raise ValueError(
-            f"positions must be finite (row, col) pairs of shape (n, 2); got shape {positions.shape}."
-        )
-    return positions
 
 
 def _window(shape, centres, radius):

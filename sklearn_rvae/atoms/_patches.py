@@ -10,7 +10,8 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._frames import frame_source, is_streamed
 from .._utils import Interval
-from ._find import check_image, check_positions, find_atoms
+from .._utils import check_positions
+from ._find import check_image, find_atoms
 from ._link import _numbers, _whole_numbers
 
 

@@ -72,6 +72,24 @@ def _radial_distance(detector_shape, center):
     return np.hypot(yy - center[0], xx - center[1])
 
 
+def _ring(distance, radii, center, name, value, outer_closed):
+    """Weights 1 on the pixels ``inner <= distance < outer`` (``<=`` with ``outer_closed``), 0 elsewhere.
+
+    A ring that holds no pixel of the detector is an error naming the
+    parameter, its value and the distances the detector's pixels span: a
+    blank virtual image or a COM of nothing says nothing about the sample.
+    """
+    inner, outer = radii
+    inside = (distance >= inner) & ((distance <= outer) if outer_closed else (distance < outer))
+    if not inside.any():
+        raise ValueError(
+            f"{name}={value!r} covers no pixel of the {distance.shape[0]} x {distance.shape[1]} detector: "
+            f"its pixels lie {distance.min():.3g} to {distance.max():.3g} px from the centre "
+            f"({center[0]:.4g}, {center[1]:.4g}). Give radii in detector pixels within that range."
+        )
+    return inside.astype(np.float64)
+
+
 class COMTransformer(TransformerMixin, BaseEstimator):
     """Centre-of-mass (COM) / differential phase contrast analysis of 4D-STEM data.
 
@@ -461,8 +479,8 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         distance = _radial_distance(self.detector_shape_, self.center_)
         weights = []
         for name, radii in detectors.items():
-            inner, outer = _annulus(radii, f"detectors[{name!r}]")
-            weights.append(((distance >= inner) & (distance < outer)).astype(np.float64))
+            label = f"detectors[{name!r}]"
+            weights.append(_ring(distance, _annulus(radii, label), self.center_, label, radii, outer_closed=False))
         module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights), kernel=self.kernel)
         sums, _ = self._moments(source, module=module, name="X")
         shape = (-1,) if source.scan_shape is None and self.scan_shape_ is None else self._map_scan_shape(source)
@@ -531,11 +549,8 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         if mask_image is None:
             weight = np.ones((ky, kx))
         elif mask_image[0] == "radial":
-            inner, outer = mask_image[1]
-            d = _radial_distance((ky, kx), center)
-            weight = ((d >= inner) & (d <= outer)).astype(np.float64)
-            if not np.any(weight):
-                raise ValueError(f"mask={self.mask!r} selects no detector pixel about the centre {tuple(center)}.")
+            weight = _ring(_radial_distance((ky, kx), center), mask_image[1], center, "mask", self.mask,
+                           outer_closed=True)
         else:
             weight = mask_image[1]
         yy, xx = np.mgrid[:ky, :kx]

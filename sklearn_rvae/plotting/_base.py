@@ -52,24 +52,6 @@ def check_image(image, name="image"):
     return image
 
 
-def check_positions(positions, n, name="positions"):
-    """(row, col) pairs of shape (n, 2), finite; a DataFrame gives its ``row`` and ``col`` columns."""
-    if isinstance(positions, pd.DataFrame):
-        missing = [c for c in ("row", "col") if c not in positions.columns]
-        if missing:
-            raise ValueError(f"{name} is a DataFrame without the column(s) {missing}: it needs 'row' and 'col'; "
-                             f"its columns are {list(positions.columns)}.")
-        positions = positions[["row", "col"]].to_numpy()
-    positions = real_array(positions, name)
-    if positions.ndim != 2 or positions.shape[1] != 2:
-        raise ValueError(f"{name} must be (row, col) pixel positions of shape (n, 2), got shape {positions.shape}.")
-    check_all_finite(positions, name)
-    if n is not None and len(positions) != n:
-        raise ValueError(f"{name} holds {len(positions)} positions but there are {n} values: "
-                         f"they must be one per position.")
-    return positions
-
-
 def check_bounds(value, name):
     """A wheel's place: True (the default corner) or (x0, y0, width, height) in Axes fractions."""
     if value is True:

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import dpc
 from .._utils import check_all_finite, check_int, check_scalar, real_array
-from ._base import check_bounds, check_image, check_positions, direction_wheel, get_axes, pyplot
+from .._utils import check_positions
+from ._base import check_bounds, check_image, direction_wheel, get_axes, pyplot
 
 _TILT_NAMES = ("alpha", "beta", "gamma")
 
@@ -166,7 +167,7 @@ def plot_tilt_map(image, centers, tilts, *, angle="gamma", ax=None, cmap="coolwa
     """
     pyplot()  # the plot extra's error before any work
     image = check_image(image)
-    centers = check_positions(centers, None, "centers")
+    centers = check_positions(centers, "centers")
     values, name = _tilt_values(tilts, len(centers), angle)
     if vmax is None:
         vmax = float(np.abs(values).max()) if values.size else 0.0

@@ -7,14 +7,13 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils import check_all_finite, check_int, check_scalar, real_array
+from .._utils import check_all_finite, check_int, check_positions, check_scalar, real_array
 from ..rvae import RotationInvariantVAE
 from ._base import (
     angle_wheel,
     as_values,
     check_bounds,
     check_image,
-    check_positions,
     check_shape_pair,
     class_colors,
     class_index,
@@ -228,7 +227,7 @@ def _layout(values, positions, scan_shape, image, name):
             raise ValueError(f"scan_shape={(sy, sx)} holds {sy * sx} positions but {name} has {values.size} "
                              f"values.")
         return values.reshape(sy, sx), None, None
-    positions = check_positions(positions, len(values))
+    positions = check_positions(positions, n=len(values))
     return values, positions, None if image is None else check_image(image)
 
 

@@ -12,7 +12,7 @@ from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
-from .._utils import Interval, check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
+from .._utils import Interval, check_positions, check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
@@ -528,17 +528,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
                 image = np.clip(ndimage.zoom(image, factor, order=3, mode="reflect", grid_mode=True), 0, None)
         if centers is not None:
-            centers = np.asarray(centers, dtype=np.float64)
-            if centers.ndim != 2 or centers.shape[1] != 2 or not np.all(np.isfinite(centers)):
-                raise ValueError(f"centers must be finite (row, col) positions of shape (n_columns, 2), got "
-                                 f"shape {centers.shape}.")
+            # At least one: a map of no columns is a mistake upstream (an atom finder that found none).
+            centers = check_positions(centers, "centers", min_count=1)
             scaled = (centers + 0.5) * factor - 0.5  # pixel centres map onto pixel centres
             if np.any(scaled < -0.5) or np.any(scaled > np.array(image.shape) - 0.5):
                 raise ValueError(f"centers must lie inside the image of shape {image.shape[:2]}.")
             padded = np.pad(image, ((h, h), (w, w)), mode="reflect")
             corner = np.round(scaled - (np.array([h, w]) - 1) / 2).astype(int) + (h, w)
-            patches = np.stack([padded[r : r + h, c : c + w] for r, c in corner]) if len(corner) else \
-                np.empty((0, h, w))
+            patches = np.stack([padded[r : r + h, c : c + w] for r, c in corner])
             return np.asarray(self.predict(patches.reshape(len(patches), h * w))).reshape(len(patches), -1)
         if image.shape[0] < h or image.shape[1] < w:
             raise ValueError(f"image must be at least the patch size {self.image_shape_}, got {image.shape}.")
