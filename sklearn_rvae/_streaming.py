@@ -132,8 +132,8 @@ def non_finite_error(name, bad_positions, n_bad, what, span=None):
     )
 
 
-def chunks_with_progress(source, step, label, verbose, unit="frames read"):
-    """``source.chunks(step)`` with a progress line when ``verbose``."""
+def chunks_with_progress(source, step, label, verbose, unit="frames"):
+    """``source.chunks(step)`` with a tqdm progress bar when ``verbose``."""
     progress = Progress(label, source.n_frames, verbose, unit=unit)
     for start, stop in source.spans(step):
         yield start, source.read(start, stop)

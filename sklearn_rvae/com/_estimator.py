@@ -168,7 +168,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
     device : str, default="auto"
         ``"auto"`` (a CUDA GPU when present), ``"cpu"`` or ``"cuda[:N]"``.
     verbose : int, default=0
-        Print the progress of reading the frames in ``fit`` and ``transform``
+        Show a progress bar (tqdm) of reading the frames in ``fit`` and ``transform``
         (frames done, time left), at most once a second: for files and
         arrays larger than memory.
 
@@ -596,7 +596,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             out = np.empty((source.n_frames, n_out))
             pattern = np.zeros(source.n_features) if with_pattern else None
             step = self._chunk_frames(source)
-            progress = Progress(type(self).__name__, source.n_frames, self.verbose, unit="frames read")
+            progress = Progress(type(self).__name__, source.n_frames, self.verbose, unit="frames")
             buffer = None
             with torch.inference_mode(), warnings.catch_warnings():
                 # Read-only sources (memmaps, files) give read-only arrays;

@@ -634,7 +634,7 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         joblib workers simulating images (``None``: 1; negative: all CPUs
         but ``-1 - n_jobs``).
     verbose : bool or int, default=False
-        Print the progress of the simulation.
+        Show a progress bar (tqdm) of the simulation.
 
     Returns
     -------
@@ -791,7 +791,7 @@ def _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose
     if verbose:
         print(f"make_perovskite_abf: {done} of {len(jobs)} images cached, {len(todo)} to simulate", flush=True)
     computed = {}
-    progress = Progress("make_perovskite_abf", len(todo), verbose, unit="images simulated")
+    progress = Progress("make_perovskite_abf", len(todo), verbose, unit="images")
     batch = max(1, int(n_jobs) if n_jobs and n_jobs > 0 else 1) * 4
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]

@@ -161,7 +161,7 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
 
     # Only what is left to simulate counts, so the time left is that of the simulation.
     todo = sum(stop - start for start, stop in chunks if cached(start, stop) is None or not cached(start, stop).exists())
-    progress = Progress("abTEM", todo, verbose, unit="probe positions simulated")
+    progress = Progress("abTEM", todo, verbose, unit="probe positions")
     for k, (start, stop) in enumerate(chunks):
         path = cached(start, stop)
         if path is not None and path.exists():
@@ -285,7 +285,7 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         Seeds the Poisson noise; ``None`` draws a seed from the OS (numpy's
         global random state is left as it was).
     verbose : bool, default=False
-        Print progress per chunk of 64 positions.
+        Show a progress bar (tqdm), advanced per chunk of 64 positions.
     n_jobs : int, default=1
         Threads for the multislice (dask's threaded scheduler).
 

@@ -617,7 +617,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         out : array-like of shape (n_samples, n_components), default=None
             Where to write Z, chunk by chunk (an ndarray, a zarr array or an
             HDF5 dataset, such as ``zarr.open(path, mode="w", shape=...)``),
-            with a progress line per second when ``verbose``. Returned.
+            with a tqdm progress bar when ``verbose``. Returned.
 
         Returns
         -------
