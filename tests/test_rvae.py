@@ -169,6 +169,24 @@ def test_sample_shapes_and_seed(small_digits):
         rvae.sample(0)
 
 
+def test_latent_prior_is_public_and_what_sample_draws_from(small_digits):
+    X, _, _ = small_digits
+    plain = _quick().fit(X).latent_prior_
+    np.testing.assert_array_equal(plain.means, np.zeros((1, 2)))
+    np.testing.assert_array_equal(plain.covariances, np.eye(2)[None])
+    assert plain.mode_class is None and plain.weights.tolist() == [1.0]
+    model = _quick(n_classes=2, max_epochs=5).fit(X)
+    prior = model.latent_prior_
+    m = len(prior.weights)
+    assert prior.means.shape == (m, 2) and prior.covariances.shape == prior.code_covariances.shape == (m, 2, 2)
+    assert prior.weights.sum() == pytest.approx(1.0) and set(prior.mode_class) == {0, 1}
+    # The prior widens the codes' modes by their posterior variance.
+    assert np.all(np.diagonal(prior.covariances, axis1=1, axis2=2) >= np.diagonal(prior.code_covariances, axis1=1,
+                                                                                      axis2=2) - 1e-12)
+    z = prior.sample(20000, np.random.RandomState(0))
+    np.testing.assert_allclose(z.mean(0), prior.weights @ prior.means, atol=0.05 * z.std(0).max())
+
+
 def test_feature_names_and_pandas_output(small_digits):
     X, _, _ = small_digits
     rvae = _quick(n_components=3).set_output(transform="pandas").fit(X)

@@ -51,17 +51,8 @@ def _check_components(components, n_components):
 
 def _prior_spread(decoder):
     """Mean and standard deviation of every latent: the codes' mixture with n_classes, else the prior N(0, 1)."""
-    n = decoder.n_components
-    prior = getattr(decoder.net_.module_, "class_prior", None)
-    if prior is None:
-        return np.zeros(n), np.ones(n)
-    weights = np.exp(prior.log_weights.detach().cpu().numpy())
-    means = prior.means.detach().cpu().numpy()
     # The modes of the codes, not the prior's (widened by the posterior variance): the map spans the codes.
-    variances = np.diagonal(prior.code_covariances.detach().cpu().numpy(), axis1=1, axis2=2)
-    mean = weights @ means
-    second = weights @ (variances + means**2)
-    return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
+    return decoder.latent_prior_.code_moments()
 
 
 def _check_range(value, name):

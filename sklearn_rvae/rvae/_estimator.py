@@ -35,7 +35,7 @@ from .._utils import (
     seed_from,
     validate_numeric,
 )
-from ._classes import fit_class_prior
+from ._classes import LatentPrior, fit_class_prior
 from ._data import (
     Standardise,
     check_image_shape,
@@ -224,6 +224,11 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``dur`` (seconds).
     n_iter_ : int
         Number of epochs run (by the kept training).
+    latent_prior_ : LatentPrior
+        The prior over the codes, as numpy arrays: ``weights``, ``means``,
+        ``covariances`` (what :meth:`sample` draws from),
+        ``code_covariances`` (the codes' own modes) and ``mode_class``; one
+        mode N(0, I) without ``n_classes``.
     init_losses_ : ndarray of shape (n_init,)
         Final loss of every training; the kept one is the smallest.
     classes_ : ndarray of shape (n_classes,)
@@ -687,6 +692,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_is_fitted(self)
         return self.net_.module_.class_prior
 
+    @property
+    def latent_prior_(self):
+        """The prior over the codes as numpy arrays (a ``LatentPrior``): N(0, I), or the class mixture."""
+        check_is_fitted(self)
+        return LatentPrior.of(self.net_.module_, self.n_components)
+
     def transform_pose(self, X, return_posterior=False):
         """Inferred pose of each image.
 
@@ -938,13 +949,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         check_bool(upright, "upright")
         rng = local_random_state(random_state)
         module = self.net_.module_
-        z = rng.standard_normal((n_samples, self.n_components))
-        if module.class_prior is not None:
-            prior = module.class_prior
-            weights = prior.log_weights.exp().cpu().numpy().astype(np.float64)
-            mode = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
-            chol = np.linalg.cholesky(prior.covariances.cpu().numpy())
-            z = prior.means.cpu().numpy()[mode] + np.einsum("nij,nj->ni", chol[mode], z)
+        z = self.latent_prior_.sample(n_samples, rng)
         angle = np.zeros(n_samples)
         shift = np.zeros((n_samples, 2)) if module.translation else None
         if not upright:
