@@ -317,7 +317,7 @@ def test_classes_are_the_first_neighbour_environments_at_any_lattice_angle():
 def test_class_prior_sums_the_modes_of_each_class():
     import torch
 
-    from sklearn_rvae.rvae._module import GaussianMixturePrior
+    from sklearn_rvae.rvae._prior import GaussianMixturePrior
 
     prior = GaussianMixturePrior(2, 2, n_modes=3).double()
     means = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
@@ -335,7 +335,8 @@ def test_class_prior_kl_is_the_elbo_term_at_the_best_mode_posterior():
     import torch
     from torch.distributions import MultivariateNormal, kl_divergence
 
-    from sklearn_rvae.rvae._module import GaussianMixturePrior, kl_standard_normal
+    from sklearn_rvae.rvae._losses import kl_standard_normal
+    from sklearn_rvae.rvae._prior import GaussianMixturePrior
 
     rng = np.random.default_rng(0)
     prior = GaussianMixturePrior(2, 2, n_modes=3).double()
@@ -361,7 +362,7 @@ def test_a_class_prior_pickled_before_modes_were_shared_has_one_mode_per_class()
 
     import torch
 
-    from sklearn_rvae.rvae._module import GaussianMixturePrior
+    from sklearn_rvae.rvae._prior import GaussianMixturePrior
 
     prior = GaussianMixturePrior(3, 2).double()
     prior.set_mixture([0.5, 0.3, 0.2], np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]]), np.stack([np.eye(2)] * 3))

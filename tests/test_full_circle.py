@@ -10,7 +10,8 @@ from scipy import ndimage
 from sklearn_rvae import RotationInvariantVAE
 from sklearn_rvae.datasets import make_rotated_shapes
 from sklearn_rvae.metrics import angle_error_by_class
-from sklearn_rvae.rvae._module import turn_all, turn_matrix, warp_images
+from sklearn_rvae.rvae._geometry import warp_images
+from sklearn_rvae.rvae._turns import turn_all, turn_matrix
 
 
 def _wrap(d, period=360.0):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sklearn_rvae._utils import resolve_image_shape
 from sklearn_rvae.metrics import circular_correlation
-from sklearn_rvae.rvae._module import warp_images
+from sklearn_rvae.rvae._geometry import warp_images
 
 sides = st.integers(min_value=1, max_value=64)
 

@@ -18,7 +18,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn_rvae import RotationInvariantVAE
 from sklearn_rvae.datasets import make_rotated_digits
 from sklearn_rvae.metrics import circular_correlation
-from sklearn_rvae.rvae._module import pixel_grid, upright_coordinates, warp_images
+from sklearn_rvae.rvae._geometry import pixel_grid, upright_coordinates, warp_images
 
 
 @pytest.fixture(scope="module")

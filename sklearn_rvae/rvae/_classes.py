@@ -8,7 +8,8 @@ from scipy.cluster.hierarchy import cut_tree, linkage
 from scipy.spatial.distance import squareform
 from sklearn.mixture import GaussianMixture
 
-from ._module import GaussianMixturePrior, pixel_grid, warp_images
+from ._geometry import pixel_grid, warp_images
+from ._prior import GaussianMixturePrior
 
 # Modes of the code mixture per class (fit_class_prior). On issue 22's
 # validation frames (tapers of 5 and 6 px), 3 and 4 per class gave the four
@@ -17,50 +18,6 @@ from ._module import GaussianMixturePrior, pixel_grid, warp_images
 # degrees (>= 0.98), where choosing the count by BIC (6-7 modes) fell to 0.82.
 MODES_PER_CLASS = 4
 _N_TURNS = 72  # 5-degree steps when comparing decoded modes over the circle
-
-
-class LatentPrior:
-    """The prior over a fitted model's codes z, as numpy arrays: a mixture of Gaussian modes.
-
-    Without classes it is one mode, N(0, I). With ``n_classes`` it is the
-    mixture fitted to the codes of the trained network (``fit_class_prior``):
-    ``weights`` (m,), ``means`` (m, d), ``covariances`` (m, d, d) of the
-    prior (the codes' modes widened by their posterior variance, what
-    ``sample`` draws from), ``code_covariances`` (m, d, d) of the codes
-    themselves (what the class probabilities use) and ``mode_class`` (m,),
-    the class each mode belongs to (``None`` without classes).
-    """
-
-    def __init__(self, weights, means, covariances, code_covariances, mode_class):
-        self.weights, self.means, self.covariances = weights, means, covariances
-        self.code_covariances, self.mode_class = code_covariances, mode_class
-
-    @classmethod
-    def of(cls, module, n_components):
-        prior = module.class_prior
-        if prior is None:
-            eye = np.eye(n_components)[None]
-            return cls(np.ones(1), np.zeros((1, n_components)), eye, eye.copy(), None)
-        def numpy(t, dtype=np.float64):
-            return t.detach().cpu().numpy().astype(dtype)
-        weights = np.exp(numpy(prior.log_weights))
-        return cls(weights / weights.sum(), numpy(prior.means), numpy(prior.covariances),
-                   numpy(prior.code_covariances), numpy(prior.mode_class, np.int64))
-
-    def code_moments(self):
-        """Mean and standard deviation of each latent over the codes' mixture (not widened)."""
-        mean = self.weights @ self.means
-        second = self.weights @ (np.diagonal(self.code_covariances, axis1=1, axis2=2) + self.means**2)
-        return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
-
-    def sample(self, n, rng):
-        """``n`` draws of z (n, d) from the prior, with ``rng`` (a numpy RandomState)."""
-        z = rng.standard_normal((n, self.means.shape[1]))
-        if self.mode_class is None:
-            return z  # N(0, I): the draws as they are
-        mode = rng.choice(len(self.weights), size=n, p=self.weights)
-        chol = np.linalg.cholesky(self.covariances)
-        return self.means[mode] + np.einsum("nij,nj->ni", chol[mode], z)
 
 
 def content_posterior(module, chunks, batch_size, device):

@@ -13,8 +13,8 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._available_if import available_if
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._streaming import SpanValidSplit, frame_loader, map_frames, store
@@ -35,7 +35,7 @@ from .._utils import (
     seed_from,
     validate_numeric,
 )
-from ._classes import LatentPrior, fit_class_prior
+from ._classes import fit_class_prior
 from ._data import (
     Standardise,
     check_image_shape,
@@ -45,12 +45,9 @@ from ._data import (
     streamed_source,
     training_data,
 )
-from ._module import (
-    CircularRotationVAEModule,
-    NegativeELBO,
-    RotationInvariantVAEModule,
-    elbo_terms,
-)
+from ._losses import NegativeELBO, elbo_terms
+from ._module import CircularRotationVAEModule, RotationInvariantVAEModule
+from ._prior import LatentPrior
 
 
 def _has_classes(estimator):

@@ -6,21 +6,22 @@ mixture of ``n_classes`` normals instead: :class:`GaussianMixturePrior`); the an
 their prior widths before they are applied (``angle = rotation_prior * u``),
 which is the same model as a N(0, prior**2) prior on the pose itself.
 
-Pose convention (used everywhere in the package): an image is a (h, w) array
-shown with row 0 at the top. A positive angle rotates the image
-counter-clockwise on screen about its centre, as ``scipy.ndimage.rotate``
-does; the shift ``(dx, dy)`` is in pixels, dx along columns (right) and dy
-along rows (down), applied after the rotation.
+The pose convention, the pixel grid and warping are in ``_geometry``; the
+objective in ``_losses``; the sparse turns of the circular model in
+``_turns``; the class mixture prior in ``_prior``.
 """
 
 import math
 import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-_LOG_2PI = math.log(2.0 * math.pi)
+from ._geometry import pixel_grid, upright_coordinates, warp_images
+from ._losses import _LOG_2PI, NegativeELBO, kl_standard_normal, negative_log_likelihood  # noqa: F401
+from ._prior import GaussianMixturePrior  # noqa: F401  (pickles made before the split name it here)
+from ._turns import TurnedSquaredError, turn_all, turn_matrix
+
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU, "elu": nn.ELU}
 
 
@@ -29,51 +30,6 @@ def _mlp(sizes, activation):
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(n_in, n_out), _ACTIVATIONS[activation]()]
     return nn.Sequential(*layers)
-
-
-def pixel_grid(image_shape):
-    """Pixel-centre coordinates (x, y) relative to the image centre, shape (h*w, 2)."""
-    h, w = image_shape
-    ys = torch.arange(h, dtype=torch.float32) - (h - 1) / 2.0
-    xs = torch.arange(w, dtype=torch.float32) - (w - 1) / 2.0
-    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
-    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
-
-
-def upright_coordinates(points, angle, shift):
-    """Map output pixel positions to the upright frame: ``R(angle) (p - shift)``.
-
-    ``points`` (P, 2) in pixels, ``angle`` (B,) in radians, ``shift`` (B, 2)
-    in pixels or None. Returns (B, P, 2). With y pointing down, this matrix
-    makes the output the upright image rotated counter-clockwise on screen.
-    """
-    p = points.unsqueeze(0)
-    if shift is not None:
-        p = p - shift.unsqueeze(1)
-    cos = torch.cos(angle)[:, None]
-    sin = torch.sin(angle)[:, None]
-    x, y = p[..., 0], p[..., 1]
-    return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=-1)
-
-
-def warp_images(images, angle, shift, points=None):
-    """Rotate (about the centre) then shift a batch of images, differentiably.
-
-    ``images`` (B, C, h, w); ``angle`` (B,) radians; ``shift`` (B, 2) pixels
-    or None; ``points``, optionally, ``pixel_grid((h, w))`` computed once by
-    the caller. Pixels that come from outside the frame are zero. Same result
-    as ``F.affine_grid`` + ``grid_sample``, with the grid built directly from
-    the pixel coordinates (fewer small ops per step).
-    """
-    b, _, h, w = images.shape
-    if points is None:
-        points = pixel_grid((h, w)).to(images)
-    # grid_sample reads coordinates normalised to [-1, 1] over the frame's
-    # outer pixel edges (align_corners=False): x / (w/2), y / (h/2).
-    grid = upright_coordinates(points, angle, shift) * points.new_tensor([2.0 / w, 2.0 / h])
-    return F.grid_sample(
-        images, grid.view(b, h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=False
-    )
 
 
 class MLPEncoder(nn.Module):
@@ -246,271 +202,6 @@ class RotationInvariantVAEModule(nn.Module):
         return recon, self.log_scale.expand(x.shape[0]), mean, log_var
 
 
-def negative_log_likelihood(x, recon, log_scale, likelihood, pixel_axis=1):
-    """Per-sample negative log-likelihood summed over pixels (nats).
-
-    ``x`` and ``recon`` (B, P), ``log_scale`` (B,). For the Bernoulli
-    likelihood the images may lie along another ``pixel_axis`` of a larger
-    tensor (the circular model's (P, K, B) stack of turned copies).
-    """
-    if likelihood == "bernoulli":
-        p = recon.clamp(1e-6, 1.0 - 1e-6)
-        return -(x * torch.log(p) + (1.0 - x) * torch.log1p(-p)).sum(pixel_axis)
-    ls = log_scale.unsqueeze(1)
-    return (0.5 * (x - recon) ** 2 * torch.exp(-2.0 * ls) + ls + 0.5 * _LOG_2PI).sum(1)
-
-
-def kl_standard_normal(mean, log_var):
-    """Per-sample, per-latent KL(N(mean, exp(log_var)) || N(0, 1)), shape (B, L)."""
-    return 0.5 * (mean**2 + torch.exp(log_var) - 1.0 - log_var)
-
-
-class GaussianMixturePrior(nn.Module):
-    """A categorical class c over the content z, each class a mixture of normal modes.
-
-    Two mixtures share the weights w_m and means mu_m. The codes' mixture
-    (``code_covariances``: the modes of the posterior means, tight) gives
-    the classes: class c owns the modes m with ``mode_class[m] == c``, and
-    q(c | x) is the sum of its modes' responsibilities at the posterior mean
-    of z (as in VaDE, Jiang et al. 2017). A class of several modes holds an
-    environment whose codes form more than one group (an environment seen
-    from both sublattices, say). The prior p(z) = sum_m w_m N(z; mu_m,
-    Sigma_m) has those modes widened by their codes' posterior variance
-    (``covariances``: the moments of the aggregate posterior), so that a
-    mode narrower than the posteriors it holds does not inflate the KL. The
-    KL term of the ELBO is minimised over q(m | x) exactly: with KL_m =
-    KL(q(z | x) || N(mu_m, Sigma_m)), it is -log sum_m w_m exp(-KL_m), at
-    q(m | x) proportional to w_m exp(-KL_m). The mixtures are set with
-    :meth:`set_mixture` (the estimator fits them to the codes of the trained
-    network); until then every mode is N(0, I), where this is the standard
-    normal prior exactly.
-    """
-
-    def __init__(self, n_classes, n_components, n_modes=None):
-        super().__init__()
-        n_modes = n_classes if n_modes is None else int(n_modes)
-        self.n_classes = int(n_classes)
-        eye = torch.eye(n_components).expand(n_modes, -1, -1).clone()
-        self.register_buffer("means", torch.zeros(n_modes, n_components))
-        self.register_buffer("covariances", eye)
-        self.register_buffer("code_covariances", eye.clone())
-        self.register_buffer("log_weights", torch.full((n_modes,), -math.log(n_modes)))
-        self.register_buffer("mode_class", torch.arange(n_modes) % self.n_classes)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "mode_class" not in self._buffers:  # pickled before classes had several modes: one each
-            n_modes = len(self.means)
-            self.n_classes = n_modes
-            self.register_buffer("mode_class", torch.arange(n_modes, device=self.means.device))
-        # Pickled before the prior's modes were widened: classes as they were, the prior as tight
-        # as the codes (score as low as it was then; refit for the widened prior).
-        if "code_covariances" not in self._buffers:
-            self.register_buffer("code_covariances", self.covariances.clone())
-
-    def set_mixture(self, weights, means, covariances, mode_class=None, code_covariances=None):
-        """Set w (m,), mu (m, d), Sigma (m, d, d) and, optionally, each mode's class (m,).
-
-        Without ``mode_class`` the classes stay as they are (at first, mode m
-        in class ``m % n_classes``). ``code_covariances`` (m, d, d), the
-        modes of the posterior means that the responsibilities use, default
-        to ``covariances``.
-        """
-        like = self.means
-        self.log_weights.copy_(torch.log(torch.as_tensor(weights, dtype=like.dtype)))
-        self.means.copy_(torch.as_tensor(means, dtype=like.dtype))
-        self.covariances.copy_(torch.as_tensor(covariances, dtype=like.dtype))
-        codes = covariances if code_covariances is None else code_covariances
-        self.code_covariances.copy_(torch.as_tensor(codes, dtype=like.dtype))
-        if mode_class is not None:
-            self.mode_class.copy_(torch.as_tensor(mode_class, dtype=torch.long))
-
-    def class_log_proba(self, z):
-        """log q(c | z), shape (B, n_classes): each class's modes' responsibilities summed."""
-        log_gamma = self.log_responsibility(z)
-        out = log_gamma.new_full((z.shape[0], self.n_classes), -math.inf)
-        for c in range(self.n_classes):
-            own = self.mode_class == c
-            if own.any():
-                out[:, c] = torch.logsumexp(log_gamma[:, own], dim=1)
-        return out
-
-    def _solve(self, rhs, covariances):
-        """Sigma_m^-1 rhs for rhs (B, k, d), and log det Sigma_m (k,), over the k modes."""
-        chol = torch.linalg.cholesky(covariances)  # (k, d, d)
-        half = torch.linalg.solve_triangular(chol, rhs.permute(1, 2, 0), upper=False)  # (k, d, B)
-        log_det = 2.0 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
-        return half, chol, log_det
-
-    def log_responsibility(self, z):
-        """Log-responsibility of every mode at z under the codes' mixture, shape (B, n_modes)."""
-        half, _, log_det = self._solve(z[:, None, :] - self.means, self.code_covariances)
-        maha = (half**2).sum(1).T  # (B, k)
-        log_norm = -0.5 * (maha + log_det + z.shape[1] * _LOG_2PI)
-        return torch.log_softmax(self.log_weights + log_norm, dim=1)
-
-    def kl(self, mean, log_var):
-        """Per-sample KL of q(z | x) = N(mean, diag exp(log_var)) and the best q(m | x) against the prior.
-
-        min over q(m) of sum_m q_m KL_m + KL(q(m) || w) = -logsumexp_m(log w_m - KL_m).
-        """
-        half, chol, log_det = self._solve(mean[:, None, :] - self.means, self.covariances)
-        maha = (half**2).sum(1).T  # (B, k)
-        inv = torch.cholesky_inverse(chol)  # (k, d, d)
-        trace = log_var.exp() @ torch.diagonal(inv, dim1=1, dim2=2).T  # (B, k)
-        per_mode = 0.5 * (trace + maha - mean.shape[1] + log_det[None] - log_var.sum(1, keepdim=True))
-        return -torch.logsumexp(self.log_weights - per_mode, dim=1)
-
-
-def elbo_terms(outputs, x, likelihood, module=None):
-    """Per-sample (negative log-likelihood, KL) from the module's output tuple.
-
-    The circular module's tuple (five entries) carries both terms already:
-    they are summed over its rotation bins inside the module. ``module``
-    gives the prior of z (a class mixture) for the four-entry tuple.
-    """
-    if len(outputs) == 5:
-        return outputs[3], outputs[4]
-    recon, log_scale, mean, log_var = outputs
-    nll = negative_log_likelihood(x, recon, log_scale, likelihood)
-    if module is None or module.class_prior is None:
-        return nll, kl_standard_normal(mean, log_var).sum(1)
-    n_pose = module.n_pose
-    kl = kl_standard_normal(mean[:, :n_pose], log_var[:, :n_pose]).sum(1)
-    return nll, kl + module.kl_content(mean[:, n_pose:], log_var[:, n_pose:])
-
-
-class NegativeELBO(nn.Module):
-    """Training criterion: mean over the batch of ``NLL + beta * KL``.
-
-    With ``capacity=(c_max, n_epochs, gamma)`` the KL term is replaced by
-    ``gamma * |KL - C|`` with C growing linearly from 0 to ``c_max`` nats over
-    ``n_epochs`` (Burgess et al., 2018), as in AtomAI's rVAE.
-    """
-
-    def __init__(self, likelihood="gaussian", beta=1.0, capacity=None):
-        super().__init__()
-        self.likelihood = likelihood
-        self.beta = beta
-        self.capacity = capacity
-
-    def forward(self, outputs, x, epoch=1, module=None):
-        nll, kl = elbo_terms(outputs, x, self.likelihood, module)
-        if self.capacity is None:
-            return (nll + self.beta * kl).mean()
-        c_max, n_epochs, gamma = self.capacity
-        c = c_max * min(1.0, max(epoch - 1, 0) / max(n_epochs, 1))
-        return nll.mean() + gamma * (kl.mean() - c).abs()
-
-
-
-def turn_matrix(image_shape, angles):
-    """Sparse (h * w * K, h * w) CSR matrix that turns an image by each of ``angles``.
-
-    Row ``p * K + k`` holds the bilinear weights of :func:`warp_images` at
-    angle ``angles[k]`` (radians, no shift; zero outside the frame) for
-    output pixel p, so ``(M @ X).view(h * w, K, B)`` turns the images held as
-    the columns of X by every angle. For angles fixed once (the rotation
-    bins) this gathers four pixels per output pixel: far cheaper on a CPU
-    than K resamplings.
-    """
-    h, w = image_shape
-    points = pixel_grid(image_shape).double()
-    angles = torch.as_tensor(angles, dtype=torch.float64)
-    n_pix = h * w
-    src = upright_coordinates(points, angles, None)  # (K, P, 2)
-    col = src[..., 0] + (w - 1) / 2.0
-    row = src[..., 1] + (h - 1) / 2.0
-    c0, r0 = torch.floor(col), torch.floor(row)
-    fc, fr = col - c0, row - r0
-    out_index = torch.arange(n_pix * len(angles)).view(n_pix, len(angles)).T
-    rows, cols, vals = [], [], []
-    for dr, dc, weight in [(0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc),
-                           (1, 0, fr * (1 - fc)), (1, 1, fr * fc)]:
-        rr, cc = r0 + dr, c0 + dc
-        inside = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w) & (weight > 0)
-        rows.append(out_index[inside])
-        cols.append((rr[inside] * w + cc[inside]).long())
-        vals.append(weight[inside])
-    with warnings.catch_warnings():
-        # torch flags sparse CSR as beta and its invariant checks as off.
-        warnings.simplefilter("ignore", UserWarning)
-        matrix = torch.sparse_coo_tensor(
-            torch.stack([torch.cat(rows), torch.cat(cols)]), torch.cat(vals).float(),
-            (n_pix * len(angles), n_pix),
-        )
-        return matrix.coalesce().to_sparse_csr()
-
-
-def _sparse_mm(matrix, dense):
-    """CSR times row-major dense into a new row-major result."""
-    return torch.mm(matrix, dense, out=dense.new_empty(matrix.shape[0], dense.shape[1]))
-
-
-class _TurnedSquaredError(torch.autograd.Function):
-    """``||turn_k(posed_b) - x_b||^2`` for every bin k and image b, as (K, B).
-
-    One fused step instead of autograd's chain (turn, subtract, square, sum
-    and their backward passes): the (P, K, B) stack of turned copies is the
-    largest tensor of a training step. Here it is allocated once, the
-    difference is taken in place and kept for the backward pass, which
-    reuses it for the gradient (so the backward pass runs once:
-    ``once_differentiable``). Differentiable in ``posed`` only.
-    """
-
-    @staticmethod
-    def forward(ctx, matrix, matrix_t, posed, x):
-        n_pix, b = posed.shape
-        diff = _sparse_mm(matrix, posed).view(n_pix, -1, b)
-        diff.sub_(x.unsqueeze(1))
-        ctx.save_for_backward(matrix_t, diff)
-        ctx.used = False
-        return torch.linalg.vector_norm(diff, dim=0).square_()
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        if ctx.used:
-            raise RuntimeError("the circular rVAE's likelihood can be backpropagated once per forward pass.")
-        ctx.used = True
-        matrix_t, diff = ctx.saved_tensors
-        n_pix, _, b = diff.shape
-        diff.mul_((2.0 * grad).unsqueeze(0))
-        return None, None, _sparse_mm(matrix_t, diff.view(-1, b)), None
-
-
-class _SparseTurn(torch.autograd.Function):
-    """``matrix @ columns`` with the transpose given, so the backward pass does
-    not transpose (sort) the sparse matrix on every step."""
-
-    @staticmethod
-    def forward(ctx, matrix, matrix_t, columns):
-        ctx.save_for_backward(matrix_t)
-        return _sparse_mm(matrix, columns)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (matrix_t,) = ctx.saved_tensors
-        return None, None, _sparse_mm(matrix_t, grad.contiguous())
-
-
-def turn_all(matrix, columns, matrix_t=None):
-    """Turn images held as the columns of ``columns`` (P, B) by every angle of a :func:`turn_matrix`.
-
-    Returns (P, K, B): pixels first, so the turned copies of one pixel lie
-    together and the products over pixels need no transposed copy. With
-    ``matrix_t`` (the matrix's transpose, also CSR) the result is
-    differentiable with respect to ``columns``.
-    """
-    n_pix, b = columns.shape
-    columns = columns.contiguous()  # CSR times a row-major dense is the fast path
-    if matrix_t is None:
-        out = _sparse_mm(matrix, columns)
-    else:
-        out = _SparseTurn.apply(matrix, matrix_t, columns)
-    return out.view(n_pix, -1, b)
-
-
 class CircularRotationVAEModule(RotationInvariantVAEModule):
     """rVAE / rrVAE with a uniform prior on the angle over the whole circle.
 
@@ -627,7 +318,7 @@ class CircularRotationVAEModule(RotationInvariantVAEModule):
         posed = warp_images(template, offset, shift, self.decoder.points).flatten(1)
         log_scale = self.log_scale.expand(b)
         if self.likelihood == "gaussian":
-            sq = _TurnedSquaredError.apply(self.turn, self.turn_t, posed.T.contiguous(), columns)
+            sq = TurnedSquaredError.apply(self.turn, self.turn_t, posed.T.contiguous(), columns)
             nll_bins = (0.5 * sq * torch.exp(-2.0 * log_scale) + n_pix * (log_scale + 0.5 * _LOG_2PI)).T
         else:
             turned = turn_all(self.turn, posed.T, self.turn_t)  # (P, K, B)
