@@ -114,7 +114,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         bulk carbon by more than a carbon beside a vacancy does; such
         carbons are also six times as many. For classes by first neighbours, about 0.7 of the
         nearest-neighbour distance (5 px for graphene at 0.2 A/px, whose
-        bond is 7.1 px; validated in benchmarks/RESULTS.md).
+        bond is 7.1 px; chosen on validation frames).
 
     Attributes
     ----------

@@ -5,7 +5,7 @@ multiply-add on the CPU, so the torch path converts each chunk to float32 in
 a buffer and then multiplies: two passes, about half the read floor per
 frame on a 2-core machine. This kernel converts and accumulates in one pass
 and reads each frame once: on the same machine it reaches the memory read
-floor of the uint16 bytes (see benchmarks/RESULTS.md). It takes float32
+floor of the uint16 bytes. It takes float32
 frames too: BLAS streams ``W @ frames.T`` at the read rate on some CPUs and at
 a tenth of it on others, so ``DetectorMomentsModule`` times both once per
 process and keeps the faster. It is optional

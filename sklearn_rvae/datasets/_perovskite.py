@@ -532,8 +532,8 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
                         cache_dir=None, random_state=0, n_jobs=1, verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], their tilts, images and cells.
 
-    The defaults make the training data of the ``TiltRegressor()`` recipe
-    (benchmarks/RESULTS.md, "Sixteenth run"): 700 SrTiO3 images, each
+    The defaults make the training data of the ``TiltRegressor()`` recipe:
+    700 SrTiO3 images, each
     followed by its mid-plane mirror, 16 patches of 48 pixels per image, on
     exact pixel grids with a 3% pixel-size jitter. They are noise-free: the
     regressor adds the noise at fit (Poisson counts and scan-row jitter,

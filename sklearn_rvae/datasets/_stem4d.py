@@ -587,7 +587,7 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     diamond crystal (``"Ge"``, ``"Si"``): the dumbbell's two atoms sit at
     different depths along the beam, and the turn about the beam axis is not
     a symmetry of the 3-D crystal (measured: 3 percent of a pair's
-    difference remains in Ge, see benchmarks/RESULTS.md). In a zincblende
+    difference remains in Ge). In a zincblende
     crystal (``"GaAs"``...) the turn also swaps cation and anion, and the
     polarity adds to what remains. ``n_pairs`` (>= 1) and ``radius``
     (``0 <= inner <= outer``, Angstrom) as ``n_orbits`` and ``radius`` of

@@ -11,7 +11,7 @@ from sklearn.mixture import GaussianMixture
 from ._geometry import pixel_grid, warp_images
 from ._prior import GaussianMixturePrior
 
-# Modes of the code mixture per class (fit_class_prior). On issue 22's
+# Modes of the code mixture per class (fit_class_prior). On the atom study's
 # validation frames (tapers of 5 and 6 px), 3 and 4 per class gave the four
 # environments exactly in every run; 2 missed in one of four (0.96). Fitted on
 # one frame, 4 per class held on frames with the lattice turned by 7 and 41

@@ -124,8 +124,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         classic rVAE): it works while orientations stay within about +-100
         degrees, and a prior narrower than their spread pins each template
         to its class's mean orientation (on rotated digits, +-60 degrees,
-        0.3 recovers the angle better than 0.5-1.0). See
-        benchmarks/RESULTS.md.
+        0.3 recovers the angle better than 0.5-1.0).
     rotation_symmetry : int, default=1
         n-fold rotational symmetry of the objects: their angle is defined
         modulo ``360 / n`` degrees, and ``transform_pose`` reports it in
@@ -135,7 +134,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``rotation_prior="uniform"``; each bin's offset covers the angles in
         between. The cost of a training step grows with it: 12 is the most
         that keeps an epoch within 3x the normal prior's on rotated digits,
-        and 16 or 24 were no better on validation data (benchmarks/RESULTS.md).
+        and 16 or 24 were no better on validation data.
         Also the bins of the angle posterior that
         ``transform_pose(..., return_posterior=True)`` reports.
     translation_prior : float, default=2.0
@@ -155,11 +154,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         becomes the mixture of these modes, each widened by its codes'
         posterior variance, and :meth:`score` is the ELBO under it: on the
         scale of ``n_classes=None`` (as high or higher on the same network
-        in benchmarks/RESULTS.md). :meth:`sample` draws from that prior. Trained
+        in our measurements). :meth:`sample` draws from that prior. Trained
         jointly with the network, one class absorbed the others in our
         measurements, and four Gaussians on the codes picked
-        the four largest groups, not the four environments
-        (benchmarks/RESULTS.md). For atoms, the classes follow what the
+        the four largest groups, not the four environments. For atoms, the classes follow what the
         patches show: see ``AtomPatchExtractor(taper=...)``.
     lr : float, default=1e-3
         Adam learning rate.

@@ -56,7 +56,7 @@ class SpatialDecoder(nn.Module):
       half-width). The plain coordinate MLP is biased towards smooth images
       and underfits: on rotated digits at 60 epochs it reached KMeans ARI
       0.42 and 5-NN accuracy 0.60, against 0.61 and 0.73 with 16 features,
-      for 14% more time per epoch (benchmarks/RESULTS.md);
+      for 14% more time per epoch;
     - ``concat([features, z]) @ W`` is computed as ``features @ W_f + z @ W_z``
       so the z part is done once per image, not once per pixel (the same
       function, less work).

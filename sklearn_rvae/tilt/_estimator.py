@@ -18,7 +18,7 @@ from ._periodic import PeriodicCells
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
-# The stemdl recipe's fixed parts, never changed in any run of benchmarks/RESULTS*.md:
+# The stemdl recipe's fixed parts, kept as stemdl has them:
 # 4 x 4 convolutions, and a Huber loss whose delta (in standard deviations of the
 # targets) starts at 1 and shrinks by 0.9 per epoch down to 0.05.
 _KERNEL_SIZE = 4
@@ -68,8 +68,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     of the [110] projection built in, trained on simulated patches
     (``sklearn_rvae.datasets.make_perovskite_abf``), as a scikit-learn
     regressor: it fits, predicts, scores (R^2), clones, pickles and goes in
-    pipelines and grid searches. The defaults are the recipe that
-    benchmarks/RESULTS.md measures: fitted on ``make_perovskite_abf()``'s
+    pipelines and grid searches. The defaults are the validated recipe:
+    fitted on ``make_perovskite_abf()``'s
     noise-free patches and their periodic cells,
 
     >>> X, y, groups, cells = make_perovskite_abf()            # doctest: +SKIP
@@ -77,7 +77,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
     it reads held-out SrTiO3 patches at 1e5 e/A^2 to 0.29 / 0.31 / 0.42
     degrees, and CaTiO3, never trained on, to 0.86 / 0.80 / 1.08 (21 minutes
-    of training on a 2-core CPU; benchmarks/RESULTS.md). The recipe: the central 32 px of 48 px patches go through a
+    of training on a 2-core CPU). The recipe: the central 32 px of 48 px patches go through a
     seven-layer CNN with fresh shot noise and scan-row jitter every epoch,
     after the scan rows are aligned; its predictions are averaged over the
     projection's mirrors and it also learns the invariants of the
@@ -85,7 +85,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     by the likelihood of the whole patch under templates rendered from the
     cells. The plain CNN is ``zone_axis=None, scan_correction=False``.
 
-    Fixed parts of the recipe (as in stemdl, and never changed in any run):
+    Fixed parts of the recipe (as in stemdl):
     4 x 4 convolutions; Adam without weight decay, its learning rate
     annealed from ``lr`` to 0 by a cosine over ``max_epochs``; a Huber loss
     whose delta (in standard deviations of the targets) starts at 1 and
@@ -93,8 +93,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     and, before the CNN, sqrt, per-patch standardisation and then the
     training patches' per-pixel mean and standard deviation: every patch
     shares the lattice, the tilts live in a few percent of the contrast,
-    and without this step Adam does not find them (benchmarks/RESULTS_HISTORY.md,
-    "Second run").
+    and without this step Adam does not find them.
 
     Parameters
     ----------
@@ -107,7 +106,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         wider than the network needs shows more of the neighbouring
         columns' weak dynamical contrast, which decides the pair (on
         simulated SrTiO3, 48 px patches with a 32 px network: pair right
-        0.90 -> 0.97, benchmarks/RESULTS_HISTORY.md, thirteenth and fourteenth runs). Each side no larger than the
+        0.90 -> 0.97). Each side no larger than the
         patch's and of the same parity, so the crop keeps the patch centre.
     conv_layers : tuple of int and "pool", default=(32, 32, "pool", 64, 64, "pool", 64, 128, "pool", 128)
         The convolutions' output channels, in order, with ``"pool"`` for a
@@ -145,8 +144,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         shifted back; the mean offset of a patch's rows (the column's
         position) is kept. Unmodelled row jitter hides the weak dynamical
         contrast that tells a tilt from its mid-plane mirror (measured on
-        simulated SrTiO3, benchmarks/RESULTS_HISTORY.md, sixth to eighth
-        runs).
+        simulated SrTiO3).
     zone_axis : {"110"} or None, default="110"
         Build the [110] projection's physics into the network (y must be
         the three tilts of column-centred patches). Its predictions are
@@ -487,8 +485,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             rendered at each patch's own fitted pixel size. Templates that
             are training patches (every cell over whole pixels) are
             sensitive to the pixel size: resampled by 2%, simulated SrTiO3
-            loses most of its pair decisions (benchmarks/RESULTS_HISTORY.md,
-            twelfth run).
+            loses most of its pair decisions.
         stride : int or None
             Step between grid patches in pixels (after resampling); ``None``
             is half the patch size. Ignored when ``centers`` is given.

@@ -2,8 +2,8 @@
 
 Along [110] the tilts (alpha, beta, gamma) and (beta, alpha, -gamma) give
 nearly the same ABF image; only dynamical scattering tells them apart. A
-network learns the tilts up to that pair well but the pair itself poorly
-(benchmarks/RESULTS_HISTORY.md). Given an estimate of the tilts, this module asks
+network learns the tilts up to that pair well but the pair itself poorly.
+Given an estimate of the tilts, this module asks
 which member the recorded patch fits better: the training patches whose
 tilts lie near each member are templates, each template's Poisson
 likelihood has the unknown shift of every scan row integrated out, and the
@@ -101,7 +101,7 @@ class PairDecision(BaseEstimator):
         sign flipped, and keep the most likely of the four: gamma is the
         network's weakest angle. About 1.5x the decision's cost; on
         validation SrTiO3 0.28 / 0.27 / 0.39 degrees against 0.29 / 0.28 /
-        0.44 without (benchmarks/RESULTS.md).
+        0.44 without.
 
     Examples
     --------
@@ -506,7 +506,7 @@ class CellPairLibrary(PairLibrary):
     size their images happened to have (every simulated cell over whole
     pixels): a patch recorded at another offset or pixel size, as a
     microscope records it, matches none of them, and the pair decision
-    fails (benchmarks/RESULTS_HISTORY.md, eleventh and twelfth runs). Here every template is the Fourier series
+    fails. Here every template is the Fourier series
     of a noise-free cell, evaluated on the patch's own grid: before the
     look-up, the column's sub-pixel position in the patch and the pixel size
     (in the cells' Angstrom, so another lattice constant too) are fitted to

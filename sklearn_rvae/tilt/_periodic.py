@@ -7,7 +7,7 @@ whole-pixel cells a simulation needs (exact for a band-limited image; the
 ABF image sampled at 0.25 A per pixel aliases a little: against a direct
 simulation at the shifted probe positions the RMS error is 0.0074, against
 0.054 for the shift's own effect; 0.0040 against 0.040 with the 0.3 A
-source blur, benchmarks/RESULTS_HISTORY.md, thirteenth run).
+source blur).
 """
 
 import numpy as np
