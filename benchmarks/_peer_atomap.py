@@ -1,6 +1,6 @@
 """Find and refine atomic-column positions with Atomap and save them.
 
-Runs inside the peer venv built by ../shared/peers/setup_peers.sh (it cannot
+Runs inside the peers' venv built by benchmarks/peers/setup.sh (it cannot
 import sklearn_rvae): ``python _peer_atomap.py IMAGES.npy SEPARATION OUT.npz``.
 IMAGES.npy holds (n, h, w) float images with bright columns (HAADF-like; for
 dark columns pass an inverted image: Atomap's own ABF path,

@@ -4,12 +4,13 @@ Started by bench_com.py with the paths of the cubes (.npy) on the command
 line; loads them into memory, then for every line ``<name>`` read on stdin
 runs CoMUDF once on that cube with two threads and prints a JSON line with
 the wall time. The first request per cube also returns the COM maps (.npy
-path) for a correctness cross-check.
+beside the cube) for a correctness cross-check.
 """
 
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from libertem.api import Context
@@ -17,7 +18,8 @@ from libertem.udf.com import CoMParams, CoMUDF
 
 
 def main():
-    cubes = {name: np.load(path) for name, path in (arg.split("=", 1) for arg in sys.argv[1:])}
+    paths = dict(arg.split("=", 1) for arg in sys.argv[1:])
+    cubes = {name: np.load(path) for name, path in paths.items()}
     ctx = Context.make_with("threads", cpus=2)
     datasets = {name: ctx.load("memory", data=cube, sig_dims=2) for name, cube in cubes.items()}
     print(json.dumps({"ready": True}), flush=True)
@@ -33,7 +35,7 @@ def main():
         res = ctx.run_udf(dataset=datasets[name], udf=udf)
         seconds = time.perf_counter() - t0
         field = np.stack([res["raw_shifts"].data[..., 1], res["raw_shifts"].data[..., 0]], -1)
-        out = f"{sys.argv[0]}.{name}.npy"
+        out = str(Path(paths[name]).with_name(f"com_{name}.npy"))  # beside the cube, in the output folder
         np.save(out, field)
         print(json.dumps({"seconds": seconds, "com": out}), flush=True)
 

@@ -1,6 +1,6 @@
 """Train AtomAI's joint rotationally-invariant VAE (jrVAE) and save its latents.
 
-Runs inside the peer venv built by ../shared/peers/setup_peers.sh (it cannot
+Runs inside the peers' venv built by benchmarks/peers/setup.sh (it cannot
 import sklearn_rvae): ``python _peer_jrvae.py PATCHES.npy N_CLASSES EPOCHS SEED OUT.npz``.
 PATCHES.npy holds (n, h, w) float images. The call sequence is::
 

@@ -1,6 +1,6 @@
 """Train a peer rVAE (AtomAI rVAE or pyroVED iVAE) and save its latents.
 
-Runs inside the peer venv built by ../shared/peers/setup_peers.sh (it cannot
+Runs inside the peers' venv built by benchmarks/peers/setup.sh (it cannot
 import sklearn_rvae): ``python _peer_rvae.py {atomai,pyroved} X.npy EPOCHS SEED OUT.npz``.
 X.npy holds (n, h, w) images. OUT.npz gets ``z`` (posterior means of the
 content latents), ``angle`` (degrees) and ``sec_per_epoch`` (training wall

@@ -38,10 +38,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _peers import PEER_PYTHON, peer_env, require_peers  # the peers' venv (benchmarks/peers/setup.sh)
 from sklearn_rvae import COMTransformer
 
 ROOT = Path(__file__).resolve().parent
-PEER_PYTHON = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers")) / "bin" / "python"
 
 
 def make_cube(scan, detector, seed=0):
@@ -68,7 +68,7 @@ def best_time(fn, state):
 class Peer:
     def __init__(self, cubes, out):
         args = [f"{name}={path}" for name, path in cubes.items()]
-        env = dict(os.environ, PYTHONPATH=str(ROOT.parent.parent / "shared" / "peers" / "shim_path"))
+        env = peer_env()
         self.proc = subprocess.Popen(
             [str(PEER_PYTHON), str(ROOT / "_peer_com.py"), *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=out,
@@ -97,8 +97,7 @@ def in_memory(args, out):
 
     peer = None
     if args.peer:
-        if not PEER_PYTHON.exists():
-            sys.exit(f"peer venv not found at {PEER_PYTHON}: bash ../shared/peers/setup_peers.sh, or --no-peer")
+        require_peers("the LiberTEM comparison (else --no-peer)")
         paths = {}
         for name, cube in (("float32", cube_f32), ("uint16", cube_u16)):
             paths[name] = out / f"cube_{name}.npy"

@@ -18,7 +18,7 @@ Rows: PCA, NMF, RotationInvariantVAE with its defaults (normal angle prior),
 with rotation_prior="uniform" (full-circle pose), with decoder="spatial";
 with --peers, AtomAI's rVAE and pyroVED's iVAE.
 
---peers needs the venv of ../shared/peers/setup_peers.sh ($PEER_VENV).
+--peers needs the peers' venv: ``bash benchmarks/peers/setup.sh`` builds it ($PEER_VENV).
 """
 
 import argparse
@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _peers  # the peers' venv (benchmarks/peers/setup.sh)
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
@@ -43,8 +44,6 @@ from sklearn_rvae.datasets import make_rotated_digits
 from sklearn_rvae.metrics import circular_correlation
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers"))
-PEER_SHIM = HERE.parent.parent / "shared" / "peers" / "shim_path"
 
 
 def scores(Z, y, angle_pred=None, angle_true=None):
@@ -90,13 +89,7 @@ def run_peer(which, X, epochs, seed, tmp, data_tag):
     if not x_path.exists():
         np.save(x_path, X.reshape(-1, 20, 20).astype(np.float32))
     out = Path(tmp) / f"{which}_{epochs}_{time.monotonic_ns()}.npz"
-    env = dict(os.environ, PYTHONPATH=str(PEER_SHIM))
-    subprocess.run(
-        [str(PEER_VENV / "bin" / "python"), str(HERE / "_peer_rvae.py"), which, str(x_path), str(epochs), str(seed), str(out)],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    _peers.run_peer("_peer_rvae.py", which, x_path, epochs, seed, out, stdout=subprocess.DEVNULL)
     return dict(np.load(out))
 
 
@@ -122,8 +115,8 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=HERE / "out")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.peers and not (PEER_VENV / ".ready").exists():
-        p.error(f"--peers needs the peer venv at {PEER_VENV}: run bash ../shared/peers/setup_peers.sh")
+    if args.peers:
+        _peers.require_peers()
 
     import torch
 

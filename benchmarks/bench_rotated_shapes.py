@@ -13,8 +13,8 @@ to half of a shape), and training seconds per epoch.
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rotated_shapes.py            # ours + PCA / NMF
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rotated_shapes.py --peers    # + AtomAI rVAE, pyroVED iVAE
 
---peers needs the venv of ../shared/peers/setup_peers.sh ($PEER_VENV);
---target-vae DIR also runs TARGET-VAE from its source tree DIR in that venv.
+--peers needs the peers' venv: ``bash benchmarks/peers/setup.sh`` builds it ($PEER_VENV);
+--target-vae also runs TARGET-VAE from the sources setup.sh cloned (or ``--target-vae DIR``).
 """
 
 import argparse
@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _peers  # the peers' venv (benchmarks/peers/setup.sh)
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
@@ -39,8 +40,6 @@ from sklearn_rvae.datasets import make_rotated_shapes
 from sklearn_rvae.metrics import angle_error_by_class, angle_residuals_by_class
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers"))
-PEER_SHIM = HERE.parent.parent / "shared" / "peers" / "shim_path"
 
 
 def scores(Z, y, angle_pred=None, angle_true=None):
@@ -65,9 +64,8 @@ def run_peer(script, which, X, epochs, seed, tmp, extra_env=None):
     if not x_path.exists():
         np.save(x_path, X.reshape(len(X), 24, 24).astype(np.float32))
     out = Path(tmp) / f"{which}_{time.monotonic_ns()}.npz"
-    env = dict(os.environ, PYTHONPATH=str(PEER_SHIM), **(extra_env or {}))
-    subprocess.run([str(PEER_VENV / "bin" / "python"), str(HERE / script), *([which] if which else []),
-                    str(x_path), str(epochs), str(seed), str(out)], check=True, env=env, stdout=subprocess.DEVNULL)
+    _peers.run_peer(script, *([which] if which else []), x_path, epochs, seed, out, env=extra_env,
+                    stdout=subprocess.DEVNULL)
     return dict(np.load(out))
 
 
@@ -76,7 +74,8 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--peers", action="store_true")
-    p.add_argument("--target-vae", type=Path, default=None, help="TARGET-VAE source tree, run in the peer venv")
+    p.add_argument("--target-vae", type=Path, nargs="?", const=_peers.TARGET_VAE_SRC, default=None,
+                   help="also TARGET-VAE, from its source tree (default: the one setup.sh cloned)")
     p.add_argument("--target-vae-epochs", type=int, default=None,
                    help="epochs for TARGET-VAE (default --epochs; it is about 500x slower per epoch on a CPU)")
     p.add_argument("--out", type=Path, default=HERE / "out")
@@ -103,6 +102,8 @@ def main(argv=None):
         Z = est.fit_transform(X)
         report({"method": label, **scores(Z, y, est.transform_pose(X)[0], angle),
                 "s/epoch": float(est.history_["dur"].mean())})
+    if args.peers or args.target_vae:
+        _peers.require_peers()
     with tempfile.TemporaryDirectory() as tmp:
         peers = []
         if args.peers:

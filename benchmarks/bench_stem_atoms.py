@@ -48,6 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _peers  # the peers' venv (benchmarks/peers/setup.sh)
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
@@ -62,8 +63,6 @@ from sklearn_rvae.atoms import class_changes, find_atoms, link_atoms
 from sklearn_rvae.datasets import environment_names, make_stem_image, make_stem_movie
 
 HERE = Path(__file__).resolve().parent
-PEER_VENV = Path(os.environ.get("PEER_VENV", Path.home() / ".cache" / "sklearn_rvae_peers"))
-PEER_SHIM = HERE.parent.parent / "shared" / "peers" / "shim_path"
 MIN_DISTANCE = 5.0
 WINDOW = 32
 # The documented recipe for atom-centred patches of a crystal (chosen on seeds 300-305).
@@ -75,9 +74,7 @@ CLASS_RECIPE = dict(rotation_prior="uniform", translation=False, max_epochs=60)
 
 
 def run_peer(script, args):
-    env = dict(os.environ, PYTHONPATH=str(PEER_SHIM))
-    subprocess.run([str(PEER_VENV / "bin" / "python"), str(HERE / script), *map(str, args)],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    _peers.run_peer(script, *args, stdout=subprocess.DEVNULL)
 
 
 def match_scores(found, truth, size, margin):
@@ -281,6 +278,8 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=HERE / "out")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.peers:
+        _peers.require_peers()
     import torch
 
     print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
