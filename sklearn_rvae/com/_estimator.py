@@ -12,42 +12,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
 from .. import dpc
-from .._frames import LAZY_CHUNK_BYTES, frame_source
+from .._frames import frame_source
 from .._progress import Progress
 from .._utils import Interval, check_annulus, check_real_tuple, check_scalar, resolve_device
+from ._flags import REASONS, TRANSFORM_EFFECT, EmptyFrameWarning, ExcludedFramesWarning, flag_frames, flagged_frames
 from ._module import DetectorMomentsModule
-
-
-class EmptyFrameWarning(UserWarning):
-    """Some frames have no usable centre of mass.
-
-    They have no (masked) intensity, too little (a blanked frame), or a COM
-    far off their scan neighbours' (a hot pixel); the message says which.
-    """
-
-
-class ExcludedFramesWarning(EmptyFrameWarning):
-    """``fit`` left frames out of the calibration; ``excluded_frames_`` says which and why."""
-
-
-# Why a frame is left out of the calibration (codes of ``_flag_frames``).
-_REASONS = {
-    1: "no positive (masked) intensity",
-    2: "total intensity below 1% of the median frame's (a blanked frame)",
-    3: "COM far off its scan neighbours' (a hot pixel or a cosmic-ray hit)",
-}
-# What transform makes of a frame so flagged.
-_TRANSFORM_EFFECT = {1: "COM shift set to 0", 2: "COM shift set to 0", 3: "COM shift kept"}
-# A sample changes a frame's total by tens of per cent, a blanked beam or a
-# flyback frame by orders of magnitude.
-_LOW_TOTAL_FRACTION = 0.01
-# A sample moves the COM smoothly across the scan; a hot pixel moves one
-# frame's COM alone, by up to the detector's radius. A frame is an outlier
-# when its distance to the median COM of its 3 x 3 scan neighbours exceeds
-# this many times the larger of the median such distance (noise) and its
-# 95th percentile over the scan divided by 3 (so that a noise-free scan,
-# whose median distance is near 0, keeps its atoms' sharp fields).
-_OUTLIER_FACTOR = 10.0
+from ._stream import chunk_frames, stream_moments
 
 
 class _MomentsNet(NeuralNet):
@@ -310,7 +280,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
 
         moments, pattern_sum = self._moments(source, with_pattern=True, name="X")
         com_abs, empty = self._absolute_com(moments)
-        flags = _flag_frames(moments[:, 0], com_abs, source.scan_shape)
+        flags = flag_frames(moments[:, 0], com_abs, source.scan_shape)
         if center_param is None:
             center = self._mean_center(com_abs, flags)
             if self._radial_mask():
@@ -319,7 +289,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
                 self._build_net(mask_image, center)
                 moments, _ = self._moments(source, name="X")
                 com_abs, empty = self._absolute_com(moments)
-                flags = _flag_frames(moments[:, 0], com_abs, source.scan_shape)
+                flags = flag_frames(moments[:, 0], com_abs, source.scan_shape)
                 center = self._mean_center(com_abs, flags)
         else:
             center = np.asarray(center_param, dtype=np.float64)  # the net already sits there
@@ -327,7 +297,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         self.kernel_ = self.net_.module_.kernel_for(source.dtype)
         self.empty_frames_ = np.flatnonzero(empty)
         self.excluded_frames_ = np.flatnonzero(flags)
-        self.excluded_reasons_ = np.array([_REASONS[f] for f in flags[self.excluded_frames_]], dtype=object)
+        self.excluded_reasons_ = np.array([REASONS[f] for f in flags[self.excluded_frames_]], dtype=object)
         self._warn_excluded(flags)
 
         n = len(com_abs)
@@ -467,16 +437,26 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         Returns
         -------
         dict of name -> ndarray of shape (sy, sx), or (n_positions,) when no
-        scan shape is known: the summed intensity in each annulus.
+        scan shape is known: the summed intensity in each annulus. A ring
+        of ``detectors`` that holds no pixel of the detector is an error; a
+        default ring beyond the detector is left out with a warning.
         """
         check_is_fitted(self)
+        distance = _radial_distance(self.detector_shape_, self.center_)
         if detectors is None:
             r = self.bright_field_radius_
             detectors = {"BF": (0.0, r), "ABF": (r / 2, r), "ADF": (1.25 * r, math.inf)}
+            # A default ring beyond a small detector is left out, and said so; a given one is an error.
+            beyond = [name for name, (inner, _) in detectors.items() if inner > distance.max()]
+            if beyond:
+                warnings.warn(
+                    f"virtual_images: the default {', '.join(beyond)} ring(s) start beyond this "
+                    f"{distance.shape[0]} x {distance.shape[1]} detector, whose pixels reach {distance.max():.3g} px "
+                    f"from the centre: left out. Pass detectors= to choose the rings.", UserWarning, stacklevel=2)
+                detectors = {name: radii for name, radii in detectors.items() if name not in beyond}
         if not isinstance(detectors, dict) or not detectors:
             raise TypeError("detectors must be a non-empty dict of name -> (r_inner, r_outer).")
         source = self._source(X)
-        distance = _radial_distance(self.detector_shape_, self.center_)
         weights = []
         for name, radii in detectors.items():
             label = f"detectors[{name!r}]"
@@ -568,81 +548,12 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         ).initialize()
         self._origin = np.asarray(center, dtype=np.float64)
 
-    def _chunk_frames(self, source):
-        if self.chunk_size != "auto":
-            return int(self.chunk_size)
-        per_frame = source.n_features * 4
-        if source.kind == "memory":
-            # Views cost nothing: big chunks for floats and for the fused
-            # integer kernel; otherwise integers are converted in a buffer
-            # that should stay in cache.
-            fused = self.net_.module_.kernel_for(source.dtype) == "fused (numba)"
-            target = 256 * 2**20 if source.dtype.kind == "f" or fused else 8 * 2**20
-            if self.net_.device != "cpu":
-                target = 256 * 2**20
-        else:
-            target = LAZY_CHUNK_BYTES
-        return max(1, target // per_frame)
-
     def _moments(self, source, module=None, with_pattern=False, name="X"):
-        """Stream the source through the moments module: float64 (n, n_out)."""
-        module = self.net_.module_ if module is None else module.to(self.net_.device)
-        device = torch.device(self.net_.device)
-        n_out = module.n_outputs
-        if source.kind == "dask":
-            out, pattern = _dask_moments(source, module.cpu(), with_pattern)
-            module.to(device)
-        else:
-            out = np.empty((source.n_frames, n_out))
-            pattern = np.zeros(source.n_features) if with_pattern else None
-            step = self._chunk_frames(source)
-            progress = Progress(type(self).__name__, source.n_frames, self.verbose, unit="frames")
-            buffer = None
-            with torch.inference_mode(), warnings.catch_warnings():
-                # Read-only sources (memmaps, files) give read-only arrays;
-                # the tensors over them are only read.
-                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-                for start, chunk in source.chunks(step):
-                    # None unless CPU, numba and integer (or, where faster, float32) frames.
-                    fused = module.fused_moments(chunk)
-                    if fused is not None:
-                        out[start : start + len(chunk)] = fused
-                        if with_pattern:
-                            pattern += chunk.sum(0, dtype=np.float64)
-                        progress.advance(len(chunk))
-                        continue
-                    frames = torch.from_numpy(chunk)
-                    if device.type == "cpu":
-                        if frames.dtype not in (torch.float32, torch.float64):
-                            # Convert one cached chunk at a time, never the cube.
-                            if buffer is None or buffer.shape[0] < len(chunk):
-                                buffer = torch.empty((len(chunk), source.n_features), dtype=torch.float32)
-                            frames = buffer[: len(chunk)].copy_(frames)
-                    else:
-                        frames = frames.to(device, non_blocking=False)
-                        if frames.dtype not in (torch.float32, torch.float64):
-                            frames = frames.to(torch.float32)
-                    result = module(frames)
-                    out[start : start + len(chunk)] = result.cpu().numpy()
-                    if with_pattern:
-                        pattern += frames.sum(0).double().cpu().numpy()
-                    progress.advance(len(chunk))
-        bad = ~np.all(np.isfinite(out), axis=1)
-        if np.any(bad):
-            where = np.flatnonzero(bad)
-            sample = source.frames_at(where[:10])
-            if np.all(np.isfinite(sample)):
-                # Finite frames whose float32 sums overflow: COM is scale-free.
-                raise ValueError(
-                    f"{name} holds intensities up to {np.abs(sample).max():.3g}: the weighted sums of "
-                    f"{len(where)} frame(s), first at positions {where[:10].tolist()}, overflow float32. "
-                    f"Divide {name} by its maximum first (the centre of mass does not depend on the scale)."
-                )
-            raise ValueError(
-                f"{name} contains NaN or infinity in {len(where)} frame(s), first at positions "
-                f"{where[:10].tolist()}; COM needs finite detector values."
-            )
-        return out, pattern
+        """Stream the source through the moments module (``stream_moments``): float64 (n, n_out)."""
+        module = self.net_.module_ if module is None else module
+        step = chunk_frames(source, self.chunk_size, module, self.net_.device)
+        progress = Progress(type(self).__name__, source.n_frames, self.verbose, unit="frames")
+        return stream_moments(source, module, self.net_.device, step, progress, with_pattern, name)
 
     def _calibrated_com(self, source, where):
         moments, _ = self._moments(source, name="X")
@@ -650,7 +561,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         scan = source.scan_shape or self.scan_shape_
         if scan is not None and math.prod(scan) != source.n_frames:
             scan = None
-        flags = _flag_frames(moments[:, 0], com_abs, scan)
+        flags = flag_frames(moments[:, 0], com_abs, scan)
         self._warn_flags(flags, where)
         # Without (enough) intensity there is no COM: 0, flagged. An outlying
         # COM is measured, so it is kept and flagged.
@@ -695,7 +606,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
 
     def _warn_flags(self, flags, where):
         if np.any(flags):
-            parts = _flagged_frames(flags, noun=" frame(s)", effect=_TRANSFORM_EFFECT)
+            parts = flagged_frames(flags, noun=" frame(s)", effect=TRANSFORM_EFFECT)
             warnings.warn(f"In {where}: {parts}.", EmptyFrameWarning, stacklevel=4)
 
     def _warn_excluded(self, flags):
@@ -703,7 +614,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
             return
         warnings.warn(
             f"fit left {np.count_nonzero(flags)} of {len(flags)} frame(s) out of the centre, descan and "
-            f"rotation fits: {_flagged_frames(flags)}. They are listed in excluded_frames_ / excluded_reasons_; "
+            f"rotation fits: {flagged_frames(flags)}. They are listed in excluded_frames_ / excluded_reasons_; "
             "transform gives frames without intensity a COM shift of 0.",
             ExcludedFramesWarning,
             stacklevel=3,
@@ -716,65 +627,9 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         return com * self.mrad_per_px if self.mrad_per_px is not None else com
 
 
-def _flag_frames(total, com, scan_shape):
-    """Per frame: 0 to keep for calibration, else the ``_REASONS`` code that leaves it out."""
-    flags = np.where(total > 0, 0, 1)
-    positive = total[flags == 0]
-    if len(positive) == 0:
-        return flags
-    flags[(flags == 0) & (total < _LOW_TOTAL_FRACTION * np.median(positive))] = 2
-    kept = flags == 0
-    if np.count_nonzero(kept) < 3:
-        return flags
-    centre = np.median(com[kept], axis=0)
-    filled = np.where(kept[:, None], com, centre)
-    if scan_shape is not None and min(scan_shape) >= 2:
-        local = _median3x3(filled.reshape(*scan_shape, 2)).reshape(-1, 2)
-    else:
-        local = np.broadcast_to(centre, filled.shape)
-    distance = np.hypot(*(filled - local).T)[kept]
-    limit = _OUTLIER_FACTOR * max(np.median(distance), np.quantile(distance, 0.95) / 3)
-    outlier = np.zeros_like(kept)
-    outlier[kept] = distance > limit
-    flags[outlier] = 3
-    return flags
-
-
-# Paeth's median-of-9 sorting network (19 compare-exchanges): element 4 ends
-# as the median. Six times faster than scipy's median_filter on a 64 x 64 scan,
-# which is a tenth of the whole transform of a 256 MiB cube.
-_MEDIAN9 = [(1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
-            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)]
-
-
-def _median3x3(grid):
-    """Median over each 3 x 3 scan neighbourhood of (sy, sx, c), edges repeated (``median_filter`` 'nearest')."""
-    sy, sx = grid.shape[:2]
-    padded = np.pad(grid, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    v = [padded[i : i + sy, j : j + sx] for i in range(3) for j in range(3)]
-    for i, j in _MEDIAN9:
-        v[i], v[j] = np.minimum(v[i], v[j]), np.maximum(v[i], v[j])
-    return v[4]
-
-
 def _annulus(radii, name):
     """``(r_inner, r_outer)`` detector radii in pixels, ``0 <= r_inner < r_outer``; ``r_outer`` may be inf."""
     return check_annulus(radii, name, unit="pixels", strict=True, open_outer=True)
-
-
-def _flagged_frames(flags, noun="", effect=None):
-    """The frames ``flags`` leaves out, reason by reason (``_REASONS``): count, reason, first positions.
-
-    ``noun`` follows the count; ``effect`` (code -> text) adds what is done
-    with each reason's frames, in brackets.
-    """
-    parts = []
-    for code, reason in _REASONS.items():
-        idx = np.flatnonzero(flags == code)
-        if len(idx):
-            part = f"{len(idx)}{noun} with {reason}, first at positions {idx[:10].tolist()}"
-            parts.append(part if effect is None else f"{part} ({effect[code]})")
-    return "; ".join(parts)
 
 
 def _bright_field_radius(pattern):
@@ -785,42 +640,3 @@ def _bright_field_radius(pattern):
     return float(np.sqrt(np.count_nonzero(pattern >= 0.5 * peak) / np.pi))
 
 
-def _dask_moments(source, module, with_pattern):
-    """Moments of a dask array, one task per block (runs on any dask scheduler)."""
-    import dask.array as da
-
-    data = source.data
-    n_features = source.n_features
-    n_out = module.n_outputs
-    n_detector_axes = 1 if source.layout == "flat" else 2
-    lead = data.ndim - n_detector_axes
-    # Whole frames in every block; the scan axes keep the user's chunking.
-    data = data.rechunk({axis: -1 for axis in range(lead, data.ndim)})
-    moments = data.map_blocks(
-        _block_moments, module, n_detector_axes,
-        drop_axis=list(range(lead, data.ndim)), new_axis=lead,
-        chunks=data.chunks[:lead] + ((n_out,),), dtype=np.float64,
-    )
-    if with_pattern:
-        pattern = data.sum(axis=tuple(range(lead)), dtype=np.float64).reshape(n_features)
-        out, pattern = da.compute(moments, pattern)
-    else:
-        (out,), pattern = da.compute(moments), None
-    return np.asarray(out).reshape(-1, n_out), pattern
-
-
-def _block_moments(block, module, n_detector_axes):
-    frames = np.asarray(block)
-    lead = frames.shape[: frames.ndim - n_detector_axes]
-    flat = frames.reshape(-1, math.prod(frames.shape[frames.ndim - n_detector_axes :]))
-    if not flat.dtype.isnative:
-        flat = flat.astype(flat.dtype.newbyteorder("="))
-    fused = module.fused_moments(flat)
-    if fused is not None:
-        return fused.astype(np.float64).reshape(*lead, module.n_outputs)
-    with torch.inference_mode():
-        t = torch.from_numpy(np.ascontiguousarray(flat))
-        if t.dtype not in (torch.float32, torch.float64):
-            t = t.to(torch.float32)
-        out = module(t).double().numpy()
-    return out.reshape(*lead, module.n_outputs)
