@@ -9,7 +9,7 @@
 # requirements.txt is the freeze of a venv resolved from this top-level list (torch installed first):
 #   pip install --no-deps atomai==0.8.1 mendeleev==0.6.1 pyroved==0.3.0 gpytorch linear_operator jaxtyping
 #   pip install numpy scipy scikit-learn scikit-image opencv-python-headless networkx progressbar2 pandas \
-#     matplotlib sqlalchemy pyfiglet six colorama pyro-ppl libertem atomap==0.4.2 seaborn astropy
+#     matplotlib sqlalchemy pyfiglet six colorama pyro-ppl libertem atomap==0.4.2 seaborn astropy wadler-lindig
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 P="${PEER_VENV:-$HOME/.cache/sklearn_rvae_peers}"
@@ -28,9 +28,11 @@ python3.11 -m venv "$P" 2>/dev/null || python3 -m venv "$P"
 TORCH="$(grep -E '^torch==' "$HERE/../../constraints.txt")"
 "$P/bin/pip" install -q "$TORCH"
 "$P/bin/pip" install -q --no-deps -r "$HERE/requirements.txt"
-# AtomAI declares torchvision, which the shim stands in for; any other conflict is an error.
+# AtomAI and pyroVED declare torchvision, which the shim stands in for, and AtomAI opencv-python, whose cv2
+# opencv-python-headless provides; any other conflict is an error.
 if ! CHECK="$("$P/bin/pip" check 2>&1)"; then
-  OTHER="$(printf '%s\n' "$CHECK" | grep -v 'requires torchvision, which is not installed' || true)"
+  OTHER="$(printf '%s\n' "$CHECK" | grep -v -e 'requires torchvision, which is not installed' \
+           -e 'requires opencv-python, which is not installed' || true)"
   if [ -n "$OTHER" ]; then printf '%s\n' "$OTHER"; echo "the peers' requirements do not agree"; exit 1; fi
 fi
 TARGET_VAE_COMMIT=d98b087
