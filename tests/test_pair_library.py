@@ -6,7 +6,7 @@ from scipy import ndimage
 
 from sklearn_rvae.tilt._pair_library import GAMMA_FLIP, PAIR_MAP, PairDecision, PairLibrary
 from sklearn_rvae.datasets import mirror_patches_110
-from sklearn_rvae.tilt._symmetry import MIRRORS_110
+from sklearn_rvae._perovskite_symmetry import MIRRORS_110
 
 SIDE = 16
 ELECTRONS = 3000.0  # per unit intensity: Poisson counts of a pixel = intensity * ELECTRONS

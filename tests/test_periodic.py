@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sklearn_rvae.tilt._pair_library import PAIR_MAP, CellPairLibrary, PairDecision
-from sklearn_rvae.tilt._periodic import PeriodicCells
-from sklearn_rvae.tilt._symmetry import MIRRORS_110
+from sklearn_rvae._periodic_cells import PeriodicCells
+from sklearn_rvae._perovskite_symmetry import MIRRORS_110
 
 
 def _toy_cell(rng, ny=24, nx=30, pixel=(0.26, 0.24), tilt=(0.0, 0.0, 0.0)):

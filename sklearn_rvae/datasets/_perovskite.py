@@ -21,10 +21,17 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
-from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state, seed_from
-from ..tilt._periodic import PeriodicCells
+from .._periodic_cells import PeriodicCells
+from .._perovskite_symmetry import MIRRORS_110
 from .._progress import Progress
-from ..tilt._symmetry import MIRRORS_110
+from .._utils import (
+    Interval,
+    check_annulus,
+    check_int_tuple,
+    check_real_tuple,
+    local_random_state,
+    seed_from,
+)
 from ._checks import check_poisson_mean
 
 PEROVSKITES = {

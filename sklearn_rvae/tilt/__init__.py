@@ -8,11 +8,11 @@ projection; ``ScanRowAligner``, ``appearance_model`` and ``shift_rows`` are
 the scan-row model that aligns the rows of a patch before the CNN sees it.
 """
 
+from .._periodic_cells import PeriodicCells
+from .._perovskite_symmetry import MIRRORS_110
 from ._estimator import TiltRegressor
 from ._module import ScanRowAligner, appearance_model, shift_rows
 from ._pair_library import PAIR_MAP, CellPairLibrary, PairDecision, PairLibrary
-from ._periodic import PeriodicCells
-from ._symmetry import MIRRORS_110
 
 __all__ = [
     "MIRRORS_110",

@@ -11,11 +11,32 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
-from .._utils import Interval, check_positions, check_real_tuple, resolve_device, resolve_image_shape, seed_from, validate_numeric
+from .._periodic_cells import PeriodicCells
+from .._training import (
+    BatchIndexLoader,
+    check_validation_split,
+    history_frame,
+    train_net,
+    training_callbacks,
+)
+from .._utils import (
+    Interval,
+    check_positions,
+    check_real_tuple,
+    resolve_device,
+    resolve_image_shape,
+    seed_from,
+    validate_numeric,
+)
+from ._module import (
+    AUGMENTATIONS,
+    SYMMETRIES,
+    ScanRowAligner,
+    TiltCNN,
+    appearance_model,
+    standardize_patches,
+)
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
-from ._periodic import PeriodicCells
-from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 
 
 # The stemdl recipe's fixed parts, kept as stemdl has them:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._symmetry import MIRRORS_110
+from .._perovskite_symmetry import MIRRORS_110
 
 AUGMENTATIONS = ("affine", "noise", "poisson", "blur", "scan_distortion", "crop")
 

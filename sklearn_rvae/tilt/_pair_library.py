@@ -25,13 +25,13 @@ import numbers
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import BaseEstimator
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
+from .._perovskite_symmetry import MIRRORS_110
 from .._utils import Interval
-from ._symmetry import MIRRORS_110
 
 #: The 180-degree rotation of the projection maps a column's tilts onto the other member of the pair.
 PAIR_MAP = np.asarray(MIRRORS_110[3][1], dtype=np.float64)
