@@ -29,7 +29,7 @@ SAMPLING = 0.25
 
 def image(tilts, **settings):
     atoms = orient_110(perovskite_supercell("SrTiO3", tilts, "a-b-c-", repeats=(2, 2, 2)))
-    return postprocess_abf(simulate_abf(atoms, x_repeats=2, sampling=SAMPLING, **settings), sampling=SAMPLING,
+    return postprocess_abf(simulate_abf(atoms, x_repeats=2, pixel_size=SAMPLING, **settings), pixel_size=SAMPLING,
                            source_size=0.3)
 
 

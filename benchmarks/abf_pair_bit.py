@@ -53,7 +53,7 @@ def main():
     args = parser.parse_args()
 
     for dose in args.dose:
-        noise = dict(dose=None, scan_noise=0.0) if dose == 0 else dict(dose=dose, scan_noise=args.scan_noise)
+        noise = dict(dose=None, scan_jitter=0.0) if dose == 0 else dict(dose=dose, scan_jitter=args.scan_noise)
         # 32 px patches on the simulated grid, without the mirror.
         grid = dict(patch_size=32, pixel_grid="cell", mid_plane_mirror=False)
         X, y, _, _ = make_perovskite_abf(args.n_train, material="SrTiO3", random_state=0, patches_per_image=4,

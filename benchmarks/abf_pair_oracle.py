@@ -59,7 +59,7 @@ def main():
         shot = rng.poisson(front * electrons) / electrons
         # The data set's own noisy patches (scan noise, then shot noise), which the oracle does not model.
         recorded, *_ = make_perovskite_abf(args.n_images, mid_plane_mirror=False, dose=dose,
-                                           scan_noise=args.scan_noise, **common)
+                                           scan_jitter=args.scan_noise, **common)
         print(f"{dose:g} e/A^2: pair chi^2 median {np.median(chi2):.1f} (quartiles "
               f"{np.percentile(chi2, 25):.1f}-{np.percentile(chi2, 75):.1f})", flush=True)
         cases = [("shot noise", shot, log_ratio), (f"+ {args.scan_noise:g} px scan noise", recorded, log_ratio),

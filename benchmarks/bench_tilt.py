@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent
 SAMPLING = 0.25  # Angstrom per pixel, make_perovskite_abf's default
 # How the test images are recorded: 2 patches per image on the simulated grid, at 1e5 e/A^2 with 0.2 px row jitter.
 RECORDED = dict(patch_size=48, patches_per_image=2, pixel_grid="cell", mid_plane_mirror=False, dose=1e5,
-                scan_noise=0.2)
+                scan_jitter=0.2)
 
 
 def fmt(values):
@@ -107,21 +107,21 @@ def main():
     train_generation = time.perf_counter() - t0
     t0 = time.perf_counter()
     # The baselines learn from the same training patches as recorded (with noise), and their in-plane mirrors.
-    X_rec, y_rec, _, _ = make_perovskite_abf(args.n_train, dose=RECORDED["dose"], scan_noise=RECORDED["scan_noise"],
+    X_rec, y_rec, _, _ = make_perovskite_abf(args.n_train, dose=RECORDED["dose"], scan_jitter=RECORDED["scan_jitter"],
                                              **sim)
     X_rec, y_rec = mirror_patches_110(X_rec, y_rec)
     # The test images follow the training ones in the same stream (indices n_train..): fresh tilts.
     Xall, yall, groups, _ = make_perovskite_abf(args.n_train + args.n_test, **RECORDED, **sim)
     test_sets = {"SrTiO3": (Xall[groups >= args.n_train], yall[groups >= args.n_train])}
     test_sets["CaTiO3"] = make_perovskite_abf(args.n_test, material="CaTiO3", random_state=1,
-                                              sampling=args.catio3_sampling, **RECORDED, **sim)[:2]
+                                              pixel_size=args.catio3_sampling, **RECORDED, **sim)[:2]
     if args.scan_test:
         scan = dict(RECORDED, patches_per_image=1, pixel_grid="scan")
         for name, material, seed, sampling in (("SrTiO3 scan", "SrTiO3", 3, SAMPLING),
                                                ("CaTiO3 scan", "CaTiO3", 1, SAMPLING),
                                                ("SrTiO3 scan 0.255", "SrTiO3", 3, 0.255)):
             test_sets[name] = make_perovskite_abf(args.scan_test, material=material, random_state=seed,
-                                                  sampling=sampling, **scan, **sim)[:2]
+                                                  pixel_size=sampling, **scan, **sim)[:2]
     test_generation = time.perf_counter() - t0
     print(f"training set: {args.n_train} images and their mid-plane mirrors -> {len(X)} noise-free patches of "
           f"{int(np.sqrt(X.shape[1]))} px, {train_generation:.0f} s to simulate or read; recorded training and test "

@@ -80,7 +80,7 @@ def main():
     common = dict(material="SrTiO3", random_state=0, cache_dir=args.cache)
     offsets = [(0.0, 0.0)] + [(0.25, 0.0), (0.0, 0.25), (0.25, 0.25)] * args.quarter_pixel_library
     # 32 px library patches on the simulated grid (X, y, groups, cells each), the unmirrored and the mirrored.
-    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_noise=0.0, patch_size=32,
+    clean = [make_perovskite_abf(args.n_train, mid_plane_mirror=m, dose=None, scan_jitter=0.0, patch_size=32,
                                  patches_per_image=args.library_patches, pixel_grid="cell", grid_offset=offset,
                                  **common)
              for offset in offsets for m in (False, True)]
@@ -92,13 +92,13 @@ def main():
     # The validation patches: the benchmark's 4 random cuts of each remaining image, with its noise (and
     # moved by --offset).
     if args.material == "SrTiO3":
-        X_val, y_val, _, _ = make_perovskite_abf(args.n_train, dose=1e5, scan_noise=0.2, patches_per_image=4,
+        X_val, y_val, _, _ = make_perovskite_abf(args.n_train, dose=1e5, scan_jitter=0.2, patches_per_image=4,
                                                  grid_offset=(args.offset, args.offset), **grid, **common)
         X_val, y_val = X_val[4 * args.n_library :], y_val[4 * args.n_library :]
     else:
         X_val, y_val, _, _ = make_perovskite_abf(args.n_material, material=args.material, random_state=2,
-                                                 dose=1e5, scan_noise=0.2, patches_per_image=4,
-                                                 sampling=args.material_sampling,
+                                                 dose=1e5, scan_jitter=0.2, patches_per_image=4,
+                                                 pixel_size=args.material_sampling,
                                                  grid_offset=(args.offset, args.offset), cache_dir=args.cache,
                                                  **grid)
     rng = np.random.default_rng(0)

@@ -1180,12 +1180,12 @@ def build_cases():  # noqa: C901 - a long, flat list
             lambda value=value: _tilt_run(tilt_est(early_stopping=True, validation_fraction=value), T(), T()),
             expect=expect, names=("validation_fraction",))
     for desc, kw, names in [
-        ("predict_map(sampling=-1) with sampling set", {"sampling": -1.0}, ("sampling",)),
+        ("predict_map(pixel_size=-1) with pixel_size set", {"pixel_size": -1.0}, ("pixel_size",)),
         ("predict_map(stride=0)", {"stride": 0}, ("stride",)),
         ("predict_map(stride=2.5)", {"stride": 2.5}, ("stride",)),
     ]:
         add(cat, "TiltRegressor.predict_map", desc,
-            lambda kw=kw: tilt_est(sampling=0.25).fit(T(), Y()).predict_map(img(), **kw), names=names)
+            lambda kw=kw: tilt_est(pixel_size=0.25).fit(T(), Y()).predict_map(img(), **kw), names=names)
     for desc, kw, names in [
         ("phase(padding='reflect')", {"padding": "reflect"}, ("padding",)),
         ("phase(highpass=-1)", {"highpass": -1.0}, ("highpass",)),

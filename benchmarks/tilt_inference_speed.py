@@ -42,7 +42,7 @@ def main():
     pair = PairDecision(local=8, row_gain=4, refine=3, flip_gamma=not args.no_flip_gamma)
     model = joblib.load(args.load_model).set_params(pair_decision=pair)
     X, *_ = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0, patches_per_image=2,
-                                pixel_grid="cell", mid_plane_mirror=False, dose=1e5, scan_noise=0.2,
+                                pixel_grid="cell", mid_plane_mirror=False, dose=1e5, scan_jitter=0.2,
                                 patch_size=args.patch_size, cache_dir=args.cache)
     X = X[2 * args.n_train :][: args.n_patches]
     print(f"{len(X)} SrTiO3 test patches of {args.patch_size} px; {cpu_count()} CPUs", flush=True)

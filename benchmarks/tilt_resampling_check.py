@@ -1,4 +1,4 @@
-"""How a fitted TiltRegressor fares on whole ABF images resampled by a small factor (predict_map(sampling=...)).
+"""How a fitted TiltRegressor fares on whole ABF images resampled by a small factor (predict_map(pixel_size=...)).
 
 The training and test patches of ``bench_tilt.py`` come from cells that the
 simulator samples on whole pixels. An experimental image, or one resampled
@@ -6,7 +6,7 @@ into another lattice's frame, has cells over fractional pixels. This script
 simulates ``--n-images`` fresh SrTiO3 (or ``--material``) cells with seed 3
 (in no benchmark), tiles each 3x3, adds the benchmark's noise (1e5 e/A^2,
 0.2 px scan rows) to the whole image, and predicts every column of the
-middle cell with ``predict_map(image, sampling=0.25 * factor, centers=...)``
+middle cell with ``predict_map(image, pixel_size=0.25 * factor, centers=...)``
 for each ``--factors`` (1: not resampled). Prints the MAE, the MAE up to the
 [110] mid-plane-mirror pair and how often the pair is right.
 
@@ -51,17 +51,17 @@ def main():
     for _ in range(args.n_images):
         tilts = rng.uniform(-10, 10, 3)
         atoms = orient_110(perovskite_supercell(args.material, tilts, "a-b-c-", repeats=(2, 2, 2)))
-        image = simulate_abf(atoms, sampling=SAMPLING, x_repeats=2, random_state=int(rng.integers(2**31)))
+        image = simulate_abf(atoms, pixel_size=SAMPLING, x_repeats=2, random_state=int(rng.integers(2**31)))
         columns, signs = b_cation_columns(atoms, image.shape)
-        cells.append((postprocess_abf(image, sampling=SAMPLING, source_size=0.3), columns, signs * tilts))
+        cells.append((postprocess_abf(image, pixel_size=SAMPLING, source_size=0.3), columns, signs * tilts))
     for factor in (float(f) for f in args.factors.split(",")):
         noise = np.random.default_rng(4)  # the same noise for every factor
         pred, truth = [], []
         for image, columns, targets in cells:
             tiled = np.tile(image, (3, 3))
-            noisy = postprocess_abf(tiled, sampling=SAMPLING, source_size=0, dose=1e5, scan_noise=0.2,
+            noisy = postprocess_abf(tiled, pixel_size=SAMPLING, source_size=0, dose=1e5, scan_jitter=0.2,
                                     random_state=int(noise.integers(2**31)))
-            pred.append(model.predict_map(noisy, sampling=SAMPLING * factor, centers=columns + image.shape))
+            pred.append(model.predict_map(noisy, pixel_size=SAMPLING * factor, centers=columns + image.shape))
             truth.append(targets)
         pred, truth = np.concatenate(pred), np.concatenate(truth)
         up_to_pair, right = pair_stats(pred, truth)

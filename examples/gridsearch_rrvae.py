@@ -36,7 +36,7 @@ def load(graphene):
         return X[:600], None
     from sklearn_rvae.datasets import make_graphene_4dstem
 
-    scan = make_graphene_4dstem(repeats=(4, 2), scan_step=0.3, max_angle=30.0, sampling=0.06,
+    scan = make_graphene_4dstem(repeats=(4, 2), scan_step=0.3, max_angle=30.0, potential_sampling=0.06,
                                 cache_dir=Path(__file__).resolve().parent / "out" / "sim_cache")
     sy, sx, ky, kx = scan.data.shape
     return scan.data.reshape(sy * sx, ky * kx).astype(np.float64), DiffractionPreprocessor(scaling="log")

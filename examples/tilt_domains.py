@@ -4,7 +4,7 @@ The image joins two held-out simulations (test images of ``bench_tilt.py``,
 never seen in training): the left half one tilt system, the right half
 another. Both are rendered from their periodic noise-free images onto one
 0.25 A grid, then get the benchmark's shot noise (1e5 e/A^2) and 0.2 px
-scan-row noise. ``predict_map(image, sampling=0.25, centers=...)`` predicts
+scan-row noise. ``predict_map(image, pixel_size=0.25, centers=...)`` predicts
 the tilts of every B column at least half a patch away from the image
 edges and the domain boundary. The script prints, per domain, the true
 tilts of its columns (a-b-c- anti-phase: neighbouring columns have the
@@ -101,10 +101,10 @@ def main():
         truth.append(tilts)
         domain.append(np.full(len(found), d))
     centers, truth, domain = np.concatenate(centers), np.concatenate(truth), np.concatenate(domain)
-    image = postprocess_abf(image, sampling=SAMPLING, source_size=0.0, dose=1e5, scan_noise=0.2, random_state=0)
+    image = postprocess_abf(image, pixel_size=SAMPLING, source_size=0.0, dose=1e5, scan_jitter=0.2, random_state=0)
 
     t = time.perf_counter()
-    pred = model.predict_map(image, sampling=SAMPLING, centers=centers)
+    pred = model.predict_map(image, pixel_size=SAMPLING, centers=centers)
     elapsed = time.perf_counter() - t
     print(f"{args.height} x {args.width} px image at {SAMPLING} A/px, {len(centers)} B columns, predict_map in "
           f"{elapsed:.1f} s ({len(centers) / elapsed:.1f} columns/s)")

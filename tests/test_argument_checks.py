@@ -231,8 +231,8 @@ def test_metrics_random_state_none_leaves_the_global_rng_alone():
 
 # ----------------------------------------------------------------------------- datasets
 
-FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, sampling=0.08)
-ZB = dict(energy=80e3, semiangle=20.0, max_angle=25.0, sampling=0.1, periods=1, slice_thickness=4.0)
+FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, potential_sampling=0.08)
+ZB = dict(energy=80e3, semiangle=20.0, max_angle=25.0, potential_sampling=0.1, periods=1, slice_thickness=4.0)
 PV = dict(patch_size=8, thickness_periods=1, sampling=0.6, potential_sampling=0.2, energy=100e3)
 STEM = dict(size=64, dopants={"Si": 1}, n_vacancies=0)
 
@@ -285,11 +285,11 @@ DATASETS_BAD = [
          marks=needs_ase),
     case(D.perovskite_supercell, repeats=(2.5, 2, 2), match="repeats", id="supercell-repeats", marks=needs_ase),
     case(D.perovskite_supercell, tilts=(np.nan, 0, 0), match="tilts", id="supercell-tilts-nan", marks=needs_ase),
-    case(D.postprocess_abf, np.full((4, 4), np.nan), sampling=0.4, match="image", id="post-image-nan"),
-    case(D.postprocess_abf, np.zeros(4), sampling=0.4, match="image", id="post-image-1d"),
-    case(D.postprocess_abf, np.ones((4, 4)), sampling=0.4, dose=1e30, match="dose", id="post-dose-poisson"),
-    case(D.postprocess_abf, np.ones((4, 4)), sampling=0.0, match="sampling", id="post-sampling"),
-    case(D.postprocess_abf, np.ones((4, 4)), sampling=0.4, random_state="x", match="random_state", id="post-seed"),
+    case(D.postprocess_abf, np.full((4, 4), np.nan), pixel_size=0.4, match="image", id="post-image-nan"),
+    case(D.postprocess_abf, np.zeros(4), pixel_size=0.4, match="image", id="post-image-1d"),
+    case(D.postprocess_abf, np.ones((4, 4)), pixel_size=0.4, dose=1e30, match="dose", id="post-dose-poisson"),
+    case(D.postprocess_abf, np.ones((4, 4)), pixel_size=0.0, match="pixel_size", id="post-pixel-size"),
+    case(D.postprocess_abf, np.ones((4, 4)), pixel_size=0.4, random_state="x", match="random_state", id="post-seed"),
     case(D.mirror_patches_110, np.zeros((2, 16)), np.full((2, 3), np.nan), match="y", id="mirror-y-nan"),
     case(D.mirror_patches_110, np.zeros((2, 16)), np.zeros((2, 3)), image_shape=(4.0, 4), match="image_shape",
          id="mirror-image-shape"),
@@ -385,9 +385,9 @@ SIMULATORS = [
     pytest.param(lambda rs: D.make_stem_movie(n_frames=2, **STEM, random_state=rs), id="make_stem_movie"),
     pytest.param(lambda rs: D.make_synthetic_tilt_patches(2, size=8, random_state=rs), id="make_synthetic_tilt_patches",
                  marks=needs_ase),
-    pytest.param(lambda rs: D.postprocess_abf(np.ones((6, 6)), sampling=0.5, dose=1e3, scan_noise=0.5,
+    pytest.param(lambda rs: D.postprocess_abf(np.ones((6, 6)), pixel_size=0.5, dose=1e3, scan_jitter=0.5,
                                               random_state=rs), id="postprocess_abf"),
-    pytest.param(lambda rs: D.make_perovskite_abf(1, dose=1e4, scan_noise=0.2, random_state=rs, patches_per_image=1,
+    pytest.param(lambda rs: D.make_perovskite_abf(1, dose=1e4, scan_jitter=0.2, random_state=rs, patches_per_image=1,
                                                   pixel_grid="cell", mid_plane_mirror=False, **PV),
                  id="make_perovskite_abf", marks=needs_abtem),
     pytest.param(lambda rs: D.make_graphene_4dstem(scan_step=0.6, scan_extent=(1.3, 1.3), dose=1e4, random_state=rs,

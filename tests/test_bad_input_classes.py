@@ -113,7 +113,7 @@ def test_predict_map_with_no_centres_names_centers():
 
     X, y = load_abf_fixture()
     model = TiltRegressor(network_shape=None, conv_layers=(4, "pool"), fc_units=8, zone_axis=None,
-                          scan_correction=False, max_epochs=1, random_state=0, sampling=0.25).fit(X[:32], y[:32])
+                          scan_correction=False, max_epochs=1, random_state=0, pixel_size=0.25).fit(X[:32], y[:32])
     image = np.random.default_rng(0).random((64, 64))
     with pytest.raises(ValueError, match=r"centers holds 0 positions; at least 1 needed"):
         model.predict_map(image, centers=np.empty((0, 2)))

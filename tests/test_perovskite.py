@@ -212,12 +212,12 @@ def test_simulate_abf_contrast_and_bad_parameters():
     image = simulate_abf(atoms, thickness_periods=1, potential_sampling=0.16, sampling=0.4, semiangle=20.0)
     assert image.shape == (20, 28)  # 7.81 x 11.05 A at 0.4 A/px, rows = y
     assert 0.2 < image.mean() < 1.0 and image.std() > 0.01
-    noisy = postprocess_abf(image, sampling=0.4, dose=1e4, scan_noise=0.5, random_state=0)
+    noisy = postprocess_abf(image, pixel_size=0.4, dose=1e4, scan_jitter=0.5, random_state=0)
     assert noisy.shape == image.shape and abs(noisy.mean() - image.mean()) < 0.05
     with pytest.raises(ValueError, match="detector"):
         simulate_abf(atoms, detector=(20.0, 10.0))
     with pytest.raises(ValueError, match="dose"):
-        postprocess_abf(image, sampling=0.4, dose=-1.0)
+        postprocess_abf(image, pixel_size=0.4, dose=-1.0)
     with pytest.raises(ValueError, match="n_samples"):
         make_perovskite_abf(0)
 
@@ -240,7 +240,7 @@ def test_mirror_patches_110_match_the_simulated_mirror_images():
     def image(t):
         atoms = orient_110(perovskite_supercell("SrTiO3", t, "a-b-c-", repeats=(2, 2, 2)))
         # The default 0.08 A potential sampling: at 0.16 A the 49-point grid breaks the y mirror.
-        return simulate_abf(atoms, x_repeats=2, thickness_periods=1, sampling=0.4, semiangle=20.0), atoms
+        return simulate_abf(atoms, x_repeats=2, thickness_periods=1, pixel_size=0.4, semiangle=20.0), atoms
 
     tilts = np.array([5.0, -3.0, 4.0])
     base, atoms = image(tilts)
@@ -341,7 +341,7 @@ def test_make_perovskite_abf_defaults_are_the_tilt_recipe_training_data():
 
     defaults = {k: p.default for k, p in inspect.signature(make_perovskite_abf).parameters.items()}
     recipe = dict(n_samples=700, patch_size=48, patches_per_image=16, pixel_grid="exact", scale_jitter=0.03,
-                  dose=None, scan_noise=0.0, mid_plane_mirror="both")
+                  dose=None, scan_jitter=0.0, mid_plane_mirror="both")
     assert {k: defaults[k] for k in recipe} == recipe
     assert "return_groups" not in defaults and "return_cells" not in defaults
 
@@ -377,7 +377,7 @@ def test_make_perovskite_abf_both_mirrors_interleave_the_two_calls(tmp_path, pix
     pytest.importorskip("abtem")
     from sklearn_rvae.datasets import make_perovskite_abf
 
-    common = dict(cache_dir=tmp_path, patches_per_image=patches, pixel_grid=pixel_grid, dose=1e5, scan_noise=0.2,
+    common = dict(cache_dir=tmp_path, patches_per_image=patches, pixel_grid=pixel_grid, dose=1e5, scan_jitter=0.2,
                   random_state=1, **CHEAP)
     X, y, groups, cells = make_perovskite_abf(2, mid_plane_mirror="both", **common)
     n_files = len(sorted(tmp_path.rglob("image_*.npz")))
@@ -446,10 +446,10 @@ def test_simulate_abf_window_scans_the_periodic_cell_anywhere():
 
     atoms = orient_110(perovskite_supercell("SrTiO3", (4.0, -3.0, 2.0), repeats=(2, 2, 2)))
     settings = dict(thickness_periods=1, potential_sampling=0.16, semiangle=20.0)
-    image = simulate_abf(atoms, sampling=0.4, **settings)
+    image = simulate_abf(atoms, pixel_size=0.4, **settings)
     height = atoms.cell.lengths()[1]
     ny = image.shape[0]
     # The first column of the cell image, scanned alone at the cell's own row pitch, from one period further
     # down (the potential is periodic).
-    column = simulate_abf(atoms, sampling=height / ny, window=((height, 0.0), (ny, 1)), **settings)
+    column = simulate_abf(atoms, pixel_size=height / ny, window=((height, 0.0), (ny, 1)), **settings)
     np.testing.assert_allclose(column[:, 0], image[:, 0], atol=1e-5)

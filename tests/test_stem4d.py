@@ -14,7 +14,7 @@ from sklearn_rvae.metrics import (
 pytest.importorskip("abtem")
 from sklearn_rvae.datasets import graphene_supercell, make_graphene_4dstem, make_graphene_orbits  # noqa: E402
 
-FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, sampling=0.08)
+FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, potential_sampling=0.08)
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_zincblende_structure_polarity_and_antisite():
 def test_zincblende_scan_ground_truth(tmp_path):
     from sklearn_rvae.datasets import make_zincblende_4dstem
 
-    z = make_zincblende_4dstem(scan_step=0.5, antisite=True, sampling=0.08, max_angle=30.0, periods=1, cache_dir=tmp_path)
+    z = make_zincblende_4dstem(scan_step=0.5, antisite=True, potential_sampling=0.08, max_angle=30.0, periods=1, cache_dir=tmp_path)
     sy, sx = z.distance.shape
     assert z.data.shape[:2] == (sy, sx) and z.class_names == ["Ga", "As", "between"]
     assert {0, 1, 2} == set(np.unique(z.site_class))

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._deprecation import renamed_parameters
 from .._periodic_cells import PeriodicCells
 from .._perovskite_symmetry import MIRRORS_110
 from .._progress import Progress
@@ -313,7 +314,7 @@ _MICROSCOPE = {
     "defocus": [Interval(numbers.Real, None, None, closed="neither")],
     "thickness_periods": [Interval(numbers.Integral, 1, None, closed="left")],
     "frozen_phonons": [Interval(numbers.Integral, 0, None, closed="left")],
-    "sampling": _POSITIVE,
+    "pixel_size": _POSITIVE,
     "potential_sampling": _POSITIVE,
     "slice_thickness": _POSITIVE,
 }
@@ -333,6 +334,7 @@ def _check_detector(detector, semiangle):
     return check_annulus(detector, "detector", unit="mrad", what="angles", strict=True)
 
 
+@renamed_parameters(sampling="pixel_size")
 @validate_params(
     {
         **_MICROSCOPE,
@@ -344,7 +346,7 @@ def _check_detector(detector, semiangle):
     prefer_skip_nested_validation=True,
 )
 def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
-                 frozen_phonons=0, phonon_sigma=0.08, sampling=0.25, potential_sampling=0.08, slice_thickness=2.0,
+                 frozen_phonons=0, phonon_sigma=0.08, pixel_size=0.25, potential_sampling=0.08, slice_thickness=2.0,
                  method="multislice", x_repeats=1, window=None, random_state=0):
     """ABF-STEM image of one periodic cell (abTEM), shape (ny, nx), fraction of the beam.
 
@@ -366,7 +368,7 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         Number of frozen-phonon configurations (0: static lattice).
     phonon_sigma : float, default=0.08
         RMS thermal displacement, Angstrom.
-    sampling : float, default=0.25
+    pixel_size : float, default=0.25
         Output pixel size (scan step), Angstrom.
     potential_sampling : float, default=0.08
         Real-space sampling of the potential and waves, Angstrom. The FFT
@@ -387,16 +389,16 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
         cheaper. The caller vouches for the symmetry (for ``a-b-c-`` tilts
         along [110], the [1-10] half-cell translation is one).
     window : ((y0, x0), (h, w)) or None
-        Scan only an ``h`` x ``w`` grid of exactly ``sampling`` Angstrom
+        Scan only an ``h`` x ``w`` grid of exactly ``pixel_size`` Angstrom
         per pixel, its first pixel at ``(y0, x0)`` Angstrom (positions past
         the cell wrap: the potential is periodic). This is how a microscope
         samples: no whole-pixel cell, no tiling (``x_repeats`` is ignored).
     random_state : int or None
         Seeds the frozen phonons (``None``: abTEM's own fresh seed).
 
-    The image has ``ceil(width / sampling)`` (rounded up to a multiple of
-    ``x_repeats``) by ``ceil(height / sampling)`` pixels, pixel ``j`` at
-    ``j * width / nx``: the sampling is ``sampling`` or a little finer.
+    The image has ``ceil(width / pixel_size)`` (rounded up to a multiple of
+    ``x_repeats``) by ``ceil(height / pixel_size)`` pixels, pixel ``j`` at
+    ``j * width / nx``: the pixel size is ``pixel_size`` or a little finer.
     """
     _check_atoms(atoms)
     inner, outer = _check_detector(detector, semiangle)
@@ -424,12 +426,12 @@ def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=
     x_repeats = int(x_repeats)
     if x_repeats < 1:
         raise ValueError(f"x_repeats must be a positive integer, got {x_repeats!r}.")
-    nx = x_repeats * int(np.ceil(extent[0] / x_repeats / sampling - 1e-9))
-    ny = int(np.ceil(extent[1] / sampling - 1e-9))
+    nx = x_repeats * int(np.ceil(extent[0] / x_repeats / pixel_size - 1e-9))
+    ny = int(np.ceil(extent[1] / pixel_size - 1e-9))
     if window is not None:
         (y0, x0), (wh, ww) = window
         x_repeats, nx, ny = 1, int(ww), int(wh)
-        scan = abtem.GridScan(start=(x0, y0), end=(x0 + ww * sampling, y0 + wh * sampling), gpts=(ww, wh),
+        scan = abtem.GridScan(start=(x0, y0), end=(x0 + ww * pixel_size, y0 + wh * pixel_size), gpts=(ww, wh),
                               endpoint=False)
     else:
         scan = abtem.GridScan(start=(0, 0), end=(extent[0] / x_repeats, extent[1]), gpts=(nx // x_repeats, ny),
@@ -461,32 +463,33 @@ def _fft_friendly(n):
         n += 1
 
 
+@renamed_parameters(sampling="pixel_size", scan_noise="scan_jitter")
 @validate_params(
     {
         "image": ["array-like"],
-        "sampling": _POSITIVE,
+        "pixel_size": _POSITIVE,
         "source_size": [Interval(numbers.Real, 0, None, closed="left")],
         "dose": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "scan_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )
-def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0.0, random_state=None):
+def postprocess_abf(image, *, pixel_size, source_size=0.3, dose=None, scan_jitter=0.0, random_state=None):
     """Experimental conditions on a simulated image: source blur, shot noise, scan noise.
 
     Parameters
     ----------
     image : ndarray (ny, nx), fraction of the beam
         Finite real values.
-    sampling : float
+    pixel_size : float
         Angstrom per pixel.
     source_size : float, default=0.3
         FWHM of the Gaussian effective source, Angstrom.
     dose : float or None
         Electrons per square Angstrom; Poisson counts when given (at most
         1e18 electrons per pixel).
-    scan_noise : float, default=0.0
+    scan_jitter : float, default=0.0
         RMS row displacement along the fast axis, pixels.
     random_state : int, RandomState instance or None, default=None
         Seeds the scan and shot noise; ``None`` draws a seed from the OS
@@ -502,19 +505,20 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
     if not np.all(np.isfinite(out)):
         raise ValueError(f"image contains {int(np.sum(~np.isfinite(out)))} NaN or infinite value(s).")
     if dose is not None:
-        check_poisson_mean(dose * sampling**2 * max(float(out.max()), 0.0), f"dose={dose!r}")
+        check_poisson_mean(dose * pixel_size**2 * max(float(out.max()), 0.0), f"dose={dose!r}")
     rng = local_random_state(random_state)
     if source_size:
-        out = ndimage.gaussian_filter(out, source_size / 2.3548 / sampling, mode="wrap")
-    if scan_noise:
-        shifts = rng.normal(scale=scan_noise, size=out.shape[0])
+        out = ndimage.gaussian_filter(out, source_size / 2.3548 / pixel_size, mode="wrap")
+    if scan_jitter:
+        shifts = rng.normal(scale=scan_jitter, size=out.shape[0])
         out = np.stack([ndimage.shift(row, s, order=1, mode="wrap") for row, s in zip(out, shifts)])
     if dose is not None:
-        electrons = dose * sampling**2
+        electrons = dose * pixel_size**2
         out = rng.poisson(np.clip(out, 0, None) * electrons) / electrons
     return out
 
 
+@renamed_parameters(sampling="pixel_size", scan_noise="scan_jitter")
 @validate_params(
     {
         **_MICROSCOPE,
@@ -522,7 +526,7 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
         "glazer": [str, tuple, list, np.ndarray],
         "method": [StrOptions({"multislice", "prism"})],
         "source_size": [Interval(numbers.Real, 0, None, closed="left")],
-        "scan_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
         "mid_plane_mirror": ["boolean", StrOptions({"both"})],
         "cache_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
@@ -533,8 +537,8 @@ def postprocess_abf(image, *, sampling, source_size=0.3, dose=None, scan_noise=0
 )
 def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", glazer="a-b-c-", patch_size=48,
                         patches_per_image=16, energy=300e3, semiangle=25.0, detector=None, defocus=0.0,
-                        thickness_periods=4, frozen_phonons=0, sampling=0.25, potential_sampling=0.08,
-                        slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_noise=0.0,
+                        thickness_periods=4, frozen_phonons=0, pixel_size=0.25, potential_sampling=0.08,
+                        slice_thickness=2.0, method="multislice", source_size=0.3, dose=None, scan_jitter=0.0,
                         mid_plane_mirror="both", grid_offset=(0.0, 0.0), pixel_grid="exact", scale_jitter=0.03,
                         cache_dir=None, random_state=0, n_jobs=1, verbose=False):
     """Simulated ABF-STEM patches of a tilted perovskite along [110], their tilts, images and cells.
@@ -548,7 +552,7 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
     simulated grid, without the mirror and with noise::
 
         make_perovskite_abf(100, random_state=..., patch_size=48, patches_per_image=2, pixel_grid="cell",
-                            mid_plane_mirror=False, dose=1e5, scan_noise=0.2)
+                            mid_plane_mirror=False, dose=1e5, scan_jitter=0.2)
 
     The default 700 images and their 700 mirrors take about 50 minutes of
     simulation on a 2-core CPU (about 2 s per image per core); give
@@ -592,10 +596,10 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         images give 16 patches each along [110] for ``a-b-c-`` instead of a
         random few, at no extra simulation. Their number per image varies:
         see ``groups``.
-    energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, sampling : microscope settings
+    energy, semiangle, detector, defocus, thickness_periods, frozen_phonons, pixel_size : microscope settings
         See :func:`simulate_abf`.
     potential_sampling, slice_thickness, method : multislice settings, see :func:`simulate_abf`.
-    source_size, dose, scan_noise : experimental conditions, see :func:`postprocess_abf`
+    source_size, dose, scan_jitter : experimental conditions, see :func:`postprocess_abf`
         The defaults (no dose, no scan noise) give noise-free patches.
     mid_plane_mirror : bool or "both", default="both"
         ``False``: the slab as built. ``True``: the slab mirrored through
@@ -613,10 +617,10 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         pixels (rows, columns) before the cuts (a Fourier shift, exact), so
         the columns sit at other sub-pixel offsets.
     pixel_grid : {"exact", "cell", "scan"}, default="exact"
-        ``"cell"``: the simulated grid, ``sampling`` or a little finer so
+        ``"cell"``: the simulated grid, ``pixel_size`` or a little finer so
         that the periodic cell spans whole pixels (its columns then sit at
         the same sub-pixel offsets in every patch). ``"exact"``: each patch
-        on a grid of exactly ``sampling`` Angstrom per pixel (times the
+        on a grid of exactly ``pixel_size`` Angstrom per pixel (times the
         scale jitter) with its column anywhere within half a pixel of the
         centre, as a microscope records it, evaluated from the periodic
         image's Fourier series (the returned ``cells``; it aliases a little
@@ -627,7 +631,7 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         ``patches_per_image`` and no ``grid_offset``.
     scale_jitter : float, default=0.03
         With ``pixel_grid`` ``"exact"`` or ``"scan"``: each patch's pixel size is
-        ``sampling * (1 + u)``, ``u`` uniform in ``+-scale_jitter`` (a
+        ``pixel_size * (1 + u)``, ``u`` uniform in ``+-scale_jitter`` (a
         calibration error, or another lattice constant). Ignored by ``"cell"``.
     cache_dir : str, path or None, default=None
         Folder of the cache (a sub-folder per simulation settings, one file
@@ -668,21 +672,21 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
     """
     grid_offset, glazer, random_state = _check_abf_arguments(
         n_samples=n_samples, patches_per_image=patches_per_image, patch_size=patch_size, tilt_range=tilt_range,
-        dose=dose, sampling=sampling, n_jobs=n_jobs, detector=detector, semiangle=semiangle,
+        dose=dose, pixel_size=pixel_size, n_jobs=n_jobs, detector=detector, semiangle=semiangle,
         grid_offset=grid_offset, pixel_grid=pixel_grid, scale_jitter=scale_jitter, glazer=glazer,
         random_state=random_state)
     # What the simulation (and so the cache key) depends on; the patches' settings only for "scan", whose
     # simulations are the patches' own windows.
     simulation = dict(
-        tilt_range=tilt_range, material=material, glazer=glazer, random_state=random_state, sampling=sampling,
+        tilt_range=tilt_range, material=material, glazer=glazer, random_state=random_state, pixel_size=pixel_size,
         microscope=dict(energy=energy, semiangle=semiangle, detector=detector, defocus=defocus,
                         thickness_periods=thickness_periods, frozen_phonons=frozen_phonons,
                         potential_sampling=potential_sampling, slice_thickness=slice_thickness, method=method),
         scan=dict(patch_size=patch_size, patches_per_image=patches_per_image, scale_jitter=scale_jitter)
         if pixel_grid == "scan" else None)
     cut = dict(pixel_grid=pixel_grid, patch_size=patch_size, patches_per_image=patches_per_image,
-               scale_jitter=scale_jitter, sampling=sampling, source_size=source_size, dose=dose,
-               scan_noise=scan_noise, grid_offset=grid_offset, material=material, glazer=glazer)
+               scale_jitter=scale_jitter, pixel_size=pixel_size, source_size=source_size, dose=dose,
+               scan_jitter=scan_jitter, grid_offset=grid_offset, material=material, glazer=glazer)
     # The simulations of each image: the slab as built, its mirror, or both (in that order).
     mirrors = (False, True) if isinstance(mid_plane_mirror, str) else (bool(mid_plane_mirror),)
     patches, targets, groups, cell_parts = [], [], [], []
@@ -701,7 +705,7 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
     return X, y, np.asarray(groups, dtype=np.int64), cells
 
 
-def _check_abf_arguments(*, n_samples, patches_per_image, patch_size, tilt_range, dose, sampling, n_jobs, detector,
+def _check_abf_arguments(*, n_samples, patches_per_image, patch_size, tilt_range, dose, pixel_size, n_jobs, detector,
                          semiangle, grid_offset, pixel_grid, scale_jitter, glazer, random_state):
     """What ``validate_params`` cannot say of make_perovskite_abf's arguments; the normalised
     ``(grid_offset, glazer, random_state)``."""
@@ -726,7 +730,7 @@ def _check_abf_arguments(*, n_samples, patches_per_image, patch_size, tilt_range
         raise ValueError(f"dose must be None or a finite number > 0 of electrons per square Angstrom, got {dose!r}.")
     if dose is not None:
         # A patch's pixels hold at most about the whole beam.
-        check_poisson_mean(dose * sampling**2, f"dose={dose!r}")
+        check_poisson_mean(dose * pixel_size**2, f"dose={dose!r}")
     if n_jobs == 0:
         raise ValueError("n_jobs must be None, a positive number of workers or negative (all but some), got 0.")
     _check_detector(detector, semiangle)
@@ -757,7 +761,7 @@ def _cache_params(simulation, mirrored):
     only for ``"scan"``.
     """
     params = dict(format=2, tilt_range=simulation["tilt_range"], material=simulation["material"],
-                  glazer="".join(simulation["glazer"]), sampling=simulation["sampling"],
+                  glazer="".join(simulation["glazer"]), sampling=simulation["pixel_size"],
                   random_state=simulation["random_state"], **simulation["microscope"])
     if mirrored:
         params["mid_plane_mirror"] = True
@@ -834,7 +838,7 @@ def _simulate_image(i, mirrored, simulation, path=None):
     if mirrored:
         atoms = mirror_mid_plane(atoms)
     settings = dict(simulation["microscope"], random_state=int(rng.integers(2**31)))
-    sampling, scan = simulation["sampling"], simulation["scan"]
+    pixel_size, scan = simulation["pixel_size"], simulation["scan"]
     if scan is not None:
         # Each patch's own scan grid: a random column, at a random sub-pixel offset and pixel size (a stream of
         # its own, shared by the mirror).
@@ -844,10 +848,10 @@ def _simulate_image(i, mirrored, simulation, path=None):
         order = geometry.permutation(len(where))
         chosen = np.array([order[p % len(order)] for p in range(scan["patches_per_image"])])
         offsets = geometry.uniform(-0.5, 0.5, (scan["patches_per_image"], 2))
-        scales = sampling * (1 + geometry.uniform(-scan["scale_jitter"], scan["scale_jitter"],
+        scales = pixel_size * (1 + geometry.uniform(-scan["scale_jitter"], scan["scale_jitter"],
                                                   scan["patches_per_image"]))
         size = scan["patch_size"] + 2 * _MARGIN
-        windows = [simulate_abf(atoms, sampling=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
+        windows = [simulate_abf(atoms, pixel_size=s, window=(tuple(where[c] - ((size - 1) / 2 + u) * s), (size, size)),
                                 **settings) for c, u, s in zip(chosen, offsets, scales)]
         result = dict(windows=np.asarray(windows, dtype=np.float32), tilts=tilts, chosen=chosen,
                       offsets=offsets, scales=scales, signs=signs)
@@ -855,7 +859,7 @@ def _simulate_image(i, mirrored, simulation, path=None):
         # The [1-10] half-cell translation, (1, -1, 0) in pseudo-cubic cells, keeps every rotation sense
         # unless a or b tilts in phase: then half of the width is scanned and tiled (2x cheaper, exact).
         x_repeats = 1 if "+" in simulation["glazer"][:2] else 2
-        image = simulate_abf(atoms, sampling=sampling, x_repeats=x_repeats, **settings)
+        image = simulate_abf(atoms, pixel_size=pixel_size, x_repeats=x_repeats, **settings)
         columns, signs = b_cation_columns(atoms, image.shape)
         result = dict(image=image.astype(np.float32), tilts=tilts, columns=columns, signs=signs)
     if path is not None:
@@ -887,7 +891,7 @@ def _image_patches(sim, mirrored, cut, rng):
     else:
         order = rng.permutation(len(columns))
         cuts = [(order[p % len(order)], None) for p in range(cut["patches_per_image"])]
-    noise = (cut["sampling"], cut["dose"], cut["scan_noise"], rng)
+    noise = (cut["pixel_size"], cut["dose"], cut["scan_jitter"], rng)
     patches = [(_cut_patch(image, columns[c], cut["patch_size"], *noise) if window is None
                 else _finish_window(window, *noise)).ravel() for c, window in cuts]
     return patches, [column_tilts[c] for c, _ in cuts], cell_part
@@ -901,14 +905,14 @@ def _scan_patches(sim, cut, rng):
     for window, s in zip(sim["windows"], sim["scales"]):
         # Not periodic: the margin takes the blur's edge.
         window = ndimage.gaussian_filter(window.astype(np.float64), cut["source_size"] / 2.3548 / s, mode="reflect")
-        patches.append(_finish_window(window, cut["sampling"], cut["dose"], cut["scan_noise"], rng).ravel())
+        patches.append(_finish_window(window, cut["pixel_size"], cut["dose"], cut["scan_jitter"], rng).ravel())
     return patches
 
 
 def _periodic_image(sim, column_tilts, cut):
     """The noise-free periodic image of a simulated cell (source-blurred, moved by ``grid_offset``), its pixel size
     (rows, columns) in Angstrom, its B columns in pixels and their tilts: one cell of :class:`PeriodicCells`."""
-    image = postprocess_abf(sim["image"], sampling=cut["sampling"], source_size=cut["source_size"])  # periodic: wrap
+    image = postprocess_abf(sim["image"], pixel_size=cut["pixel_size"], source_size=cut["source_size"])  # periodic: wrap
     columns = sim["columns"]
     if any(cut["grid_offset"]):
         # The periodic, blurred image moved by a Fourier phase: exact, and the columns move with it.
@@ -931,7 +935,7 @@ def _exact_cuts(cell, n_columns, cut, rng):
     for p in range(cut["patches_per_image"]):
         c = order[p % len(order)]
         offset_px = rng.uniform(-0.5, 0.5, 2)
-        scale = cut["sampling"] * (1 + rng.uniform(-cut["scale_jitter"], cut["scale_jitter"]))
+        scale = cut["pixel_size"] * (1 + rng.uniform(-cut["scale_jitter"], cut["scale_jitter"]))
         cuts.append((c, cell.render([c], (size, size), offset_px, scale)[0]))
     return cuts
 
@@ -1018,25 +1022,25 @@ def _window(image, origin, size):
     return image[np.ix_(rows, cols)]
 
 
-def _finish_window(window, sampling, dose, scan_noise, rng):
+def _finish_window(window, pixel_size, dose, scan_jitter, rng):
     """Shot and scan noise on a window from :func:`_window`, and the patch inside its margin."""
-    patch = postprocess_abf(window, sampling=sampling, source_size=0, dose=dose, scan_noise=scan_noise,
+    patch = postprocess_abf(window, pixel_size=pixel_size, source_size=0, dose=dose, scan_jitter=scan_jitter,
                             random_state=int(rng.integers(2**31)))
     return patch[_MARGIN:-_MARGIN, _MARGIN:-_MARGIN].astype(np.float32)
 
 
-def _cut_patch(image, center, size, sampling, dose, scan_noise, rng):
+def _cut_patch(image, center, size, pixel_size, dose, scan_jitter, rng):
     """A size x size patch of the periodic ``image`` centred on ``center`` (row, col) to within half a pixel."""
     jitter = rng.uniform(-0.5, 0.5, 2)
     origin = np.round(np.asarray(center) + jitter - (size - 1) / 2).astype(int)
-    return _finish_window(_window(image, origin, size), sampling, dose, scan_noise, rng)
+    return _finish_window(_window(image, origin, size), pixel_size, dose, scan_jitter, rng)
 
 
 #: Settings of the committed ABF fixture (``benchmarks/make_abf_fixture.py`` writes it).
 #: ``make_perovskite_abf``'s defaults before they became the training recipe's are given explicitly: 32 px
 #: patches on the simulated grid, no mirror.
 ABF_FIXTURE_SETTINGS = dict(material="SrTiO3", random_state=0, patch_size=32, patches_per_image=2,
-                            pixel_grid="cell", scale_jitter=0.0, mid_plane_mirror=False, dose=2e4, scan_noise=0.2)
+                            pixel_grid="cell", scale_jitter=0.0, mid_plane_mirror=False, dose=2e4, scan_jitter=0.2)
 
 
 def load_abf_fixture():

@@ -18,6 +18,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions, validate_params
 
 from .._progress import Progress
+from .._deprecation import renamed_parameters
 from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state
 from ._checks import check_poisson_mean
 
@@ -55,7 +56,7 @@ _SIMULATION = {
     "max_angle": _POSITIVE,
     "binning": [Interval(numbers.Integral, 1, None, closed="left")],
     "dose": [Interval(numbers.Real, 0, None, closed="neither"), None],
-    "sampling": _POSITIVE,
+    "potential_sampling": _POSITIVE,
     "cache_dir": [str, os.PathLike, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
@@ -137,7 +138,7 @@ def _cache_key(params, atoms):
     return hashlib.sha1(payload).hexdigest()[:16]
 
 
-def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache_dir, key, verbose, n_jobs=1,
+def _simulate(atoms, positions, *, energy, semiangle, max_angle, potential_sampling, cache_dir, key, verbose, n_jobs=1,
               slice_thickness=None):
     """Diffraction patterns (n, ky, kx) at the given probe positions (Angstrom, (x, y))."""
     abtem, _ = _require_sim()
@@ -150,7 +151,7 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, sampling, cache
     abtem.config.set({"device": "cpu", "fft": "fftw", "diagnostics.progress_bar": False})
     # A monolayer is one slice; a crystal is cut into slices of slice_thickness.
     thickness = atoms.cell[2, 2] if slice_thickness is None else slice_thickness
-    potential = abtem.Potential(atoms, sampling=sampling, slice_thickness=thickness, projection="infinite")
+    potential = abtem.Potential(atoms, sampling=potential_sampling, slice_thickness=thickness, projection="infinite")
     probe = abtem.Probe(energy=energy, semiangle_cutoff=semiangle)
     probe.grid.match(potential)
     detector = abtem.PixelatedDetector(max_angle=max_angle, resample="uniform")
@@ -236,12 +237,13 @@ def _nearest(xy, points, cell):
     return dist.min(1), dist.argmin(1)
 
 
+@renamed_parameters(sampling="potential_sampling")
 @validate_params(
     {**_SIMULATION, **_SCAN, "defect": _DEFECTS, "defect_site": _DEFECT_SITE},
     prefer_skip_nested_validation=True,
 )
 def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, energy=80e3, semiangle=25.0,
-                         max_angle=40.0, scan_step=0.2, scan_extent=None, binning=1, dose=None, sampling=0.04,
+                         max_angle=40.0, scan_step=0.2, scan_extent=None, binning=1, dose=None, potential_sampling=0.04,
                          cache_dir=None, random_state=0, verbose=False, n_jobs=1):
     """4D-STEM scan of monolayer graphene with an optional point defect (abTEM multislice).
 
@@ -277,7 +279,7 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         Electrons per square Angstrom; ``None`` gives noise-free patterns
         (fraction of the beam per pixel), else Poisson counts (at most
         1e18 electrons per probe position).
-    sampling : float, default=0.04
+    potential_sampling : float, default=0.04
         Real-space sampling of the potential and wave, Angstrom.
     cache_dir : str, Path or None
         Cache and resume folder; ``None`` keeps nothing on disk.
@@ -310,12 +312,12 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
     atoms, defect_xy, sublattice = graphene_supercell(repeats, defect, defect_site)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "supercell")
     cell = np.array(atoms.cell.lengths()[:2])
-    params = dict(kind="graphene", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+    params = dict(kind="graphene", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=potential_sampling,
                   positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
     key = _cache_key(params, atoms)
     patterns, mrad_per_px = _simulate(
-        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
-        cache_dir=cache_dir, key=key, verbose=verbose, n_jobs=n_jobs,
+        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle,
+        potential_sampling=potential_sampling, cache_dir=cache_dir, key=key, verbose=verbose, n_jobs=n_jobs,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=local_random_state(random_state))
     flat = grid.reshape(-1, 2)
@@ -335,18 +337,19 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
         atoms=atoms,
         defect_xy=defect_xy,
         metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
-                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=sampling,
+                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=potential_sampling,
                       binning=binning, dose=dose, repeats=tuple(repeats), defect=defect),
     )
 
 
+@renamed_parameters(sampling="potential_sampling")
 @validate_params(
     {**_SIMULATION, "n_orbits": [Interval(numbers.Integral, 1, None, closed="left")], "radius": ["array-like"],
      "order": [Interval(numbers.Integral, 1, None, closed="left")]},
     prefer_skip_nested_validation=True,
 )
 def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4, 2), energy=80e3, semiangle=25.0,
-                         max_angle=40.0, binning=1, dose=None, sampling=0.04, cache_dir=None, random_state=0,
+                         max_angle=40.0, binning=1, dose=None, potential_sampling=0.04, cache_dir=None, random_state=0,
                          verbose=False):
     """Probe positions related by the 3-fold rotation about a graphene atom column.
 
@@ -365,7 +368,7 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
         of each orbit is drawn from (uniformly in area), ``0 <= inner <= outer``.
     order : int, default=3
         Positions per orbit, turned by ``360 / order`` degrees.
-    repeats, energy, semiangle, max_angle, binning, dose, sampling, cache_dir, verbose
+    repeats, energy, semiangle, max_angle, binning, dose, potential_sampling, cache_dir, verbose
         As in :func:`make_graphene_4dstem` (``dose`` per position: at most
         1e18 electrons).
     random_state : int, RandomState or None, default=0
@@ -396,16 +399,16 @@ def make_graphene_orbits(*, n_orbits=24, radius=(0.15, 1.1), order=3, repeats=(4
             rotation.append(t)
     positions = np.array(positions)
     params = dict(kind="graphene-orbits", energy=energy, semiangle=semiangle, max_angle=max_angle,
-                  sampling=sampling, positions=np.round(positions, 6).tolist())
+                  sampling=potential_sampling, positions=np.round(positions, 6).tolist())
     patterns, mrad_per_px = _simulate(
-        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
-        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose,
+        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle,
+        potential_sampling=potential_sampling, cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=1.0, rng=rng)
     return Bunch(data=patterns, orbit=np.array(orbit), rotation_deg=np.array(rotation), positions=positions,
                  center=center, atoms=atoms,
                  metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
-                               mrad_per_px=mrad_per_px * binning, sampling_A=sampling, binning=binning, dose=dose))
+                               mrad_per_px=mrad_per_px * binning, sampling_A=potential_sampling, binning=binning, dose=dose))
 
 
 # Lattice constants (Angstrom) of zincblende compounds: (cation, anion, a).
@@ -493,6 +496,7 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
     return atoms, defect_xy, columns, column_species
 
 
+@renamed_parameters(sampling="potential_sampling")
 @validate_params(
     {**_SIMULATION, **_SCAN, **_ZINCBLENDE_CRYSTAL, "slice_thickness": _POSITIVE},
     prefer_skip_nested_validation=True,
@@ -500,7 +504,7 @@ def zincblende_110(material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antis
 def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain=0.0, antisite=False,
                            lattice_constant=None, energy=200e3,
                            semiangle=20.0, max_angle=40.0, scan_step=0.2, scan_extent=None, slice_thickness=2.0,
-                           binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
+                           binning=1, dose=None, potential_sampling=0.05, cache_dir=None, random_state=0, verbose=False,
                            n_jobs=1):
     """4D-STEM scan of a zincblende crystal along [110] (abTEM multislice).
 
@@ -537,11 +541,11 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
                                                         lattice_constant)
     nx, ny, origin, grid = _scan_grid(atoms, scan_step, scan_extent, defect_xy, "cell")
     cell = np.array(atoms.cell.lengths()[:2])
-    params = dict(kind="zincblende", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
+    params = dict(kind="zincblende", energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=potential_sampling,
                   slice_thickness=slice_thickness, positions=[nx, ny, scan_step, np.round(origin, 6).tolist()])
     patterns, mrad_per_px = _simulate(
-        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
-        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
+        atoms, grid.reshape(-1, 2), energy=energy, semiangle=semiangle, max_angle=max_angle,
+        potential_sampling=potential_sampling, cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
         n_jobs=n_jobs,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=scan_step, rng=local_random_state(random_state))
@@ -561,12 +565,13 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
         column_species=species,
         defect_xy=defect_xy,
         metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
-                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=sampling,
+                      mrad_per_px=mrad_per_px * binning, scan_step_A=scan_step, sampling_A=potential_sampling,
                       binning=binning, dose=dose, material=material, repeats=tuple(repeats),
                       thickness_A=float(atoms.cell[2, 2]), strain=strain, antisite=antisite),
     )
 
 
+@renamed_parameters(sampling="potential_sampling")
 @validate_params(
     {**_SIMULATION, **{k: v for k, v in _ZINCBLENDE_CRYSTAL.items() if k not in ("strain", "antisite")},
      "n_pairs": [Interval(numbers.Integral, 1, None, closed="left")], "radius": ["array-like"],
@@ -575,7 +580,7 @@ def make_zincblende_4dstem(*, material="GaAs", repeats=(1, 1), periods=2, strain
 )
 def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), repeats=(1, 1), periods=2,
                           lattice_constant=None, energy=200e3, semiangle=20.0, max_angle=40.0, slice_thickness=2.0,
-                          binning=1, dose=None, sampling=0.05, cache_dir=None, random_state=0, verbose=False,
+                          binning=1, dose=None, potential_sampling=0.05, cache_dir=None, random_state=0, verbose=False,
                           n_jobs=1):
     """Probe positions related by the 180-degree rotation about a [110] dumbbell centre.
 
@@ -614,15 +619,15 @@ def make_zincblende_pairs(*, material="GaAs", n_pairs=40, radius=(0.1, 1.0), rep
     offsets = np.stack([r * np.cos(phi), r * np.sin(phi)], 1)
     positions = np.stack([center + offsets, center - offsets], 1).reshape(-1, 2)
     params = dict(kind="zincblende-pairs", energy=energy, semiangle=semiangle, max_angle=max_angle,
-                  sampling=sampling, slice_thickness=slice_thickness, positions=np.round(positions, 6).tolist())
+                  sampling=potential_sampling, slice_thickness=slice_thickness, positions=np.round(positions, 6).tolist())
     patterns, mrad_per_px = _simulate(
-        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle, sampling=sampling,
-        cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
+        atoms, positions, energy=energy, semiangle=semiangle, max_angle=max_angle,
+        potential_sampling=potential_sampling, cache_dir=cache_dir, key=_cache_key(params, atoms), verbose=verbose, slice_thickness=slice_thickness,
         n_jobs=n_jobs,
     )
     patterns = _finish(patterns, binning=binning, dose=dose, scan_step=1.0, rng=rng)
     return Bunch(data=patterns, orbit=np.repeat(np.arange(n_pairs), 2), rotation_deg=np.tile([0.0, 180.0], n_pairs),
                  positions=positions, center=center, atoms=atoms,
                  metadata=dict(energy_eV=energy, semiangle_mrad=semiangle, max_angle_mrad=max_angle,
-                               mrad_per_px=mrad_per_px * binning, sampling_A=sampling, binning=binning, dose=dose,
+                               mrad_per_px=mrad_per_px * binning, sampling_A=potential_sampling, binning=binning, dose=dose,
                                material=material, thickness_A=float(atoms.cell[2, 2])))

@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Hidden, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, LRScheduler
@@ -19,6 +19,7 @@ from .._training import (
     train_net,
     training_callbacks,
 )
+from .._deprecation import register, renamed_parameters, renamed_value
 from .._utils import (
     Interval,
     check_positions,
@@ -148,7 +149,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         Poisson augmentation: mean electrons per pixel of a patch, drawn
         log-uniformly per patch (``low == high`` fixes it). Set it to the
         data's dose: for simulated patches in fractions of the beam, the
-        mean fraction x dose (e/A^2) x sampling^2. The default is
+        mean fraction x dose (e/A^2) x pixel_size^2. The default is
         ``make_perovskite_abf``'s SrTiO3 at 1e5 e/A^2 and 0.25 A per pixel
         over the central 32 px.
     scan_jitter : float, default=0.2
@@ -202,10 +203,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         The cosine schedule still spans ``max_epochs``.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
-    sampling : float or None, default=0.25
+    pixel_size : float or None, default=0.25
         Angstrom per pixel of the training patches (``make_perovskite_abf``'s
         default). ``fit(..., cells=...)`` renders the templates at it, and
         ``predict_map`` resamples images recorded at another pixel size.
+    sampling : float or None
+        The old name of ``pixel_size``; deprecated.
     device : str, default="auto"
         ``"auto"`` is CUDA when available, else the CPU.
     n_jobs : int or None, default=None
@@ -235,6 +238,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         shape (5,) with ``zone_axis="110"``, the invariants u, v after the angles.
     pair_library_ : PairLibrary, CellPairLibrary or None
         The templates of the pair decision (None without one).
+    pixel_size_ : float or None
+        Angstrom per pixel of the training patches (``pixel_size``).
     history_ : pandas.DataFrame
     n_iter_ : int
     n_features_in_ : int
@@ -267,7 +272,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "zone_axis": [StrOptions({"110"}), None],
         "pair_decision": [StrOptions({"auto", "network"}), PairDecision],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "pixel_size": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None, Hidden(StrOptions({"deprecated"}))],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -284,8 +290,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
                  conv_layers=(32, 32, "pool", 64, 64, "pool", 64, 128, "pool", 128), fc_units=256,
                  augment=("poisson", "scan_distortion"), counts_range=(4300.0, 4450.0), scan_jitter=0.2,
                  scan_correction=True, zone_axis="110", pair_decision="auto", lr=2e-3, batch_size=64, max_epochs=6,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, sampling=0.25, device="auto",
-                 n_jobs=None, callbacks=None, random_state=None, verbose=0):
+                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, pixel_size=0.25,
+                 device="auto", n_jobs=None, callbacks=None, random_state=None, verbose=0, sampling="deprecated"):
         self.image_shape = image_shape
         self.network_shape = network_shape
         self.conv_layers = conv_layers
@@ -302,6 +308,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.pixel_size = pixel_size
         self.sampling = sampling
         self.device = device
         self.n_jobs = n_jobs
@@ -341,9 +348,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             ``make_perovskite_abf``), as templates rendered on each patch's own
             grid: the column's sub-pixel offset and the pixel size are
             fitted per patch, so patches recorded at any offset, or at a
-            pixel size a few percent off ``sampling`` (a calibration error,
+            pixel size a few percent off ``pixel_size`` (a calibration error,
             another lattice constant), meet templates of their own geometry.
-            Needs ``sampling``. ``None``: the training patches are the
+            Needs ``pixel_size``. ``None``: the training patches are the
             templates, at the offsets and pixel size they happen to have.
 
         Returns
@@ -389,14 +396,15 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if cells is not None and decision is None:
             raise ValueError("fit(cells=...) gives the pair decision its templates, but there is none "
                              f"(zone_axis={self.zone_axis!r}, pair_decision={self.pair_decision!r}).")
-        if cells is not None and self.sampling is None:
-            raise ValueError("fit(cells=...) renders templates on the patches' grid: set TiltRegressor(sampling=...), "
-                             "the Angstrom per pixel of the patches.")
+        pixel_size = renamed_value(self, "sampling", "pixel_size")
+        if cells is not None and pixel_size is None:
+            raise ValueError("fit(cells=...) renders templates on the patches' grid: set "
+                             "TiltRegressor(pixel_size=...), the Angstrom per pixel of the patches.")
         pair_library = None
         if decision is not None:
             neighbors = decision.resolved_neighbors(with_cells=cells is not None)
             decision.check(neighbors)
-            pair_library = self._pair_library(X, y, image_shape, cells, neighbors)
+            pair_library = self._pair_library(X, y, image_shape, cells, neighbors, pixel_size)
         if self.zone_axis == "110":
             # The mid-plane-mirror pair's invariants, learnt next to the angles.
             d, g = y[:, 0] - y[:, 1], y[:, 2]
@@ -455,6 +463,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.net_ = net
         self.n_outputs_ = n_outputs
         self.pair_library_ = pair_library
+        self.pixel_size_ = pixel_size
         self.target_mean_, self.target_scale_ = target_mean, target_scale
         self.image_shape_ = image_shape
         self.network_shape_ = network_shape
@@ -483,7 +492,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             pred = templates if decision.local else (chosen + templates) / 2
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
-    def predict_map(self, image, sampling=None, stride=None, centers=None):
+    @renamed_parameters(sampling="pixel_size")
+    def predict_map(self, image, pixel_size=None, stride=None, centers=None):
         """Slide over a full image and predict the angles of every patch or of given columns.
 
         The training patches (``make_perovskite_abf``) are centred on a B
@@ -496,13 +506,13 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         ----------
         image : array-like of shape (H, W)
             A full ABF image (non-negative intensities).
-        sampling : float or None
+        pixel_size : float or None
             Angstrom per pixel of ``image``. When it differs from the
-            estimator's ``sampling`` (that of the training patches), the
+            estimator's ``pixel_size`` (that of the training patches), the
             image (and ``centers``) is resampled to it first; ``None`` means
-            the image already has the training sampling. With templates
+            the image already has the training pixel size. With templates
             from ``fit(..., cells=...)`` and ``pair_decision``, an image
-            within 5% of ``sampling`` is not resampled: the templates are
+            within 5% of ``pixel_size`` is not resampled: the templates are
             rendered at each patch's own fitted pixel size. Templates that
             are training patches (every cell over whole pixels) are
             sensitive to the pixel size: resampled by 2%, simulated SrTiO3
@@ -529,13 +539,13 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if not np.all(np.isfinite(image)):
             raise ValueError("image contains NaN or infinity.")
         factor = 1.0
-        if sampling is not None:
-            if self.sampling is None:
-                raise ValueError("predict_map(sampling=...) needs the estimator's sampling (Angstrom per pixel of "
-                                 "the training patches); set TiltRegressor(sampling=...) before fit.")
-            if not (isinstance(sampling, numbers.Real) and sampling > 0):
-                raise ValueError(f"sampling must be a positive pixel size in Angstrom, got {sampling!r}.")
-            factor = float(sampling) / float(self.sampling)
+        if pixel_size is not None:
+            if self.pixel_size_ is None:
+                raise ValueError("predict_map(pixel_size=...) needs the estimator's pixel_size (Angstrom per pixel "
+                                 "of the training patches); set TiltRegressor(pixel_size=...) before fit.")
+            if not (isinstance(pixel_size, numbers.Real) and pixel_size > 0):
+                raise ValueError(f"pixel_size must be a positive pixel size in Angstrom, got {pixel_size!r}.")
+            factor = float(pixel_size) / float(self.pixel_size_)
             if isinstance(self.pair_library_, CellPairLibrary) and self._fitted_pair_decision() is not None \
                     and abs(factor - 1) <= 0.05:
                 # Templates rendered on each patch's own grid fit its pixel size: resampling would only blur the
@@ -618,12 +628,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             scale = z.std(0, unbiased=False)[0].numpy()
         return z.mean(0)[0].numpy(), np.where(scale > 1e-6, scale, 1.0)
 
-    def _pair_library(self, X, y, image_shape, cells, neighbors):
+    def _pair_library(self, X, y, image_shape, cells, neighbors, pixel_size):
         """The templates of pair_decision: the training patches X (n, h * w) with their tilts y, or the cells
         rendered on each patch's grid."""
         if cells is None:
             return PairLibrary(X, y, image_shape, n_neighbors=neighbors, scan_jitter=self.scan_jitter)
-        return CellPairLibrary(cells.distinct(image_shape, self.sampling), image_shape, self.sampling,
+        return CellPairLibrary(cells.distinct(image_shape, pixel_size), image_shape, pixel_size,
                                n_neighbors=neighbors, scan_jitter=self.scan_jitter)
 
     def _check_network_shape(self, image_shape):
@@ -664,3 +674,6 @@ def _conv_layers(layers):
     if not channels:
         raise ValueError(f"conv_layers needs at least one convolution, got {layers!r}.")
     return tuple(channels), tuple(pool_after)
+
+
+register(TiltRegressor, sampling="pixel_size")
