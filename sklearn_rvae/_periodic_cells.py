@@ -12,6 +12,8 @@ source blur).
 
 import numpy as np
 
+from ._deprecation import renamed_parameters
+
 
 class PeriodicCells:
     """Periodic images of cells, with their B columns and those columns' tilts, rendered on demand.
@@ -85,7 +87,8 @@ class PeriodicCells:
     def __len__(self):
         return len(self.cell)
 
-    def render(self, entries, shape, offset, sampling, derivatives=False):
+    @renamed_parameters(sampling="pixel_size")
+    def render(self, entries, shape, offset, pixel_size, derivatives=False):
         """Patches of the given columns, each at the centre of a ``shape`` grid to within ``offset``.
 
         Parameters
@@ -97,11 +100,11 @@ class PeriodicCells:
         offset : array (2,) or (m, 2)
             Where the column sits, in pixels (row, col), from the patch
             centre ``((h - 1) / 2, (w - 1) / 2)``.
-        sampling : float, (2,) (rows, columns), (m,) or (m, 2)
+        pixel_size : float, (2,) (rows, columns), (m,) or (m, 2)
             Angstrom per pixel of the patch grid, in the cells' units.
         derivatives : bool
             Also return the patches' derivatives with respect to the
-            offset's row, its column, and the sampling of the rows and of
+            offset's row, its column, and the pixel_size of the rows and of
             the columns: (4, m, h, w).
 
         Returns
@@ -112,15 +115,15 @@ class PeriodicCells:
         m = len(entries)
         h, w = shape
         offset = np.broadcast_to(np.asarray(offset, dtype=np.float64), (m, 2))
-        sampling = np.asarray(sampling, dtype=np.float64)
-        sampling = np.broadcast_to(sampling[:, None] if sampling.ndim == 1 and len(sampling) == m != 2 else sampling,
+        pixel_size = np.asarray(pixel_size, dtype=np.float64)
+        pixel_size = np.broadcast_to(pixel_size[:, None] if pixel_size.ndim == 1 and len(pixel_size) == m != 2 else pixel_size,
                                    (m, 2))
         cells = self.cell[entries]
         # Pixel r of the patch lies (r - centre - offset) pixels from the column.
         ur = np.arange(h)[None, :] - (h - 1) / 2 - offset[:, :1]
         uc = np.arange(w)[None, :] - (w - 1) / 2 - offset[:, 1:]
-        y = self.position[entries, :1] + ur * sampling[:, :1]  # (m, h), Angstrom
-        x = self.position[entries, 1:] + uc * sampling[:, 1:]
+        y = self.position[entries, :1] + ur * pixel_size[:, :1]  # (m, h), Angstrom
+        x = self.position[entries, 1:] + uc * pixel_size[:, 1:]
         qy, qx = self.qy[cells], self.qx[cells]
         Ey = _phases(y, qy)  # (m, h, ny)
         Ex = _phases(x, qx)  # (m, w, nx)
@@ -129,25 +132,26 @@ class PeriodicCells:
         patches = np.real(left @ Ex.transpose(0, 2, 1))
         if not derivatives:
             return patches
-        # d/dy of the series is the series times 2 pi i qy; y moves by -sampling per unit of offset row and
-        # by ur per unit of sampling (x alike).
+        # d/dy of the series is the series times 2 pi i qy; y moves by -pixel_size per unit of offset row and
+        # by ur per unit of pixel_size (x alike).
         dEx = Ex * (2j * np.pi * qx[:, None, :])
         dy = np.real((Ey * (2j * np.pi * qy[:, None, :])) @ F @ Ex.transpose(0, 2, 1))
         dx = np.real(left @ dEx.transpose(0, 2, 1))
-        d_row = -sampling[:, 0, None, None] * dy
-        d_col = -sampling[:, 1, None, None] * dx
+        d_row = -pixel_size[:, 0, None, None] * dy
+        d_col = -pixel_size[:, 1, None, None] * dx
         return patches, np.stack([d_row, d_col, ur[:, :, None] * dy, uc[:, None, :] * dx])
 
-    def distinct(self, shape=(32, 32), sampling=0.25):
+    @renamed_parameters(sampling="pixel_size")
+    def distinct(self, shape=(32, 32), pixel_size=0.25):
         """The same cells without the columns that repeat another of their cell exactly (a tiled cell's).
 
-        Two columns are one template when their patches, rendered centred at ``sampling``, agree to 1e-6 of
+        Two columns are one template when their patches, rendered centred at ``pixel_size``, agree to 1e-6 of
         the largest intensity; the look-up would otherwise count them twice.
         """
         keep = np.ones(len(self), dtype=bool)
         for cell in np.unique(self.cell):
             members = np.flatnonzero(self.cell == cell)
-            patches = self.render(members, shape, (0.0, 0.0), sampling).reshape(len(members), -1)
+            patches = self.render(members, shape, (0.0, 0.0), pixel_size).reshape(len(members), -1)
             tol = 1e-6 * np.abs(patches).max()
             for j in range(1, len(members)):
                 if np.any(np.abs(patches[:j][keep[members[:j]]] - patches[j]).max(1) <= tol):

@@ -78,11 +78,7 @@ def _public_callables():
 
 
 # Parameters that still carry an old name, each listed under "Not yet one name" in conventions.md.
-NOT_YET = {
-    ("sklearn_rvae.tilt.PeriodicCells.render", "sampling"),
-    ("sklearn_rvae.tilt.PeriodicCells.distinct", "sampling"),
-    ("sklearn_rvae.tilt.CellPairLibrary", "sampling"),
-}
+NOT_YET = set()
 
 
 def test_no_public_signature_takes_an_old_name():

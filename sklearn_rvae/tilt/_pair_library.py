@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from threadpoolctl import threadpool_limits
 
+from .._deprecation import renamed_parameters
 from .._perovskite_symmetry import MIRRORS_110
 from .._utils import Interval
 
@@ -520,7 +521,7 @@ class CellPairLibrary(PairLibrary):
         Noise-free periodic images with their columns' tilts (for example
         the fourth value of ``make_perovskite_abf``).
     image_shape : (h, w)
-    sampling : float
+    pixel_size : float
         Angstrom per pixel of the patches (the fit starts there).
     fit_scale : bool
         Fit the pixel size of the rows and of the columns (each within
@@ -531,15 +532,21 @@ class CellPairLibrary(PairLibrary):
     Others as :class:`PairLibrary`.
     """
 
-    def __init__(self, cells, image_shape, sampling, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
+    @renamed_parameters(sampling="pixel_size")
+    def __init__(self, cells, image_shape, pixel_size, *, n_neighbors=100, n_best=20, scan_jitter=0.0, n_grid=17,
                  n_rounds=2, fit_scale=True, n_registration=8):
         self.cells = cells
-        self.sampling = float(sampling)
+        self.pixel_size = float(pixel_size)
         self.fit_scale = bool(fit_scale)
         self.n_registration = int(n_registration)
         self._configure(cells.tilts, image_shape, n_neighbors, n_best, scan_jitter, n_grid, n_rounds)
 
-    def _render(self, idx, offset, sampling, derivatives=False):
+    def __setstate__(self, state):
+        if "sampling" in state:  # pickled before the rename
+            state["pixel_size"] = state.pop("sampling")
+        self.__dict__.update(state)
+
+    def _render(self, idx, offset, pixel_size, derivatives=False):
         """Entries idx (mirrored library) rendered with their column at offset (pixels) from the patch centre;
         a mirrored entry is its column rendered at the mirrored offset, then flipped."""
         mirror, base = np.divmod(np.asarray(idx), len(self.cells))
@@ -547,7 +554,7 @@ class CellPairLibrary(PairLibrary):
         for m, (dims, _) in enumerate(MIRRORS_110):
             for d in dims:
                 signs[mirror == m, d + 2] = -1
-        out = self.cells.render(base, self.image_shape, signs * offset, sampling, derivatives)
+        out = self.cells.render(base, self.image_shape, signs * offset, pixel_size, derivatives)
         patches, grads = out if derivatives else (out, None)
         for m, (dims, _) in enumerate(MIRRORS_110):
             if dims and np.any(mirror == m):
@@ -559,18 +566,18 @@ class CellPairLibrary(PairLibrary):
         return (patches, grads) if derivatives else patches
 
     def _templates(self, idx, geometry):
-        offset, sampling = geometry
-        return self._render(idx, offset, sampling)
+        offset, pixel_size = geometry
+        return self._render(idx, offset, pixel_size)
 
     def _prepare(self, x, centers):
         """The patch's geometry (offset (2,) in pixels, pixel sizes (2,) in Angstrom): Gauss-Newton on
         (intensity, offset, pixel sizes) against the mean template of the members' nearest entries."""
         idx = np.concatenate([self.tree.query(c, k=self.n_registration)[1] for c in centers])
-        offset, sampling = np.zeros(2), np.full(2, self.sampling)
+        offset, pixel_size = np.zeros(2), np.full(2, self.pixel_size)
         cols = slice(self._edge, x.shape[-1] - self._edge)
         target = x[:, cols].ravel()
         for _ in range(4):
-            T, dT = self._render(idx, offset, sampling, derivatives=True)
+            T, dT = self._render(idx, offset, pixel_size, derivatives=True)
             mean, dmean = T.mean(0)[:, cols].ravel(), dT.mean(1)[:, :, cols].reshape(4, -1)
             scale = (mean @ target) / (mean @ mean)
             J = np.vstack([mean, scale * dmean[: 2 + 2 * self.fit_scale]])
@@ -578,5 +585,5 @@ class CellPairLibrary(PairLibrary):
             step = np.linalg.lstsq(J.T, residual, rcond=None)[0][1:]
             offset = np.clip(offset + step[:2], -1.0, 1.0)
             if self.fit_scale:
-                sampling = np.clip(sampling + step[2:], 0.9 * self.sampling, 1.1 * self.sampling)
-        return offset, sampling
+                pixel_size = np.clip(pixel_size + step[2:], 0.9 * self.pixel_size, 1.1 * self.pixel_size)
+        return offset, pixel_size
