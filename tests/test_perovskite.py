@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("ase")
 from sklearn_rvae.datasets import perovskite_supercell  # noqa: E402
-from sklearn_rvae.datasets._perovskite import octahedral_signs  # noqa: E402
+from sklearn_rvae.datasets._perovskite_crystal import octahedral_signs  # noqa: E402
 
 
 def test_zero_tilt_is_the_ideal_cubic_perovskite():

@@ -1,22 +1,22 @@
 """Data sets: rotated digits and shapes, atom-resolved STEM images and movies, and (with the ``sim`` extra: abtem, ase) simulated 4D-STEM."""
 
+from ._abf import postprocess_abf, simulate_abf
 from ._digits import make_rotated_digits
-from ._shapes import SHAPE_NAMES, make_rotated_shapes
-from ._stem_image import environment_names, make_stem_image, make_stem_movie
 from ._perovskite import (
     ABF_FIXTURE_SETTINGS,
-    PEROVSKITES,
-    b_cation_columns,
     load_abf_fixture,
     make_perovskite_abf,
     make_synthetic_tilt_patches,
-    mirror_mid_plane,
     mirror_patches_110,
+)
+from ._perovskite_crystal import (
+    PEROVSKITES,
+    b_cation_columns,
+    mirror_mid_plane,
     orient_110,
     perovskite_supercell,
-    postprocess_abf,
-    simulate_abf,
 )
+from ._shapes import SHAPE_NAMES, make_rotated_shapes
 from ._stem4d import (
     graphene_supercell,
     make_graphene_4dstem,
@@ -25,6 +25,7 @@ from ._stem4d import (
     make_zincblende_pairs,
     zincblende_110,
 )
+from ._stem_image import environment_names, make_stem_image, make_stem_movie
 
 __all__ = [
     "ABF_FIXTURE_SETTINGS",

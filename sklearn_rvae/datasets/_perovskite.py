@@ -1,16 +1,11 @@
-"""Perovskite ABO3 supercells with Glazer octahedral tilts (ASE Atoms).
+"""Training data of TiltRegressor: ABF-STEM patches of tilted perovskites, streamed from a cache of simulations.
 
-Corner sharing ties neighbouring octahedra together: along every B-O-B
-link, the rotation components perpendicular to the link must be opposite
-on the two B sites, otherwise the shared oxygen would have to be in two
-places. Glazer's notation describes exactly the patterns that respect it:
-the rotation about axis k alternates in sign between neighbours along the
-two axes perpendicular to k, and along k itself it keeps its sign
-(in-phase, ``+``) or alternates (anti-phase, ``-``). Each oxygen is placed
-at the mean of where its two B neighbours' rotated octahedra put it, so it
-is shared by construction and B-O bonds keep their length to second order
-in the angle; the pseudo-cubic spacing shrinks by the projection of the
-rotated bond (``a cos(tilt)`` for a single tilt), as in tilted perovskites.
+``make_perovskite_abf`` simulates images of perovskite cells with random
+tilts (``_perovskite_crystal`` builds them, ``_abf`` images them), caches
+every image on disk, and cuts patches around the B columns, on the
+simulated grid, on exact pixel grids from the cells' Fourier series, or
+by simulating each scan window. ``mirror_patches_110`` adds the projection's
+exact mirrors; ``load_abf_fixture`` reads the committed multislice patches.
 """
 
 import math
@@ -27,172 +22,21 @@ from .._perovskite_symmetry import MIRRORS_110
 from .._progress import Progress
 from .._utils import (
     Interval,
-    check_annulus,
     check_int_tuple,
     check_real_tuple,
     local_random_state,
     seed_from,
 )
+from ._abf import _MICROSCOPE, _check_detector, postprocess_abf, simulate_abf
 from ._checks import check_poisson_mean
-
-PEROVSKITES = {
-    # name: (A, B, pseudo-cubic lattice constant in Angstrom)
-    "SrTiO3": ("Sr", "Ti", 3.905),
-    "CaTiO3": ("Ca", "Ti", 3.83),
-    "BaTiO3": ("Ba", "Ti", 4.00),
-    "LaAlO3": ("La", "Al", 3.79),
-}
-
-
-def _rotation_matrix(angles_deg):
-    """Small-rotation matrix for rotations (degrees) about x, y, z: exp of the skew matrix."""
-    w = np.radians(np.asarray(angles_deg, dtype=np.float64))
-    theta = np.linalg.norm(w)
-    if theta == 0:
-        return np.eye(3)
-    k = w / theta
-    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + math.sin(theta) * K + (1 - math.cos(theta)) * K @ K
-
-
-def _check_glazer(glazer):
-    if not isinstance(glazer, (str, tuple, list, np.ndarray)):
-        raise ValueError(f"glazer must give '+', '-' or '0' for each of the axes a, b, c (for example 'a-b-c+' or "
-                         f"('-', '-', '+')), got {glazer!r}.")
-    if isinstance(glazer, str):
-        signs = glazer.replace("a", "").replace("b", "").replace("c", "").replace("0", "")
-        if len(glazer) == 6 and all(ch in "+-0" for ch in glazer[1::2]):
-            signs = glazer[1::2]
-        glazer = tuple(signs)
-    glazer = tuple(glazer)
-    if len(glazer) != 3 or not all(g in ("+", "-", "0") for g in glazer):
-        raise ValueError(
-            f"glazer must give '+', '-' or '0' for each of the axes a, b, c (for example 'a-b-c+' or "
-            f"('-', '-', '+')), got {glazer!r}."
-        )
-    return glazer
-
-
-def octahedral_signs(index, glazer):
-    """Sign (+1, -1 or 0) of the rotation about each axis for the B site at integer ``index``."""
-    glazer = _check_glazer(glazer)
-    index = np.asarray(index)
-    signs = np.ones(index.shape[:-1] + (3,))
-    for k in range(3):
-        if glazer[k] == "0":
-            signs[..., k] = 0
-            continue
-        others = [m for m in range(3) if m != k]
-        parity = index[..., others[0]] + index[..., others[1]]
-        if glazer[k] == "-":
-            parity = parity + index[..., k]
-        signs[..., k] = np.where(parity % 2 == 0, 1, -1)
-    return signs
-
-
-def perovskite_supercell(material="SrTiO3", tilts=(0.0, 0.0, 0.0), glazer="a-b-c-", repeats=(2, 2, 2), *, a=None,
-                         species=None):
-    """ABO3 supercell with octahedral rotations, as an ASE Atoms object (pseudo-cubic axes x, y, z).
-
-    Parameters
-    ----------
-    material : str, default="SrTiO3"
-        A preset of :data:`PEROVSKITES` (SrTiO3, CaTiO3, BaTiO3, LaAlO3).
-    tilts : (alpha, beta, gamma), degrees
-        Rotation angles of the octahedra about the pseudo-cubic a, b, c axes.
-    glazer : str or 3-tuple, default="a-b-c-"
-        Phase of the rotation along each axis: ``'+'`` in-phase, ``'-'``
-        anti-phase, ``'0'`` none (the angle is ignored); letters are
-        ignored, so ``'a-a-c+'`` and ``'-,-,+'`` both work.
-    repeats : (int, int, int), default=(2, 2, 2)
-        Pseudo-cubic cells along x, y, z; must be even along every axis
-        whose sign pattern alternates, so that the supercell is periodic.
-    a : float or None
-        Lattice constant override, Angstrom (finite, > 0).
-    species : (A, B) or None
-        Cation override, for example ``("Ba", "Zr")``: two chemical symbols.
-
-    Returns
-    -------
-    atoms : ase.Atoms
-        Atoms tagged 0 (A), 1 (B) and 2 (O); ``atoms.info`` holds the
-        tilts, the Glazer pattern, the lattice constant and, for each O,
-        the indices of its two B neighbours (``"o_neighbours"``).
-    """
-    import ase
-    from ase.data import atomic_numbers
-
-    known = isinstance(material, str) and material in PEROVSKITES
-    if not known and (species is None or a is None):
-        raise ValueError(f"material must be one of {sorted(PEROVSKITES)} (or give species and a), got {material!r}.")
-    A, B, a0 = PEROVSKITES[material] if known else (None, None, None)
-    if species is not None:
-        if not (isinstance(species, (tuple, list)) and len(species) == 2
-                and all(isinstance(e, str) and e in atomic_numbers for e in species)):
-            raise ValueError(f"species must be two chemical symbols (A, B), for example ('Ba', 'Zr'), got {species!r}.")
-        A, B = species
-    if a is not None and not (isinstance(a, numbers.Real) and not isinstance(a, bool) and math.isfinite(a) and a > 0):
-        raise ValueError(f"a must be None or a finite lattice constant > 0 in Angstrom, got {a!r}.")
-    a = a0 if a is None else float(a)
-    tilts = np.array(check_real_tuple(tilts, "tilts", 3, expected="three finite angles in degrees within +-20"))
-    if np.any(np.abs(tilts) > 20):
-        raise ValueError(f"tilts must be three finite angles in degrees within +-20, got {tuple(tilts.tolist())}.")
-    glazer = _check_glazer(glazer)
-    repeats = check_int_tuple(repeats, "repeats", 3)
-    for axis in range(3):
-        alternating = any(
-            glazer[k] != "0" and (k != axis or glazer[k] == "-") for k in range(3)
-        )
-        if alternating and repeats[axis] % 2:
-            raise ValueError(
-                f"repeats[{axis}]={repeats[axis]} must be even: the Glazer pattern {''.join(glazer)} alternates "
-                "along that axis, so an odd supercell is not periodic."
-            )
-    nx, ny, nz = repeats
-    index = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"), -1).reshape(-1, 3)
-    signs = octahedral_signs(index, glazer)
-    rotations = [_rotation_matrix(s * tilts) for s in signs]
-    # Rigid octahedra pull their B neighbours closer: along axis k the B-B
-    # spacing is the projection of two rotated half-bonds, a * R_kk. R_kk
-    # depends on the squared angles only, so it is the same for every site.
-    shrink = np.array([rotations[0][k, k] for k in range(3)]) if len(rotations) else np.ones(3)
-    spacing = a * shrink
-    b_sites = (index + 0.5) * spacing
-    flat = {tuple(i): n for n, i in enumerate(index)}
-    positions, symbols, tags, o_neighbours = [], [], [], []
-    for i in index:
-        positions.append(i * spacing)
-        symbols.append(A)
-        tags.append(0)
-    for n in range(len(index)):
-        positions.append(b_sites[n])
-        symbols.append(B)
-        tags.append(1)
-    # Each B owns the O at +a/2 along x, y and z; the neighbour across sees it at -a/2.
-    for n, i in enumerate(index):
-        for k in range(3):
-            step = np.zeros(3, dtype=int)
-            step[k] = 1
-            m = flat[tuple((i + step) % repeats)]
-            half = np.zeros(3)
-            half[k] = a / 2
-            link = np.zeros(3)
-            link[k] = spacing[k]
-            from_n = b_sites[n] + rotations[n] @ half
-            from_m = b_sites[n] + link - rotations[m] @ half
-            positions.append((from_n + from_m) / 2)
-            symbols.append("O")
-            tags.append(2)
-            o_neighbours.append((len(index) + n, len(index) + m))
-    cell = np.diag(np.array(repeats, dtype=np.float64) * spacing)
-    atoms = ase.Atoms(symbols, positions=np.array(positions), cell=cell, pbc=True, tags=tags)
-    # Per-atom rotation senses: the label of the octahedron around each B (0 rows for A and O).
-    tilt_signs = np.zeros((len(atoms), 3))
-    tilt_signs[len(index) : 2 * len(index)] = signs
-    atoms.set_array("tilt_signs", tilt_signs)
-    atoms.wrap()
-    atoms.info.update(tilts=tuple(tilts), glazer="".join(glazer), a=a, o_neighbours=np.array(o_neighbours))
-    return atoms
+from ._perovskite_crystal import (
+    PEROVSKITES,
+    _check_glazer,
+    _oriented_cell,
+    b_cation_columns,
+    mirror_mid_plane,
+    perovskite_supercell,
+)
 
 
 @validate_params(
@@ -264,258 +108,6 @@ def make_synthetic_tilt_patches(n_samples=400, *, size=24, tilt_range=(0.0, 10.0
                              f"(pixels of {extent[0] / size:.3g} x {extent[1] / size:.3g} Angstrom).")
         X[i] = (1.0 - 0.7 * image / image.max()).ravel()
     return X, y
-
-
-def orient_110(atoms):
-    """Re-cut a pseudo-cubic perovskite supercell so the beam (z) runs along [110].
-
-    x runs along [1-10], y along [001]. The supercell must have equal even
-    repeats along x and y (so the cut is periodic). With unequal tilts
-    about a and b the [1-10] and [110] spacings differ slightly and the cut
-    cell is off orthogonal by a fraction of a degree; it is squared up
-    (abTEM needs an orthogonal cell), a strain of that order.
-    """
-    import itertools
-
-    import ase
-
-    _check_atoms(atoms)
-    cell = atoms.cell.array
-    # New cell vectors, rows: [1-10], [001], [110] of the supercell.
-    new = np.array([cell[0] - cell[1], cell[2], cell[0] + cell[1]])
-    images = np.array(list(itertools.product(range(-2, 3), repeat=3))) @ cell
-    positions = (atoms.positions[None, :, :] + images[:, None, :]).reshape(-1, 3)
-    symbols = np.tile(atoms.get_chemical_symbols(), len(images))
-    tags = np.tile(atoms.get_tags(), len(images))
-    tilt_signs = np.tile(atoms.arrays["tilt_signs"], (len(images), 1)) if "tilt_signs" in atoms.arrays else None
-    frac = positions @ np.linalg.inv(new)
-    # Keep one copy of every atom: fractional coordinates in [0, 1), with a
-    # tolerance so that atoms on a face are neither lost nor doubled
-    # (ase.build.cut drops some of them).
-    keep = np.all((frac > -1e-6) & (frac < 1 - 1e-6), axis=1)
-    frac = np.clip(frac[keep], 0, None)
-    if len(frac) != 2 * len(atoms):
-        raise ValueError(f"atoms must be a periodic pseudo-cubic supercell (as perovskite_supercell makes) that the "
-                         f"[110] cell tiles: the cut holds {len(frac)} atoms, expected {2 * len(atoms)}.")
-    lengths = np.linalg.norm(new, axis=1)
-    square = ase.Atoms(symbols[keep], scaled_positions=frac, cell=np.diag(lengths), pbc=True, tags=tags[keep])
-    if tilt_signs is not None:
-        square.set_array("tilt_signs", tilt_signs[keep])
-    square.info.update(atoms.info)
-    square.info["zone_axis"] = "110"
-    return square
-
-
-_POSITIVE = [Interval(numbers.Real, 0, None, closed="neither")]
-_MICROSCOPE = {
-    "energy": _POSITIVE,
-    "semiangle": _POSITIVE,
-    "detector": ["array-like", None],
-    "defocus": [Interval(numbers.Real, None, None, closed="neither")],
-    "thickness_periods": [Interval(numbers.Integral, 1, None, closed="left")],
-    "frozen_phonons": [Interval(numbers.Integral, 0, None, closed="left")],
-    "pixel_size": _POSITIVE,
-    "potential_sampling": _POSITIVE,
-    "slice_thickness": _POSITIVE,
-}
-
-
-def _check_atoms(atoms):
-    import ase
-
-    if not isinstance(atoms, ase.Atoms):
-        raise TypeError(f"atoms must be an ase.Atoms cell, got {type(atoms).__name__}.")
-
-
-def _check_detector(detector, semiangle):
-    """``(inner, outer)`` ABF angles in mrad, ``None`` meaning ``(semiangle / 2, semiangle)``."""
-    if detector is None:
-        return semiangle / 2, semiangle
-    return check_annulus(detector, "detector", unit="mrad", what="angles", strict=True)
-
-
-@renamed_parameters(sampling="pixel_size")
-@validate_params(
-    {
-        **_MICROSCOPE,
-        "phonon_sigma": [Interval(numbers.Real, 0, None, closed="left")],
-        "x_repeats": [Interval(numbers.Integral, 1, None, closed="left")],
-        "window": [tuple, list, None],
-        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
-    },
-    prefer_skip_nested_validation=True,
-)
-def simulate_abf(atoms, *, energy=300e3, semiangle=25.0, detector=None, defocus=0.0, thickness_periods=4,
-                 frozen_phonons=0, phonon_sigma=0.08, pixel_size=0.25, potential_sampling=0.08, slice_thickness=2.0,
-                 method="multislice", x_repeats=1, window=None, random_state=0):
-    """ABF-STEM image of one periodic cell (abTEM), shape (ny, nx), fraction of the beam.
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        Orthogonal periodic cell, beam along z (for example :func:`orient_110`).
-    energy : float, default=300e3
-        eV.
-    semiangle : float, default=25.0
-        Probe convergence semi-angle, mrad.
-    detector : (inner, outer) or None
-        ABF collection angles in mrad; ``None`` is ``(semiangle / 2, semiangle)``.
-    defocus : float, default=0.0
-        Angstrom (positive = underfocus, abTEM's convention).
-    thickness_periods : int, default=4
-        Repeats of the cell along the beam.
-    frozen_phonons : int, default=0
-        Number of frozen-phonon configurations (0: static lattice).
-    phonon_sigma : float, default=0.08
-        RMS thermal displacement, Angstrom.
-    pixel_size : float, default=0.25
-        Output pixel size (scan step), Angstrom.
-    potential_sampling : float, default=0.08
-        Real-space sampling of the potential and waves, Angstrom. The FFT
-        grid is rounded up to an FFT-friendly size (2^a 3^b 5^c 7^d): a
-        prime grid is several times slower.
-    slice_thickness : float, default=2.0
-        Multislice slice thickness, Angstrom.
-    method : {"multislice", "prism"}, default="multislice"
-        Multislice per probe position, or PRISM (abTEM's S-matrix, without
-        interpolation). Measured on the 2-core CPU for a 44 x 32 scan of a
-        2x2x2 SrTiO3 supercell along [110], 44 A thick: 9.1 s multislice
-        against 12.1 s PRISM at 0.08 A potential sampling, but 23.9 s
-        against 15.7 s at 0.06 A; the cheaper method depends on the grid.
-    x_repeats : int, default=1
-        The structure (slab included) repeats itself ``x_repeats`` times
-        across the cell width, so only the first ``1 / x_repeats`` of the
-        width is scanned and the image is tiled: exact, and that many times
-        cheaper. The caller vouches for the symmetry (for ``a-b-c-`` tilts
-        along [110], the [1-10] half-cell translation is one).
-    window : ((y0, x0), (h, w)) or None
-        Scan only an ``h`` x ``w`` grid of exactly ``pixel_size`` Angstrom
-        per pixel, its first pixel at ``(y0, x0)`` Angstrom (positions past
-        the cell wrap: the potential is periodic). This is how a microscope
-        samples: no whole-pixel cell, no tiling (``x_repeats`` is ignored).
-    random_state : int or None
-        Seeds the frozen phonons (``None``: abTEM's own fresh seed).
-
-    The image has ``ceil(width / pixel_size)`` (rounded up to a multiple of
-    ``x_repeats``) by ``ceil(height / pixel_size)`` pixels, pixel ``j`` at
-    ``j * width / nx``: the pixel size is ``pixel_size`` or a little finer.
-    """
-    _check_atoms(atoms)
-    inner, outer = _check_detector(detector, semiangle)
-    if not (isinstance(method, str) and method in ("prism", "multislice")):
-        raise ValueError(f"method must be 'prism' or 'multislice', got {method!r}.")
-    if window is not None:
-        try:
-            (y0, x0), (wh, ww) = window
-        except (TypeError, ValueError):
-            y0 = x0 = wh = ww = None
-        corner_ok = all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in (y0, x0))
-        size_ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in (wh, ww))
-        if not (corner_ok and size_ok):
-            raise ValueError(f"window must be ((y0, x0), (h, w)): a finite corner in Angstrom and a size of at least "
-                             f"1 x 1 pixels, got {window!r}.")
-    import abtem
-
-    abtem.config.set({"device": "cpu", "fft": "fftw"})
-    crystal = atoms * (1, 1, int(thickness_periods))
-    extent = crystal.cell.lengths()[:2]
-    gpts = tuple(_fft_friendly(int(np.ceil(e / potential_sampling))) for e in extent)
-    if frozen_phonons:
-        crystal = abtem.FrozenPhonons(crystal, num_configs=int(frozen_phonons), sigmas=phonon_sigma, seed=random_state)
-    potential = abtem.Potential(crystal, gpts=gpts, slice_thickness=slice_thickness, projection="infinite")
-    x_repeats = int(x_repeats)
-    if x_repeats < 1:
-        raise ValueError(f"x_repeats must be a positive integer, got {x_repeats!r}.")
-    nx = x_repeats * int(np.ceil(extent[0] / x_repeats / pixel_size - 1e-9))
-    ny = int(np.ceil(extent[1] / pixel_size - 1e-9))
-    if window is not None:
-        (y0, x0), (wh, ww) = window
-        x_repeats, nx, ny = 1, int(ww), int(wh)
-        scan = abtem.GridScan(start=(x0, y0), end=(x0 + ww * pixel_size, y0 + wh * pixel_size), gpts=(ww, wh),
-                              endpoint=False)
-    else:
-        scan = abtem.GridScan(start=(0, 0), end=(extent[0] / x_repeats, extent[1]), gpts=(nx // x_repeats, ny),
-                              endpoint=False)
-    abf = abtem.AnnularDetector(inner=inner, outer=outer)
-    if method == "prism":
-        probe = abtem.SMatrix(potential=potential, energy=energy, semiangle_cutoff=semiangle, interpolation=1)
-        if defocus:
-            measurement = probe.scan(scan=scan, detectors=abf, ctf=abtem.CTF(defocus=defocus))
-        else:
-            measurement = probe.scan(scan=scan, detectors=abf)
-    else:
-        probe = abtem.Probe(energy=energy, semiangle_cutoff=semiangle, defocus=defocus)
-        measurement = probe.scan(potential, scan=scan, detectors=abf)
-    if frozen_phonons:
-        measurement = measurement.mean(0)
-    image = np.asarray(measurement.compute(progress_bar=False).array, dtype=np.float64)
-    return np.tile(image.T, (1, x_repeats))  # abTEM indexes (x, y); rows are y here
-
-
-def _fft_friendly(n):
-    while True:
-        m = n
-        for p in (2, 3, 5, 7):
-            while m % p == 0:
-                m //= p
-        if m == 1:
-            return n
-        n += 1
-
-
-@renamed_parameters(sampling="pixel_size", scan_noise="scan_jitter")
-@validate_params(
-    {
-        "image": ["array-like"],
-        "pixel_size": _POSITIVE,
-        "source_size": [Interval(numbers.Real, 0, None, closed="left")],
-        "dose": [Interval(numbers.Real, 0, None, closed="neither"), None],
-        "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],
-        "random_state": ["random_state"],
-    },
-    prefer_skip_nested_validation=True,
-)
-def postprocess_abf(image, *, pixel_size, source_size=0.3, dose=None, scan_jitter=0.0, random_state=None):
-    """Experimental conditions on a simulated image: source blur, shot noise, scan noise.
-
-    Parameters
-    ----------
-    image : ndarray (ny, nx), fraction of the beam
-        Finite real values.
-    pixel_size : float
-        Angstrom per pixel.
-    source_size : float, default=0.3
-        FWHM of the Gaussian effective source, Angstrom.
-    dose : float or None
-        Electrons per square Angstrom; Poisson counts when given (at most
-        1e18 electrons per pixel).
-    scan_jitter : float, default=0.0
-        RMS row displacement along the fast axis, pixels.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the scan and shot noise; ``None`` draws a seed from the OS
-        (numpy's global random state is left as it was).
-    """
-    from scipy import ndimage
-
-    out = np.asarray(image)
-    if out.dtype.kind not in "biuf" or out.ndim != 2 or out.size == 0:
-        raise ValueError(f"image must be a non-empty 2-D array of real numbers, got dtype {out.dtype} "
-                         f"and shape {out.shape}.")
-    out = out.astype(np.float64)
-    if not np.all(np.isfinite(out)):
-        raise ValueError(f"image contains {int(np.sum(~np.isfinite(out)))} NaN or infinite value(s).")
-    if dose is not None:
-        check_poisson_mean(dose * pixel_size**2 * max(float(out.max()), 0.0), f"dose={dose!r}")
-    rng = local_random_state(random_state)
-    if source_size:
-        out = ndimage.gaussian_filter(out, source_size / 2.3548 / pixel_size, mode="wrap")
-    if scan_jitter:
-        shifts = rng.normal(scale=scan_jitter, size=out.shape[0])
-        out = np.stack([ndimage.shift(row, s, order=1, mode="wrap") for row, s in zip(out, shifts)])
-    if dose is not None:
-        electrons = dose * pixel_size**2
-        out = rng.poisson(np.clip(out, 0, None) * electrons) / electrons
-    return out
 
 
 @renamed_parameters(sampling="pixel_size", scan_noise="scan_jitter")
@@ -819,11 +411,6 @@ def _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose
         yield i, mirrored, sim
 
 
-def _oriented_cell(material, tilts, glazer):
-    """The [110] cell (2x2x2 pseudo-cubic supercell) that image of these tilts simulates."""
-    return orient_110(perovskite_supercell(material, tilts, glazer, repeats=(2, 2, 2)))
-
-
 def _simulate_image(i, mirrored, simulation, path=None):
     """Image ``i`` (noise-free): the periodic cell's image, or with ``simulation["scan"]`` its patches' windows.
 
@@ -952,56 +539,6 @@ def _every_cut(image, columns, patch_size):
                 seen.append(window)
                 cuts.append((c, window))
     return cuts
-
-
-def mirror_mid_plane(atoms):
-    """The [110] cell (from :func:`orient_110`) mirrored through a plane normal to the beam (z -> -z).
-
-    A slab of repeated mirrored cells is the original slab seen from its
-    other surface. Each column keeps its (x, y); its octahedral tilts
-    (alpha, beta, gamma) become (beta, alpha, -gamma).
-    """
-    _check_atoms(atoms)
-    mirrored = atoms.copy()
-    depth = mirrored.cell.lengths()[2]
-    positions = mirrored.positions
-    positions[:, 2] = (-positions[:, 2]) % depth
-    mirrored.positions = positions
-    mirrored.info["mid_plane_mirror"] = not atoms.info.get("mid_plane_mirror", False)
-    return mirrored
-
-
-def b_cation_columns(atoms, image_shape):
-    """Pixel positions of the B-cation columns of a [110] cell, and the rotation senses of their octahedra.
-
-    Parameters
-    ----------
-    atoms : ase.Atoms
-        A cell from :func:`perovskite_supercell` oriented by :func:`orient_110`
-        (B cations tagged 1, ``tilt_signs`` per atom).
-    image_shape : tuple (ny, nx)
-        Pixels of the image that covers the cell.
-
-    Returns
-    -------
-    columns : ndarray of shape (n_columns, 2)
-        ``(row, col)`` of each column in pixels, row 0 at the top.
-    signs : ndarray of shape (n_columns, 3)
-        Mean rotation senses (alpha, beta, gamma) of the column's octahedra.
-    """
-    ny, nx = image_shape
-    width, height = atoms.cell.lengths()[:2]
-    b = atoms.get_tags() == 1
-    xy = atoms.positions[b, :2] % (width, height)
-    senses = atoms.arrays["tilt_signs"][b]
-    key = np.round(xy / 0.1).astype(int)  # atoms of one column share (x, y) to well under 0.1 A
-    key = key % np.round(np.array([width, height]) / 0.1).astype(int)
-    columns, signs = [], []
-    for k in np.unique(key, axis=0):
-        member = np.all(key == k, axis=1)
-        columns.append(xy[member][0][::-1] / (height / ny, width / nx))
-        signs.append(senses[member].mean(0))
-    return np.array(columns), np.array(signs)
 
 
 _MARGIN = 4  # pixels cut around a patch, so the scan noise shifts real neighbours into it
