@@ -233,7 +233,7 @@ def test_metrics_random_state_none_leaves_the_global_rng_alone():
 
 FAST = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, potential_sampling=0.08)
 ZB = dict(energy=80e3, semiangle=20.0, max_angle=25.0, potential_sampling=0.1, periods=1, slice_thickness=4.0)
-PV = dict(patch_size=8, thickness_periods=1, sampling=0.6, potential_sampling=0.2, energy=100e3)
+PV = dict(patch_size=8, thickness_periods=1, pixel_size=0.6, potential_sampling=0.2, energy=100e3)
 STEM = dict(size=64, dopants={"Si": 1}, n_vacancies=0)
 
 

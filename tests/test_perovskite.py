@@ -77,7 +77,7 @@ def test_orient_110_keeps_every_atom_and_the_bonds():
         assert turned.info["zone_axis"] == "110"
 
 
-CHEAP = dict(thickness_periods=1, potential_sampling=0.16, sampling=0.4, patch_size=12, semiangle=20.0)
+CHEAP = dict(thickness_periods=1, potential_sampling=0.16, pixel_size=0.4, patch_size=12, semiangle=20.0)
 # make_perovskite_abf's defaults before they became the TiltRegressor recipe's: the simulated grid, no mirror.
 CELL = dict(pixel_grid="cell", mid_plane_mirror=False)
 
@@ -209,7 +209,7 @@ def test_simulate_abf_contrast_and_bad_parameters():
     from sklearn_rvae.datasets import make_perovskite_abf, orient_110, postprocess_abf, simulate_abf
 
     atoms = orient_110(perovskite_supercell("SrTiO3", (0, 0, 0), "a0a0a0", repeats=(2, 2, 2)))
-    image = simulate_abf(atoms, thickness_periods=1, potential_sampling=0.16, sampling=0.4, semiangle=20.0)
+    image = simulate_abf(atoms, thickness_periods=1, potential_sampling=0.16, pixel_size=0.4, semiangle=20.0)
     assert image.shape == (20, 28)  # 7.81 x 11.05 A at 0.4 A/px, rows = y
     assert 0.2 < image.mean() < 1.0 and image.std() > 0.01
     noisy = postprocess_abf(image, pixel_size=0.4, dose=1e4, scan_jitter=0.5, random_state=0)
@@ -322,7 +322,7 @@ def test_make_perovskite_abf_exact_and_scan_grids(tmp_path):
                 # cells hold the source-blurred images; compare the centres, away from the window's edge
                 core = (slice(_MARGIN, -_MARGIN),) * 2
                 assert np.corrcoef(rendered[core].ravel(), window[core].ravel())[0, 1] > 0.9
-                assert abs(scale / CHEAP["sampling"] - 1) <= 0.02
+                assert abs(scale / CHEAP["pixel_size"] - 1) <= 0.02
     Xs2, *_ = make_perovskite_abf(2, cache_dir=tmp_path, patches_per_image=2, pixel_grid="scan", random_state=1,
                                   scale_jitter=0.02, mid_plane_mirror=False, **CHEAP)
     np.testing.assert_array_equal(Xs2, Xs)
