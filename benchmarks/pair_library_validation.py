@@ -40,8 +40,8 @@ def main():
     parser.add_argument("--neighbors", default="400", help="comma-separated n_neighbors to try")
     parser.add_argument("--best", default="20", help="comma-separated n_best to try")
     parser.add_argument("--rounds", type=int, default=2, help="PairLibrary(n_rounds=...)")
-    parser.add_argument("--refine", default="3", help="comma-separated PairDecision(refine=...) to try")
-    parser.add_argument("--local", default="8", help="comma-separated PairDecision(local=...) to try (0: none)")
+    parser.add_argument("--refine", default="3", help="comma-separated PairDecision(max_refinements=...) to try")
+    parser.add_argument("--local", default="8", help="comma-separated PairDecision(n_local_templates=...) to try (0: none)")
     parser.add_argument("--scan-jitter", type=float, default=0.2,
                         help="PairLibrary(scan_jitter=...): the prior of the row shifts integrated out (0: none)")
     parser.add_argument("--library-patches", type=lambda v: v if v == "all" else int(v), default=4,

@@ -1163,9 +1163,9 @@ def build_cases():  # noqa: C901 - a long, flat list
         "verbose": [("a", E)],
     })
     for kw, expect in [
-        ({"local": 2}, E), ({"neighbors": 2, "local": 8}, E), ({"refine": 0}, E), ({"row_gain": 9}, E),
-        ({"local": 21}, E), ({"local": -1}, E), ({"row_gain": -1}, E), ({"neighbors": 0}, E),
-        ({"flip_gamma": "yes"}, E), ({}, O), ({"local": 0}, O),
+        ({"n_local_templates": 2}, E), ({"n_neighbors": 2, "n_local_templates": 8}, E), ({"max_refinements": 0}, E),
+        ({"row_gain": 9}, E), ({"n_local_templates": 21}, E), ({"n_local_templates": -1}, E), ({"row_gain": -1}, E),
+        ({"n_neighbors": 0}, E), ({"flip_gamma": "yes"}, E), ({}, O), ({"n_local_templates": 0}, O),
     ]:
         add(cat, "TiltRegressor", f"zone_axis='110', pair_decision=PairDecision(**{kw})",
             lambda kw=kw: _tilt_run(tilt_est(zone_axis="110", pair_decision=_pkg().tilt.PairDecision(**kw)), T(), T()),

@@ -39,7 +39,7 @@ def main():
     parser.add_argument("--cache", default=str(ROOT / "out" / "abf_cache"))
     args = parser.parse_args()
 
-    pair = PairDecision(local=8, row_gain=4, refine=3, flip_gamma=not args.no_flip_gamma)
+    pair = PairDecision(n_local_templates=8, row_gain=4, max_refinements=3, flip_gamma=not args.no_flip_gamma)
     model = joblib.load(args.load_model).set_params(pair_decision=pair)
     X, *_ = make_perovskite_abf(args.n_train + 100, material="SrTiO3", random_state=0, patches_per_image=2,
                                 pixel_grid="cell", mid_plane_mirror=False, dose=1e5, scan_jitter=0.2,

@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--factors", default="1,1.0196", help="comma-separated resampling factors")
     args = parser.parse_args()
 
-    model = joblib.load(args.load_model).set_params(pair_decision=PairDecision(local=8, row_gain=4))
+    model = joblib.load(args.load_model).set_params(pair_decision=PairDecision(n_local_templates=8, row_gain=4))
     rng = np.random.default_rng(3)
     cells = []
     for _ in range(args.n_images):

@@ -131,7 +131,7 @@ def test_tilt_regressor_with_the_110_physics_and_the_pair_decision_keeps_the_con
     X, y = load_abf_fixture()
     X_train, y_train, X_test = X[:96], y[:96], X[96:112]
     reg = TiltRegressor(conv_layers=(4, "pool", 4), fc_units=8, max_epochs=1, pair_decision=PairDecision(
-        neighbors=50, refine=1), device="cpu", random_state=0)
+        n_neighbors=50, max_refinements=1), device="cpu", random_state=0)
     params = pickle.dumps(reg.get_params())
     fresh = clone(reg)
     assert fresh.get_params()["pair_decision"] is not reg.pair_decision  # clone copies the configuration object
@@ -146,6 +146,6 @@ def test_tilt_regressor_with_the_110_physics_and_the_pair_decision_keeps_the_con
     np.testing.assert_array_equal(pickle.loads(fitted).predict(X_test), pred)
     np.testing.assert_array_equal(fresh.fit(X_train, y_train).predict(X_test), pred)  # random_state reproduces
     # The decision's settings are reachable by set_params, and change predict without a new fit.
-    assert not np.array_equal(reg.set_params(pair_decision__local=0).predict(X_test), pred)
+    assert not np.array_equal(reg.set_params(pair_decision__n_local_templates=0).predict(X_test), pred)
     with pytest.raises(ValueError, match="features"):
         reg.predict(X_test[:, :-1])

@@ -162,15 +162,15 @@ def test_local_linear_fit_interpolates_between_templates():
     library = PairLibrary(X_lib, y_lib, (SIDE, SIDE), n_neighbors=200)
     for n_local in (0, 8):
         for name, X in (("clean", X_clean), ("noisy", X_noisy)):
-            chosen, posterior = _decide(library, X, y, np.random.default_rng(4), PairDecision(local=n_local))
+            chosen, posterior = _decide(library, X, y, np.random.default_rng(4), PairDecision(n_local_templates=n_local))
             right = np.abs(chosen - y).sum(1) < np.abs(chosen - y @ PAIR_MAP.T).sum(1)
             errors[name, n_local] = np.abs(posterior - y)[right].mean()
     # The templates lie about a degree apart: their weighted mean is off by a fair part of that, while the
     # patch, nearly linear in the tilts between them, pins the tilts far closer (to the noise's limit).
     assert errors["clean", 8] < 0.1 * errors["clean", 0], errors
     assert errors["noisy", 8] < 0.6 * errors["noisy", 0], errors
-    with pytest.raises(ValueError, match=r"local must be 0 or from 4 to min\(20, neighbors\)=20"):
-        library.decide(X_clean, y, PairDecision(local=2))
+    with pytest.raises(ValueError, match=r"n_local_templates must be 0 or from 4 to min\(20, n_neighbors\)=20"):
+        library.decide(X_clean, y, PairDecision(n_local_templates=2))
     with pytest.raises(TypeError, match="decision must be a PairDecision"):
         library.decide(X_clean, y, {"local": 8})
 

@@ -97,5 +97,5 @@ def test_cell_library_renders_mirrored_templates_and_finds_the_patch_geometry():
         errors.append([*(offset - truth[:2]), *((sampling - truth[2:]) / 0.25)])
     errors = np.abs(errors)
     assert errors[:, :2].max() < 0.05 and errors[:, 2:].max() < 0.015, errors.max(0)
-    chosen, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None], PairDecision(local=0, row_gain=0))
+    chosen, posterior, log_odds = library.decide(x[None].reshape(1, -1), start[None], PairDecision(n_local_templates=0, row_gain=0))
     assert posterior.shape == (1, 3) and np.isfinite(log_odds).all()

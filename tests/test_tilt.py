@@ -290,7 +290,7 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     X, y = load_abf_fixture()
     with pytest.raises(ValueError, match="pair_decision is for the .* needs zone_axis='110'"):
         small(pair_decision=PairDecision(), max_epochs=1).fit(X[:8], y[:8])
-    pair = PairDecision(neighbors=50)
+    pair = PairDecision(n_neighbors=50)
     reg = small(zone_axis="110", pair_decision=pair, scan_jitter=0.2, max_epochs=2,
                         augment=False).fit(X[:96], y[:96])
     # The patches are kept; their three mirrors are templates too, made when needed.
@@ -299,15 +299,15 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     # predict = the templates' local fit for the member they pick, from the network's estimate.
     network = reg.set_params(pair_decision="network").predict(X[96:])
     reg.set_params(pair_decision=pair)
-    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(local=8))
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(n_local_templates=8))
     np.testing.assert_allclose(pred, templates)
     # The candidates: the network's estimate, its pair partner, and both with gamma's sign flipped.
     maps = [np.eye(3), PAIR_MAP, GAMMA_FLIP, PAIR_MAP @ GAMMA_FLIP]
     assert all(any(np.allclose(c, n @ m.T) for m in maps) for c, n in zip(chosen, network))
     # local=0 (no refit needed): the chosen candidate averaged with the templates' weighted mean.
-    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(local=0))
-    np.testing.assert_allclose(reg.set_params(pair_decision__local=0).predict(X[96:]), (chosen + templates) / 2)
-    reg.set_params(pair_decision__local=8)
+    chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(n_local_templates=0))
+    np.testing.assert_allclose(reg.set_params(pair_decision__n_local_templates=0).predict(X[96:]), (chosen + templates) / 2)
+    reg.set_params(pair_decision__n_local_templates=8)
     # flip_gamma=False: the two members of the network's estimate only.
     chosen, templates, _ = reg.pair_library_.decide(X[96:], network, PairDecision(flip_gamma=False))
     np.testing.assert_allclose(reg.set_params(pair_decision__flip_gamma=False).predict(X[96:]), templates)
@@ -318,15 +318,15 @@ def test_pair_likelihood_decides_the_pair_from_the_templates_and_keeps_the_mirro
     np.testing.assert_allclose(reg.set_params(pair_decision__row_gain=0).predict(X[96:]), templates)
     reg.set_params(pair_decision__row_gain=4)
     # refine: the local fit repeated around its own tilts, up to that many times (default 3).
-    _, once, _ = reg.pair_library_.decide(X[96:], network, PairDecision(refine=1))
-    np.testing.assert_allclose(reg.set_params(pair_decision__refine=1).predict(X[96:]), once)
+    _, once, _ = reg.pair_library_.decide(X[96:], network, PairDecision(max_refinements=1))
+    np.testing.assert_allclose(reg.set_params(pair_decision__max_refinements=1).predict(X[96:]), once)
     assert np.abs(once - pred).max() > 1e-3  # the repeats moved some estimates
-    reg.set_params(pair_decision__refine=3)
-    with pytest.raises(ValueError, match="'refine' parameter of PairDecision must be an int in the range"):
-        reg.pair_library_.decide(X[96:], network, PairDecision(refine=0))
-    with pytest.raises(ValueError, match=r"PairDecision local must be 0 or from 4 to min\(20, neighbors\)=20"):
-        clone(reg).set_params(pair_decision__local=3).fit(X[:96], y[:96])
-    assert reg.pair_decision.local == 8  # clone copied the settings, and set_params changed the copy
+    reg.set_params(pair_decision__max_refinements=3)
+    with pytest.raises(ValueError, match="'max_refinements' parameter of PairDecision must be an int in the range"):
+        reg.pair_library_.decide(X[96:], network, PairDecision(max_refinements=0))
+    with pytest.raises(ValueError, match=r"PairDecision n_local_templates must be 0 or from 4 to min\(20, n_neighbors\)=20"):
+        clone(reg).set_params(pair_decision__n_local_templates=3).fit(X[:96], y[:96])
+    assert reg.pair_decision.n_local_templates == 8  # clone copied the settings, and set_params changed the copy
     X4, pred4 = mirror_patches_110(X[96:].astype(np.float64), pred)
     np.testing.assert_allclose(reg.predict(X4), pred4, atol=1e-6)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(reg)).predict(X[96:]), pred)
@@ -359,7 +359,7 @@ def test_pair_likelihood_with_cell_templates():
         TiltRegressor(**dict(params, pair_decision="network")).fit(X[:100], y[:100], cells=cells)
     with pytest.raises(TypeError, match="cells must be a PeriodicCells"):
         TiltRegressor(**params).fit(X[:100], y[:100], cells=X)
-    reg = TiltRegressor(**dict(params, pair_decision=PairDecision(local=4))).fit(
+    reg = TiltRegressor(**dict(params, pair_decision=PairDecision(n_local_templates=4))).fit(
         X[:100], y[:100], cells=cells)
     assert isinstance(reg.pair_library_, CellPairLibrary) and reg.pair_library_.n_neighbors == 100
     fitted = pickle.dumps(reg)
@@ -392,7 +392,7 @@ def test_network_shape_feeds_the_cnn_the_central_crop_and_the_templates_the_whol
     # The templates are whole patches: the pair is decided on all 32 x 32 pixels.
     from sklearn_rvae.tilt import PairDecision
 
-    reg = TiltRegressor(**dict(params, network_shape=(20, 24), zone_axis="110", pair_decision=PairDecision(neighbors=50),
+    reg = TiltRegressor(**dict(params, network_shape=(20, 24), zone_axis="110", pair_decision=PairDecision(n_neighbors=50),
                                scan_jitter=0.2)).fit(X[:96], y[:96])
     assert reg.pair_library_.X.shape == (96, 32, 32)
     assert reg.predict(X[96:]).shape == (len(X) - 96, 3)
@@ -413,11 +413,11 @@ def test_the_defaults_are_the_validated_recipe():
     assert reg.set_params(zone_axis=None)._pair_decision() is None  # "auto": the network, without the zone axis
     assert reg.set_params(zone_axis="110", pair_decision="network")._pair_decision() is None
     # The decision's settings from "auto": they start from PairDecision()'s defaults.
-    tuned = TiltRegressor().set_params(pair_decision__local=4, pair_decision__refine=1)
-    assert tuned.pair_decision.get_params() == PairDecision(local=4, refine=1).get_params()
+    tuned = TiltRegressor().set_params(pair_decision__n_local_templates=4, pair_decision__max_refinements=1)
+    assert tuned.pair_decision.get_params() == PairDecision(n_local_templates=4, max_refinements=1).get_params()
     assert TiltRegressor().get_params()["pair_decision"] == "auto"  # the default is left alone
-    with pytest.raises(ValueError, match="pair_decision__local sets the pair decision, but pair_decision='network'"):
-        TiltRegressor(pair_decision="network").set_params(pair_decision__local=4)
+    with pytest.raises(ValueError, match="pair_decision__n_local_templates sets the pair decision, but pair_decision='network'"):
+        TiltRegressor(pair_decision="network").set_params(pair_decision__n_local_templates=4)
 
 
 def test_conv_layers_read_like_vgg_configurations():

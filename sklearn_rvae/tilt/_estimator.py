@@ -489,7 +489,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         decision = self._fitted_pair_decision()
         if decision is not None:
             chosen, templates, _ = self.pair_library_.decide(X, pred[:, :3], decision, n_jobs=self.n_jobs)
-            pred = templates if decision.local else (chosen + templates) / 2
+            pred = templates if decision.settings()[1] else (chosen + templates) / 2
         return pred[:, 0] if self.n_outputs_ == 1 else pred
 
     @renamed_parameters(sampling="pixel_size")
@@ -578,7 +578,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     def set_params(self, **params):
         """Set the parameters (scikit-learn's ``set_params``).
 
-        A setting of the pair decision, ``pair_decision__local=...`` and the
+        A setting of the pair decision, ``pair_decision__n_local_templates=...`` and the
         like, applies to ``PairDecision()`` when ``pair_decision`` is
         ``"auto"`` (which holds no settings of its own), so that grid
         searches over the decision's settings work from the defaults.

@@ -28,9 +28,10 @@ from joblib import Parallel, delayed, effective_n_jobs
 from scipy.spatial import cKDTree
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Hidden, StrOptions
 from threadpoolctl import threadpool_limits
 
-from .._deprecation import renamed_parameters
+from .._deprecation import register, renamed_parameters, renamed_value
 from .._perovskite_symmetry import MIRRORS_110
 from .._utils import Interval
 
@@ -63,21 +64,21 @@ class PairDecision(BaseEstimator):
     ``TiltRegressor.scan_jitter``; the dose is estimated from the patch).
     The member with the larger summed likelihood wins, and ``predict``
     returns its tilts from a linear model of the patch in the tilts, fitted
-    to its ``local`` most likely templates. Train on noise-free simulations
+    to its ``n_local_templates`` most likely templates. Train on noise-free simulations
     (with the ``"poisson"`` augmentation) so the templates are sharp. It
     costs memory (the templates) and 0.1-0.25 s per patch on a 2-core CPU
     (32-48 px patches). Change the settings after fit with
-    ``set_params(pair_decision__local=...)`` (from ``PairDecision()``'s
-    defaults when ``pair_decision`` is ``"auto"``); ``neighbors`` takes
-    effect at the next fit.
+    ``set_params(pair_decision__n_local_templates=...)`` (from
+    ``PairDecision()``'s defaults when ``pair_decision`` is ``"auto"``);
+    ``n_neighbors`` takes effect at the next fit.
 
     Parameters
     ----------
-    neighbors : int or None, default=None
+    n_neighbors : int or None, default=None
         Templates per member; ``None``: 400 training patches, or 100 columns
         of ``fit(..., cells=...)`` (a cell's column stands for the four
         half-pixel cuts of it that a patch library holds).
-    local : int, default=8
+    n_local_templates : int, default=8
         Templates (0, or 4 to 20) of the local linear model that gives the
         chosen member's tilts. Templates of the patch's own column and
         sub-pixel offset lie about a degree apart, so the best of them is
@@ -92,8 +93,8 @@ class PairDecision(BaseEstimator):
         does (its A-site columns scatter differently). When the gain's Bayes
         factor says so, it is divided out of the patch before the decision,
         and the local fit has it as a free nuisance. 0: neither.
-    refine : int, default=3
-        With ``local``: how many times (at least 1) the local fit is
+    max_refinements : int, default=3
+        With ``n_local_templates``: how many times (at least 1) the local fit is
         repeated with its templates, and for ``fit(..., cells=...)`` the
         patch's geometry, taken around the previous fit's tilts; it stops
         early when a fit moves less than 0.05 degree.
@@ -103,43 +104,70 @@ class PairDecision(BaseEstimator):
         network's weakest angle. About 1.5x the decision's cost; on
         validation SrTiO3 0.28 / 0.27 / 0.39 degrees against 0.29 / 0.28 /
         0.44 without.
+    neighbors, local, refine : deprecated
+        The old names of ``n_neighbors``, ``n_local_templates`` and
+        ``max_refinements``.
 
     Examples
     --------
     >>> from sklearn_rvae.tilt import PairDecision, TiltRegressor
-    >>> reg = TiltRegressor(pair_decision=PairDecision(local=8))
-    >>> reg.set_params(pair_decision__refine=1).pair_decision
-    PairDecision(refine=1)
+    >>> reg = TiltRegressor(pair_decision=PairDecision(n_local_templates=8))
+    >>> reg.set_params(pair_decision__max_refinements=1).pair_decision
+    PairDecision(max_refinements=1)
     """
 
     _parameter_constraints: dict = {
-        "neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "local": [Interval(numbers.Integral, 0, 20, closed="both")],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "n_local_templates": [Interval(numbers.Integral, 0, 20, closed="both")],
         "row_gain": [Interval(numbers.Integral, 0, 8, closed="both")],
-        "refine": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_refinements": [Interval(numbers.Integral, 1, None, closed="left")],
         "flip_gamma": ["boolean"],
+        "neighbors": [Interval(numbers.Integral, 1, None, closed="left"), None, Hidden(StrOptions({"deprecated"}))],
+        "local": [Interval(numbers.Integral, 0, 20, closed="both"), Hidden(StrOptions({"deprecated"}))],
+        "refine": [Interval(numbers.Integral, 1, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
     }
 
-    def __init__(self, *, neighbors=None, local=8, row_gain=4, refine=3, flip_gamma=True):
+    def __init__(self, *, n_neighbors=None, n_local_templates=8, row_gain=4, max_refinements=3, flip_gamma=True,
+                 neighbors="deprecated", local="deprecated", refine="deprecated"):
+        self.n_neighbors = n_neighbors
+        self.n_local_templates = n_local_templates
+        self.row_gain = row_gain
+        self.max_refinements = max_refinements
+        self.flip_gamma = flip_gamma
         self.neighbors = neighbors
         self.local = local
-        self.row_gain = row_gain
         self.refine = refine
-        self.flip_gamma = flip_gamma
+
+    def __setstate__(self, state):
+        # Pickled before the renames: the old names held the values.
+        for old, new in (("neighbors", "n_neighbors"), ("local", "n_local_templates"), ("refine", "max_refinements")):
+            if new not in state:
+                state[new], state[old] = state.get(old), "deprecated"
+        self.__dict__.update(state)
+
+    def settings(self):
+        """``(n_neighbors, n_local_templates, row_gain, max_refinements, flip_gamma)``, old names read (warned)."""
+        return (renamed_value(self, "neighbors", "n_neighbors"), int(renamed_value(self, "local", "n_local_templates")),
+                int(self.row_gain), int(renamed_value(self, "refine", "max_refinements")), bool(self.flip_gamma))
 
     def resolved_neighbors(self, with_cells):
-        """Templates per member: ``neighbors``, or its default for patches (400) or cells (100)."""
-        if self.neighbors is not None:
-            return int(self.neighbors)
+        """Templates per member: ``n_neighbors``, or its default for patches (400) or cells (100)."""
+        n_neighbors = self.settings()[0]
+        if n_neighbors is not None:
+            return int(n_neighbors)
         return 100 if with_cells else 400
 
-    def check(self, neighbors):
-        """Validate the settings for a library of ``neighbors`` templates per member (fit and predict call it)."""
+    def check(self, n_neighbors):
+        """Validate the settings for a library of ``n_neighbors`` templates per member (fit and predict call it)."""
         self._validate_params()
-        if self.local and not 4 <= self.local <= min(20, neighbors):
-            raise ValueError(f"PairDecision local must be 0 or from 4 to min(20, neighbors)={min(20, neighbors)} "
-                             f"templates (a linear model in three tilts), got local={self.local!r}.")
+        n_local = self.settings()[1]
+        if n_local and not 4 <= n_local <= min(20, n_neighbors):
+            raise ValueError(f"PairDecision n_local_templates must be 0 or from 4 to min(20, n_neighbors)="
+                             f"{min(20, n_neighbors)} templates (a linear model in three tilts), got {n_local!r}.")
 
+
+
+register(PairDecision, neighbors="n_neighbors", local="n_local_templates", refine="max_refinements")
 
 class PairLibrary:
     """Training patches of a [110] projection (and their three exact mirrors) as likelihood templates.
@@ -429,8 +457,7 @@ class PairLibrary:
         if not isinstance(decision, PairDecision):
             raise TypeError(f"decision must be a PairDecision or None, got {decision!r}.")
         decision.check(self.n_neighbors)
-        n_local, row_gain, n_refine = int(decision.local), int(decision.row_gain), int(decision.refine)
-        flip_gamma = bool(decision.flip_gamma)
+        _, n_local, row_gain, n_refine, flip_gamma = decision.settings()
         h, w = self.image_shape
         X = np.asarray(X, dtype=np.float64).reshape(-1, h, w)
         tilts = np.asarray(tilts, dtype=np.float64).reshape(len(X), 3)
