@@ -117,3 +117,30 @@ def test_pipelines_with_pca_nmf_and_rrvae():
 def test_bad_parameters(params, X, match):
     with pytest.raises(ValueError, match=match):
         DiffractionPreprocessor(**params).fit(X)
+
+
+@pytest.mark.parametrize("params", [
+    dict(blur=1.5, binning=2), dict(crop=20, binning=3, blur=0.7), dict(center="none", crop=17),
+    dict(binning=1, blur=0.0),
+])
+def test_the_one_matrix_steps_equal_the_steps_one_after_the_other(params):
+    # Shift, crop, bin and blur are applied as Ly @ P @ Lx.T: the same numbers as scipy's steps in turn.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:32, :32]
+    X = np.stack([rng.poisson(100 * np.exp(-((yy - 17.3) ** 2 + (xx - 14.6) ** 2) / 30) + 3) for _ in range(6)])
+    pre = DiffractionPreprocessor(scaling="none", normalize="none", **params).fit(X)
+    P = X.astype(np.float64)
+    if pre.center == "mean":
+        P = np.stack([ndimage.shift(p, (15.5, 15.5) - pre.center_, order=1, mode="constant") for p in P])
+    side = params.get("crop")
+    if side:
+        y0 = (32 - side) // 2
+        P = P[:, y0 : y0 + side, y0 : y0 + side]
+    b = params["binning"] if "binning" in params else 1
+    n = P.shape[1] // b * b
+    P = P[:, :n, :n].reshape(len(P), n // b, b, n // b, b).sum((2, 4))
+    if params.get("blur"):
+        P = ndimage.gaussian_filter(P, (0, params["blur"], params["blur"]), mode="nearest")
+    np.testing.assert_allclose(pre.transform(X), P.reshape(len(P), -1), rtol=1e-12, atol=1e-9)
