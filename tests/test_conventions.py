@@ -157,3 +157,26 @@ def test_pair_decision_old_names_warn_where_they_are_read():
         settings = old.settings()
     assert {str(w.message).split("'")[1] for w in record} == {"neighbors", "local", "refine"}
     assert settings == PairDecision(n_neighbors=50, n_local_templates=4, max_refinements=1).settings()
+
+
+def test_pickles_made_before_the_renames_load_with_the_new_names():
+    from sklearn_rvae import TiltRegressor
+    from sklearn_rvae.tilt import PairDecision
+
+    X = np.random.default_rng(0).random((32, 64))
+    y = np.random.default_rng(1).normal(size=(32, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = TiltRegressor(network_shape=None, conv_layers=(4, "pool"), fc_units=8, zone_axis=None,
+                              scan_correction=False, augment=False, max_epochs=1, device="cpu", random_state=0).fit(X, y)
+    state = dict(model.__getstate__(), sampling=0.3)  # as pickled then: no pixel_size, no pixel_size_
+    del state["pixel_size"], state["pixel_size_"]
+    old = TiltRegressor.__new__(TiltRegressor)
+    old.__setstate__(state)
+    assert (old.pixel_size, old.pixel_size_, old.sampling) == (0.3, 0.3, "deprecated")
+    state = {"neighbors": 50, "local": 4, "row_gain": 4, "refine": 1, "flip_gamma": True}
+    decision = PairDecision.__new__(PairDecision)
+    decision.__setstate__(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the old values now sit under the new names
+        assert decision.settings() == (50, 4, 4, 1, True)

@@ -9,8 +9,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils._param_validation import StrOptions
 
 from .._frames import frame_source, is_streamed
-from .._utils import Interval
-from .._utils import check_positions
+from .._utils import Interval, check_positions
 from ._find import check_image, find_atoms
 from ._link import _numbers, _whole_numbers
 

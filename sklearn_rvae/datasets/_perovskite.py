@@ -20,23 +20,11 @@ from .._deprecation import renamed_parameters
 from .._periodic_cells import PeriodicCells
 from .._perovskite_symmetry import MIRRORS_110
 from .._progress import Progress
-from .._utils import (
-    Interval,
-    check_int_tuple,
-    check_real_tuple,
-    local_random_state,
-    seed_from,
-)
+from .._utils import Interval, check_int_tuple, check_real_tuple, local_random_state, seed_from
 from ._abf import _MICROSCOPE, _check_detector, postprocess_abf, simulate_abf
 from ._checks import check_poisson_mean
-from ._perovskite_crystal import (
-    PEROVSKITES,
-    _check_glazer,
-    _oriented_cell,
-    b_cation_columns,
-    mirror_mid_plane,
-    perovskite_supercell,
-)
+from ._perovskite_crystal import (PEROVSKITES, _check_glazer, _oriented_cell, b_cation_columns, mirror_mid_plane,
+                                  perovskite_supercell)
 
 
 @validate_params(

@@ -19,13 +19,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 
 from .._deprecation import renamed_parameters
 from .._progress import Progress
-from .._utils import (
-    Interval,
-    check_annulus,
-    check_int_tuple,
-    check_real_tuple,
-    local_random_state,
-)
+from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state
 from ._checks import check_poisson_mean
 
 GRAPHENE_A = 2.46  # lattice constant, Angstrom

@@ -5,8 +5,7 @@ import numbers
 import numpy as np
 
 from .. import dpc
-from .._utils import check_all_finite, check_int, check_scalar, real_array
-from .._utils import check_positions
+from .._utils import check_all_finite, check_int, check_positions, check_scalar, real_array
 from ._base import check_bounds, check_image, direction_wheel, get_axes, pyplot
 
 _TILT_NAMES = ("alpha", "beta", "gamma")

@@ -11,32 +11,12 @@ from skorch import NeuralNetRegressor
 from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from .._periodic_cells import PeriodicCells
-from .._training import (
-    BatchIndexLoader,
-    check_validation_split,
-    history_frame,
-    train_net,
-    training_callbacks,
-)
 from .._deprecation import register, renamed_parameters, renamed_value
-from .._utils import (
-    Interval,
-    check_positions,
-    check_real_tuple,
-    resolve_device,
-    resolve_image_shape,
-    seed_from,
-    validate_numeric,
-)
-from ._module import (
-    AUGMENTATIONS,
-    SYMMETRIES,
-    ScanRowAligner,
-    TiltCNN,
-    appearance_model,
-    standardize_patches,
-)
+from .._periodic_cells import PeriodicCells
+from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
+from .._utils import (Interval, check_positions, check_real_tuple, resolve_device, resolve_image_shape, seed_from,
+                      validate_numeric)
+from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 
 
@@ -331,6 +311,14 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         if not np.all(np.isfinite(y)):
             raise ValueError("y contains NaN or infinity.")
         return y
+
+    def __setstate__(self, state):
+        # Pickled before sampling was renamed pixel_size: its value was the pixel size, fitted and asked for.
+        if "pixel_size" not in state:
+            state["pixel_size"], state["sampling"] = state.get("sampling", 0.25), "deprecated"
+            if "net_" in state:
+                state["pixel_size_"] = state["pixel_size"]
+        super().__setstate__(state)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, cells=None):

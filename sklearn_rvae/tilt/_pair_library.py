@@ -143,7 +143,7 @@ class PairDecision(BaseEstimator):
         for old, new in (("neighbors", "n_neighbors"), ("local", "n_local_templates"), ("refine", "max_refinements")):
             if new not in state:
                 state[new], state[old] = state.get(old), "deprecated"
-        self.__dict__.update(state)
+        super().__setstate__(state)
 
     def settings(self):
         """``(n_neighbors, n_local_templates, row_gain, max_refinements, flip_gamma)``, old names read (warned)."""
