@@ -6,35 +6,16 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-    _fit_context,
-)
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_array
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._streaming import SpanValidSplit, frame_loader, map_frames, store
-from .._training import (
-    DivergedError,
-    ModuleLossNet,
-    check_validation_split,
-    history_frame,
-    train_net,
-    training_callbacks,
-)
-from .._utils import (
-    Interval,
-    check_bool,
-    local_random_state,
-    local_torch_seed,
-    resolve_device,
-    seed_from,
-    validate_numeric,
-)
+from .._streaming import frame_loader, map_frames, store
+from .._torch_estimator import TorchEstimatorBase
+from .._training import DivergedError, ModuleLossNet, train_net
+from .._utils import Interval, check_bool, local_random_state, local_torch_seed, resolve_device, seed_from, validate_numeric
 from ._classes import fit_class_prior
 from ._data import (
     Standardise,
@@ -55,7 +36,7 @@ def _has_classes(estimator):
     return estimator.n_classes is not None
 
 
-class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, TorchEstimatorBase):
     """Rotationally invariant variational autoencoder (rVAE / rrVAE).
 
     Each image is explained by a few content latents ``z``, an in-plane
@@ -254,6 +235,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     """
 
     _parameter_constraints: dict = {
+        **TorchEstimatorBase._parameter_constraints,
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "image_shape": ["array-like", None],
         "translation": ["boolean"],
@@ -272,17 +254,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "n_rotation_bins": [Interval(numbers.Integral, 2, None, closed="left")],
         "translation_prior": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_classes": [Interval(numbers.Integral, 2, None, closed="left"), None],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
-        "callbacks": [list, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -330,17 +302,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.n_rotation_bins = n_rotation_bins
         self.translation_prior = translation_prior
         self.n_classes = n_classes
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
         self.n_init = n_init
-        self.device = device
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        super().__init__(lr=lr, batch_size=batch_size, max_epochs=max_epochs, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, device=device,
+                         callbacks=callbacks, random_state=random_state, verbose=verbose)
 
     # ------------------------------------------------------------------ fit
     def _check_hyperparameters(self):
@@ -397,12 +362,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         """
         data = training_data(self, X, reset=True, ensure_min_samples=2)
         hidden, capacity = self._check_hyperparameters()
-        device = resolve_device(self.device)
+        device = self._start_fit(data.n)
         rng = local_random_state(self.random_state)
         # The first seed is seed_from(random_state): n_init=1 trains as before.
         seeds = [seed_from(rng) for _ in range(self.n_init)]
-        if self.early_stopping:
-            check_validation_split(data.n, self.validation_fraction)
         causes = data.causes(self)
 
         net, best, losses = None, np.inf, []
@@ -497,22 +460,17 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _set_fitted(self, net, data, device, seed, keep_scale=False):
         """Set the fitted attributes at the end of a fit (a failed fit leaves the estimator as it was)."""
-        # Inference runs in float64: float32 matmuls round differently with
-        # batch composition, and a sample's code must not depend on its
-        # neighbours in X (or on the order of X).
-        net.module_.double()
+        net.module_.double()  # the classes are fitted on the codes inference gives
         labels = None
         if self.n_classes is not None:
             labels = self._fit_class_prior(net, data.train, seed)
-        self.net_ = net
+        self._keep_trained(net)
         self.image_shape_ = data.image_shape
         if not keep_scale:
             self.data_offset_ = data.offset
             self.data_scale_ = data.scale
         self.device_ = device
         self._partial_fit_seed = seed
-        self.history_ = history_frame(net.history)
-        self.n_iter_ = len(net.history)
         if self.n_classes is not None:
             self.classes_ = np.arange(self.n_classes)
             self.labels_ = labels
@@ -523,10 +481,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                                over_circle=self.rotation_prior == "uniform")
 
     def _build_net(self, seed, data, hidden, capacity, device, split=True):
-        callbacks, train_split = training_callbacks(self, seed, split=split)
-        if data.streamed and train_split is not None:
-            train_split = SpanValidSplit(self.validation_fraction, seed)
-        image_shape = data.image_shape
         noise_scale = None if self.noise_scale is None else self.noise_scale / data.scale
         if self.rotation_prior == "uniform":
             module = CircularRotationVAEModule
@@ -537,9 +491,10 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         else:
             module = RotationInvariantVAEModule
             rotation = dict(module__rotation_prior=self.rotation_prior)
-        return ModuleLossNet(
+        return self._new_net(
+            ModuleLossNet, seed, device, split=split, streamed=data.streamed,
             module=module,
-            module__image_shape=image_shape,
+            module__image_shape=data.image_shape,
             module__n_components=self.n_components,
             module__translation=self.translation,
             module__decoder=self.decoder,
@@ -553,21 +508,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             criterion__likelihood=self.likelihood,
             criterion__beta=self.beta,
             criterion__capacity=capacity,
-            optimizer=torch.optim.Adam,
             optimizer__fused=True,  # one kernel for all parameters: ~20% per step on CPU
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            train_split=train_split,
-            callbacks=callbacks or None,
             iterator_train=frame_loader,
-            iterator_train__shuffle=True,
             # A streamed loader reads the next epoch's first block ahead, except after the last.
             iterator_train__epochs=self.max_epochs if split else 1,
             iterator_valid=frame_loader,
             iterator_valid__epochs=self.max_epochs,
-            device=device,
-            verbose=self.verbose,
         )
 
     # ------------------------------------------------------------ inference
@@ -602,8 +548,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _posterior_mean(self, X):
         """Posterior means of ``[pose, z]`` for validated X."""
-        mean = self.net_.forward(X, training=False)[2]
-        return mean.numpy()
+        return self._forward(X)[2]
 
     def transform(self, X, out=None):
         """Content latents (posterior means of z), with the pose removed.
@@ -657,8 +602,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
-            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
+        X : array-like
+            As for :meth:`predict_proba`.
 
         Returns
         -------
@@ -733,8 +678,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _pose_columns(self, Xt, return_posterior):
         """``[angle, (dx, dy), posterior of the bins]`` per row of Xt."""
-        _, _, mean, log_var = self.net_.forward(Xt, training=False)[:4]
-        mean = mean.numpy()
+        _, _, mean, log_var = self._forward(Xt)[:4]
         angle, shift = self._pose_from_latent(mean)
         columns = [angle[:, None]] + ([] if shift is None else [shift])
         if return_posterior:
@@ -745,7 +689,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             else:
                 columns.append(self._normal_bin_mass(
                     mean[:, 0] * module.rotation_prior,
-                    np.exp(0.5 * log_var.numpy()[:, 0]) * module.rotation_prior,
+                    np.exp(0.5 * log_var[:, 0]) * module.rotation_prior,
                 ))
         return np.concatenate(columns, axis=1)
 
@@ -846,8 +790,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return self._apply(X, "_reconstruction", math.prod(self.image_shape_))
 
     def _reconstruction(self, Xt):
-        recon = self.net_.forward(Xt, training=False)[0]
-        return recon.numpy() * self.data_scale_ + self.data_offset_
+        recon = self._forward(Xt)[0]
+        return recon * self.data_scale_ + self.data_offset_
 
     def score_samples(self, X, n_draws=4):
         """Evidence lower bound (ELBO) of each sample, in nats.

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Hidden, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative
 from skorch import NeuralNetRegressor
@@ -13,9 +13,9 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .._deprecation import register, renamed_parameters, renamed_value
 from .._periodic_cells import PeriodicCells
-from .._training import BatchIndexLoader, check_validation_split, history_frame, train_net, training_callbacks
-from .._utils import (Interval, check_positions, check_real_tuple, resolve_device, resolve_image_shape, seed_from,
-                      validate_numeric)
+from .._torch_estimator import TorchEstimatorBase
+from .._training import BatchIndexLoader, train_net
+from .._utils import Interval, check_positions, check_real_tuple, resolve_image_shape, seed_from, validate_numeric
 from ._module import AUGMENTATIONS, SYMMETRIES, ScanRowAligner, TiltCNN, appearance_model, standardize_patches
 from ._pair_library import CellPairLibrary, PairDecision, PairLibrary
 
@@ -63,7 +63,7 @@ def _central_crop(X, image_shape, crop_shape):
     return np.ascontiguousarray(X.reshape(len(X), h, w)[:, top : top + ch, left : left + cw]).reshape(len(X), -1)
 
 
-class TiltRegressor(RegressorMixin, BaseEstimator):
+class TiltRegressor(RegressorMixin, TorchEstimatorBase):
     """Octahedral tilt angles (alpha, beta, gamma) from ABF-STEM image patches.
 
     A deep CNN after Laanait, He and Borisevich (stemdl), with the physics
@@ -241,6 +241,7 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **TorchEstimatorBase._parameter_constraints,
         "image_shape": ["array-like", None],
         "network_shape": ["array-like", None],
         "conv_layers": [tuple, list],
@@ -251,19 +252,9 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         "scan_correction": ["boolean"],
         "zone_axis": [StrOptions({"110"}), None],
         "pair_decision": [StrOptions({"auto", "network"}), PairDecision],
-        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "pixel_size": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "sampling": [Interval(numbers.Real, 0, None, closed="neither"), None, Hidden(StrOptions({"deprecated"}))],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "device": [str, torch.device],
         "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
-        "callbacks": [list, None],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, *, image_shape=None, network_shape=(32, 32),
@@ -282,19 +273,12 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         self.scan_correction = scan_correction
         self.zone_axis = zone_axis
         self.pair_decision = pair_decision
-        self.lr = lr
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
         self.pixel_size = pixel_size
         self.sampling = sampling
-        self.device = device
         self.n_jobs = n_jobs
-        self.callbacks = callbacks
-        self.random_state = random_state
-        self.verbose = verbose
+        super().__init__(lr=lr, batch_size=batch_size, max_epochs=max_epochs, early_stopping=early_stopping,
+                         validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, device=device,
+                         callbacks=callbacks, random_state=random_state, verbose=verbose)
 
     def _check_y(self, y, n_samples):
         try:
@@ -397,10 +381,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             # The mid-plane-mirror pair's invariants, learnt next to the angles.
             d, g = y[:, 0] - y[:, 1], y[:, 2]
             y = np.column_stack([y, d * d - g * g, 2 * d * g])
-        device = resolve_device(self.device)
+        device = self._start_fit(len(X))
         seed = seed_from(self.random_state)
-        if self.early_stopping:
-            check_validation_split(len(X), self.validation_fraction)
         target_mean = y.mean(0)
         scale = y.std(0)
         target_scale = np.where(scale > 0, scale, 1.0)
@@ -408,11 +390,11 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
 
         own = [("huber_delta", _HuberDeltaDecay(_HUBER_DELTA, _DELTA_DECAY, _MIN_DELTA)),
                ("lr_cosine", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs))]
-        callbacks, train_split = training_callbacks(self, seed, own=own)
         X_net = _central_crop(X, image_shape, network_shape)
         row_model = appearance_model(X_net, network_shape) if self.scan_correction else None
         pixel_stats = self._pixel_stats(X_net, network_shape, row_model)
-        net = _TiltNet(
+        net = self._new_net(
+            _TiltNet, seed, device, own_callbacks=own,
             module=TiltCNN,
             module__pixel_stats=pixel_stats,
             module__row_model=row_model,
@@ -429,34 +411,20 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
             module__scan_jitter=self.scan_jitter,
             criterion=torch.nn.HuberLoss,
             criterion__delta=_HUBER_DELTA,
-            optimizer=torch.optim.Adam,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            max_epochs=self.max_epochs,
-            train_split=train_split,
-            callbacks=callbacks,
             iterator_train=BatchIndexLoader,
-            iterator_train__shuffle=True,
             iterator_valid=BatchIndexLoader,
-            device=device,
-            verbose=self.verbose,
         )
         train_net(self, net, X_net.astype(np.float32), yt, seed, device,
                   lambda: f"a learning rate too large (lr={self.lr}; try 10x smaller) or X on an extreme scale "
                           f"(X spans {X.min():.3g} to {X.max():.3g})")
-        # Inference in float64: a patch's prediction must not depend on the
-        # other patches of its batch (float32 convolutions round differently).
-        net.module_.double()
         # Fitted attributes only now: a fit that fails leaves the estimator unfitted.
-        self.net_ = net
+        self._keep_trained(net)
         self.n_outputs_ = n_outputs
         self.pair_library_ = pair_library
         self.pixel_size_ = pixel_size
         self.target_mean_, self.target_scale_ = target_mean, target_scale
         self.image_shape_ = image_shape
         self.network_shape_ = network_shape
-        self.history_ = history_frame(net.history)
-        self.n_iter_ = len(net.history)
         return self
 
     def predict(self, X):
@@ -464,14 +432,8 @@ class TiltRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
-        out, X_net = [], _central_crop(X, self.image_shape_, self.network_shape_)
-        with torch.inference_mode():
-            for start in range(0, len(X), 256):
-                xb = torch.as_tensor(np.asarray(X_net[start : start + 256], dtype=np.float64),
-                                     device=self.net_.device)
-                self.net_.module_.eval()
-                out.append(self.net_.module_(xb).cpu().numpy())
-        pred = np.concatenate(out) * self.target_scale_ + self.target_mean_
+        X_net = _central_crop(X, self.image_shape_, self.network_shape_)
+        pred = self._forward(X_net, batch_size=256) * self.target_scale_ + self.target_mean_
         if len(self.target_mean_) == self.n_outputs_ + 2:  # the pair's invariants follow the angles
             pred = _decode_pair(pred)
         decision = self._fitted_pair_decision()
