@@ -15,7 +15,7 @@ their median seconds per epoch is reported, as well as the full-run figures.
     python benchmarks/bench_rotated_digits.py --epochs 20       # the README's quick run
 
 Rows: PCA, NMF, RotationInvariantVAE with its defaults (normal angle prior),
-with rotation_prior="uniform" (full-circle pose), with decoder="spatial";
+with angle_prior="uniform" (full-circle pose), with decoder="spatial";
 with --peers, AtomAI's rVAE and pyroVED's iVAE.
 
 --peers needs the peers' venv: ``bash benchmarks/peers/setup.sh`` builds it ($PEER_VENV).
@@ -132,7 +132,7 @@ def main(argv=None):
                 Z = model.fit_transform(X)
                 codes[(max_angle, name)] = Z
                 rows.append({**base, "method": name, **scores(Z, y)})
-            variants = [("conv", {}), ("conv", {"rotation_prior": "uniform"})]
+            variants = [("conv", {}), ("conv", {"angle_prior": "uniform"})]
             if not args.no_spatial:
                 variants.append(("spatial", {}))
             for dec, kw in variants:
@@ -158,8 +158,8 @@ def main(argv=None):
                 return float(est.history_["dur"].median())
             return fn
 
-        timings.append(alternate("rVAE conv", ours("conv"), "rVAE conv, rotation_prior='uniform'",
-                                 ours("conv", rotation_prior="uniform"), args.timing_rounds))
+        timings.append(alternate("rVAE conv", ours("conv"), "rVAE conv, angle_prior='uniform'",
+                                 ours("conv", angle_prior="uniform"), args.timing_rounds))
         if not args.no_spatial:
             timings.append(alternate("rVAE conv", ours("conv"), "rVAE spatial", ours("spatial"), args.timing_rounds))
             if args.peers:
@@ -202,7 +202,7 @@ def plot(codes, max_angles, seed, path):
             ax = axes[i, j]
             Z = codes[(max_angle, m)]
             sc = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
-            label = {"rVAE conv": "RotationInvariantVAE", "rVAE conv uniform": "rotation_prior='uniform'"}.get(m, m)
+            label = {"rVAE conv": "RotationInvariantVAE", "rVAE conv uniform": "angle_prior='uniform'"}.get(m, m)
             ax.set_title(f"{label}\nmax_angle={int(max_angle)}", fontsize=10)
             ax.set_xticks([])
             ax.set_yticks([])

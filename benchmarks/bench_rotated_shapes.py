@@ -95,8 +95,8 @@ def main(argv=None):
     report({"method": "PCA(2)", **scores(PCA(2, random_state=args.seed).fit_transform(X), y)})
     nmf = NMF(2, init="nndsvda", max_iter=1000, random_state=args.seed)
     report({"method": "NMF(2) (on X clipped at 0)", **scores(nmf.fit_transform(np.clip(X, 0, None)), y)})
-    for label, kw in [("RotationInvariantVAE (default, rotation_prior=0.3)", {}),
-                      ("RotationInvariantVAE rotation_prior='uniform'", {"rotation_prior": "uniform"})]:
+    for label, kw in [("RotationInvariantVAE (default, angle_prior=17.2)", {}),
+                      ("RotationInvariantVAE angle_prior='uniform'", {"angle_prior": "uniform"})]:
         est = RotationInvariantVAE(n_components=2, max_epochs=args.epochs, batch_size=100, lr=1e-3,
                                    random_state=args.seed, device="cpu", **kw)
         Z = est.fit_transform(X)

@@ -66,11 +66,11 @@ HERE = Path(__file__).resolve().parent
 MIN_DISTANCE = 5.0
 WINDOW = 32
 # The documented recipe for atom-centred patches of a crystal (chosen on seeds 300-305).
-RECIPE = dict(rotation_prior="uniform", rotation_symmetry=3, translation=False, max_epochs=60)
+RECIPE = dict(angle_prior="uniform", rotation_symmetry=3, translation=False, max_epochs=60)
 # The documented recipe for classes by first neighbours (chosen on the same seeds): the
 # patches tapered to the first shell (0.7 bond), the full circle (rotation_symmetry=1).
 TAPER = 5.0
-CLASS_RECIPE = dict(rotation_prior="uniform", translation=False, max_epochs=60)
+CLASS_RECIPE = dict(angle_prior="uniform", translation=False, max_epochs=60)
 
 
 def run_peer(script, args):

@@ -88,7 +88,7 @@ def main():
     parser.add_argument("--n-init", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512,
                         help="rrVAE mini-batch (512 aligned the angles on the supercell, 64 did not)")
-    parser.add_argument("--rotation-prior", type=float, default=3.0)
+    parser.add_argument("--angle-prior", type=float, default=172.0, help="degrees")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bulk-radius", type=float, default=4.0)
     parser.add_argument("--defect-site", type=int, default=None,
@@ -142,7 +142,7 @@ def main():
     models = {
         "rrVAE": (residual, RotationInvariantVAE(
             n_components=n, translation=False, max_epochs=args.epochs, batch_size=args.batch_size, n_init=args.n_init,
-            rotation_prior=args.rotation_prior, device="cpu", random_state=args.seed)),
+            angle_prior=args.angle_prior, device="cpu", random_state=args.seed)),
         "PCA": (residual, PCA(n)),
         "NMF": (smooth, NMF(n, init="nndsvda", max_iter=2000, random_state=args.seed)),
     }

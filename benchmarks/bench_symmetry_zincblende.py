@@ -77,7 +77,7 @@ def main():
         smooth = DiffractionPreprocessor(**base).fit(both)
         models = {
             "rrVAE": (residual, RotationInvariantVAE(
-                n_components=n, translation=False, rotation_prior=3.0, max_epochs=args.epochs,
+                n_components=n, translation=False, angle_prior=172.0, max_epochs=args.epochs,
                 batch_size=args.batch_size, n_init=args.n_init, device="cpu", random_state=0)),
             "PCA": (residual, PCA(n)),
             "NMF": (smooth, NMF(n, init="nndsvda", max_iter=2000, random_state=0)),

@@ -48,11 +48,11 @@ def main():
     for n in (60, 150, 400):
         X, y, _ = make_rotated_shapes(n_samples=n, size=16, n_classes=3, random_state=1)
         for seed in range(3):
-            model = RotationInvariantVAE(2, n_classes=3, rotation_prior="uniform", max_epochs=30, device="cpu",
+            model = RotationInvariantVAE(2, n_classes=3, angle_prior="uniform", max_epochs=30, device="cpu",
                                          random_state=seed).fit(X)
             report(f"shapes n={n} seed {seed}", X, y, model)
     X, y, _ = labelled_patches([0], standardize=True, taper=TAPER)
-    model = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False, max_epochs=120,
+    model = RotationInvariantVAE(2, n_classes=4, angle_prior="uniform", translation=False, max_epochs=120,
                                  device="cpu", random_state=0).fit(X)
     report("HAADF frame, seed 0", X, y, model)
 

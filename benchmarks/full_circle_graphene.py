@@ -3,14 +3,14 @@
 The protocol of bench_symmetry_graphene.py (the whole 8x4 supercell with a
 vacancy and 40 three-member orbits; patterns smoothed by 1.5 px, minus the
 mean pattern; two components, 200 epochs) with ``n_init=1`` and every
-combination of --seeds and --batch-sizes, for each --rotation-prior. Reports
+combination of --seeds and --batch-sizes, for each --angle-prior. Reports
 the symmetry-equivalence spread of the orbits' codes (lower is better; bar
 <= 0.05) and the error of the orbits' angle differences against the
 120-degree rotations. Each fit is written to --out as it ends, and a rerun
 skips the fits already there.
 
     PYTHONPATH=. .venv/bin/python benchmarks/full_circle_graphene.py                 # uniform prior, 9 fits
-    PYTHONPATH=. .venv/bin/python benchmarks/full_circle_graphene.py --rotation-prior 3.0
+    PYTHONPATH=. .venv/bin/python benchmarks/full_circle_graphene.py --angle-prior 172
 """
 
 import argparse
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rotation-prior", nargs="+", default=["uniform"])
+    p.add_argument("--angle-prior", nargs="+", default=["uniform"])
     p.add_argument("--rotation-symmetry", type=int, default=1)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256, 512])
@@ -54,16 +54,16 @@ def main():
 
     done = json.loads(args.out.read_text()) if args.out.exists() else []
     print(f"machine: {platform.node()}, patterns {P.shape}")
-    for prior in args.rotation_prior:
+    for prior in args.angle_prior:
         prior_value = prior if prior == "uniform" else float(prior)
         for batch in args.batch_sizes:
             for seed in args.seeds:
-                key = dict(rotation_prior=prior, rotation_symmetry=args.rotation_symmetry, batch_size=batch,
+                key = dict(angle_prior=prior, rotation_symmetry=args.rotation_symmetry, batch_size=batch,
                            seed=seed, epochs=args.epochs)
                 if any(all(r.get(k) == v for k, v in key.items()) for r in done):
                     continue
                 est = RotationInvariantVAE(
-                    n_components=args.components, translation=False, rotation_prior=prior_value,
+                    n_components=args.components, translation=False, angle_prior=prior_value,
                     rotation_symmetry=args.rotation_symmetry, max_epochs=args.epochs, batch_size=batch,
                     n_init=1, device="cpu", random_state=seed)
                 t = time.perf_counter()
@@ -78,10 +78,10 @@ def main():
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(done, indent=1))
                 print(json.dumps(row), flush=True)
-    print("\n| rotation_prior | batch | seed | spread | angle error (deg) | final loss | s/epoch |")
+    print("\n| angle_prior | batch | seed | spread | angle error (deg) | final loss | s/epoch |")
     print("|:---|---:|---:|---:|---:|---:|---:|")
     for r in done:
-        print(f"| {r['rotation_prior']} | {r['batch_size']} | {r['seed']} | {r['spread']:.3f} | "
+        print(f"| {r['angle_prior']} | {r['batch_size']} | {r['seed']} | {r['spread']:.3f} | "
               f"{r['angle_error_deg']:.1f} | {r['final_loss']:.0f} | {r['s_per_epoch']:.2f} |")
 
 

@@ -1,4 +1,4 @@
-"""Design choices of rotation_prior="uniform", made on validation data only.
+"""Design choices of angle_prior="uniform", made on validation data only.
 
 The recorded benchmarks (bench_rotated_digits.py, bench_rotated_shapes.py) use
 the angle draw and noise of random_state=0. The choices here are made on
@@ -62,7 +62,7 @@ def main():
     for name, bins in itertools.product(args.data, args.bins):
         X, y, angle, n_clusters = data[name]
         row = {"data": name, "n_rotation_bins": bins}
-        row.update(evaluate(X, y, angle, n_clusters, rotation_prior="uniform", n_rotation_bins=bins,
+        row.update(evaluate(X, y, angle, n_clusters, angle_prior="uniform", n_rotation_bins=bins,
                             max_epochs=args.epochs))
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False, header=len(rows) == 1, float_format="%.3f"), flush=True)

@@ -574,7 +574,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         (SPECS["DiffractionPreprocessor"], "power"), (SPECS["DiffractionPreprocessor"], "blur"),
         (SPECS["AtomPatchExtractor"], "min_distance"), (SPECS["AtomPatchExtractor"], "threshold"),
         (SPECS["RotationInvariantVAE"], "noise_scale"), (SPECS["RotationInvariantVAE"], "beta"),
-        (SPECS["RotationInvariantVAE"], "rotation_prior"), (SPECS["RotationInvariantVAE"], "translation_prior"),
+        (SPECS["RotationInvariantVAE"], "angle_prior"), (SPECS["RotationInvariantVAE"], "translation_prior"),
         (SPECS["RotationInvariantVAE"], "lr"),
         (SPECS["TiltRegressor"], "scan_jitter"), (SPECS["TiltRegressor"], "lr"),
         (SPECS["TiltRegressor"], "pixel_size"),
@@ -920,7 +920,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         lambda: fitted_rvae().sample(0), expect="either", names=("n_samples",), shape=(0, 64))
     add(cat, "RotationInvariantVAE.transform_pose", "return_posterior=True with a normal prior",
         lambda: fitted_rvae().transform_pose(R(), return_posterior=True), expect="either",
-        names=("return_posterior", "rotation_prior"))
+        names=("return_posterior", "angle_prior"))
 
     T = lambda: tilt_data()[0]  # noqa: E731
     Y = lambda: tilt_data()[1]  # noqa: E731
@@ -1090,7 +1090,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         "noise_scale": [(0, E), (-1.0, E), (1e-30, EI), (1e30, EI)],
         "beta": [(-1.0, E), (0.0, O), (1e300, EI)],
         "capacity": [((1.0, 2), E), ((-1.0, 1, 1.0), E), ((1.0, 0, 1.0), E), ((1.0, 1, 0.0), E), ((5.0, 2, 1.0), O)],
-        "rotation_prior": [(0, E), (-1.0, E), ("flat", E), ("uniform", O), (1e300, EI)],
+        "angle_prior": [(0, E), (-1.0, E), ("flat", E), ("uniform", O), (1e300, EI)],
         "rotation_symmetry": [(0, E), (-1, E), (1000, EI), (2.5, E)],
         "n_rotation_bins": [(1, E), (0, E), (4, O)],
         "translation_prior": [(0, E), (-1.0, E), (1e300, EI)],
@@ -1880,8 +1880,8 @@ def build_cases():  # noqa: C901 - a long, flat list
     add(cat, "RotationInvariantVAE", "lr=10, early_stopping=True", lambda: rv_spec.run(
         rvae_est(lr=10.0, max_epochs=3, early_stopping=True, validation_fraction=0.25), R(), R()), expect="either",
         names=("lr",), shape=(24, 2))
-    add(cat, "RotationInvariantVAE", "lr=10, decoder='spatial', rotation_prior='uniform'", lambda: rv_spec.run(
-        rvae_est(lr=10.0, max_epochs=3, decoder="spatial", rotation_prior="uniform", n_rotation_bins=4), R(), R()),
+    add(cat, "RotationInvariantVAE", "lr=10, decoder='spatial', angle_prior='uniform'", lambda: rv_spec.run(
+        rvae_est(lr=10.0, max_epochs=3, decoder="spatial", angle_prior="uniform", n_rotation_bins=4), R(), R()),
         expect="either", names=("lr",), shape=(24, 2))
     add(cat, "RotationInvariantVAE", "lr=10: score_samples finite or fit raised", lambda: rvae_est(
         lr=10.0, max_epochs=3).fit(R()).score_samples(R()), expect="either", names=("lr",), shape=(24,))

@@ -3,7 +3,7 @@
 One default ``make_stem_image`` frame (256x256 px, about 760 atoms) per seed,
 the classes' recipe (``AtomPatchExtractor(32, min_distance=5, mask="disk",
 standardize=True, taper=5)``, ``RotationInvariantVAE(2, n_classes=4,
-rotation_prior="uniform", translation=False)``) at several ``max_epochs``;
+angle_prior="uniform", translation=False)``) at several ``max_epochs``;
 balanced accuracy after the best one-to-one matching of classes to the
 first-neighbour environments. Seeds 0-3 are neither the validation (300-305)
 nor the test (1100-1103) seeds of bench_stem_atoms.py.
@@ -29,7 +29,7 @@ def main():
         X, y, _ = labelled_patches([seed], standardize=True, taper=TAPER)
         for epochs in map(int, args.epochs.split(",")):
             t = time.perf_counter()
-            model = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False,
+            model = RotationInvariantVAE(2, n_classes=4, angle_prior="uniform", translation=False,
                                          max_epochs=epochs, device="cpu", random_state=0).fit(X)
             print(f"{seed:4d}  {len(X):5d}  {epochs:10d}  {matched_balanced_accuracy(y, model.labels_):17.3f}"
                   f"  {time.perf_counter() - t:7.1f}", flush=True)

@@ -50,7 +50,7 @@ def main():
     # 2-3. Patches at the linked positions, codes and classes.
     extractor = AtomPatchExtractor(32, min_distance=5, edge="pad", mask="disk", standardize=True, taper=5)
     X = extractor.transform_at(frames, atoms)
-    rvae = RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False,
+    rvae = RotationInvariantVAE(2, n_classes=4, angle_prior="uniform", translation=False,
                                 max_epochs=args.epochs, random_state=0)
     atoms["class"] = rvae.fit_predict(X)
     atoms[["z1", "z2"]] = rvae.transform(X)

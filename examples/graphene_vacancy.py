@@ -50,7 +50,7 @@ def main():
     common = dict(center="none", scaling="none", normalize="none", blur=1.5)
     P = DiffractionPreprocessor(subtract_mean=True, **common).fit_transform(X)
     smooth = DiffractionPreprocessor(**common).fit_transform(X)
-    rrvae = RotationInvariantVAE(n_components=2, translation=False, rotation_prior=3.0, max_epochs=epochs,
+    rrvae = RotationInvariantVAE(n_components=2, translation=False, angle_prior=172.0, max_epochs=epochs,
                                  batch_size=64, n_init=3 if args.full else 1, device="cpu", random_state=0).fit(P)
     maps = {
         "rrVAE z": rrvae.transform(P),

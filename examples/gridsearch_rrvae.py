@@ -51,7 +51,7 @@ def main():
     X, pre = load(args.graphene)
     model = RotationInvariantVAE(translation=False, device="cpu", random_state=0,
                                  max_epochs=60 if args.full else 15, batch_size=64)
-    grid = {"n_components": [2, 4], "rotation_prior": [0.3, 1.0, 3.0]}
+    grid = {"n_components": [2, 4], "angle_prior": [17.2, 60.0, 180.0]}
     if args.full:
         grid["beta"] = [0.5, 1.0, 2.0]
     if pre is not None:

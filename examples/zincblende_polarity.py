@@ -80,7 +80,7 @@ def main():
     smooth = DiffractionPreprocessor(**common).fit(X)
     n = args.components
     models = {
-        "rrVAE": (residual, RotationInvariantVAE(n_components=n, translation=False, rotation_prior=3.0,
+        "rrVAE": (residual, RotationInvariantVAE(n_components=n, translation=False, angle_prior=172.0,
                                                  max_epochs=epochs, batch_size=64, n_init=n_init, device="cpu",
                                                  random_state=0)),
         "PCA": (residual, PCA(n)),

@@ -22,9 +22,9 @@ def register(owner, **renames):
     RENAMED.setdefault(f"{owner.__module__}.{owner.__qualname__}", {}).update(renames)
 
 
-def _message(where, old, new):
+def _message(where, old, new, note=""):
     return (f"{where}: {old!r} was renamed {new!r} in {RENAMED_IN} and will be removed in {REMOVED_IN}; "
-            f"pass {new}= instead.")
+            f"pass {new}= instead.{note}")
 
 
 def renamed_parameters(**renames):
@@ -57,10 +57,14 @@ def renamed_parameters(**renames):
     return decorate
 
 
-def renamed_value(estimator, old, new):
-    """The value of the estimator's parameter ``new``, or of its old name ``old`` when that was set (warned)."""
+def renamed_value(estimator, old, new, convert=None, note=""):
+    """The value of the estimator's parameter ``new``, or of its old name ``old`` when that was set (warned).
+
+    ``convert`` maps an old value into the new name's units (an angle in
+    radians into degrees); ``note`` tells the user so in the warning.
+    """
     value = getattr(estimator, old)
     if isinstance(value, str) and value == "deprecated":
         return getattr(estimator, new)
-    warnings.warn(_message(type(estimator).__name__, old, new), FutureWarning, stacklevel=3)
-    return value
+    warnings.warn(_message(type(estimator).__name__, old, new, note), FutureWarning, stacklevel=3)
+    return value if convert is None else convert(value)

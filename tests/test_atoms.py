@@ -265,7 +265,7 @@ def test_n_classes_predict(two_shapes):
     from sklearn.metrics import adjusted_rand_score
 
     X, y = two_shapes
-    m = RotationInvariantVAE(2, n_classes=2, rotation_prior="uniform", max_epochs=30,
+    m = RotationInvariantVAE(2, n_classes=2, angle_prior="uniform", max_epochs=30,
                              device="cpu", random_state=0).fit(X)
     proba = m.predict_proba(X)
     assert proba.shape == (400, 2) and np.allclose(proba.sum(1), 1)
@@ -296,7 +296,7 @@ def test_classes_are_the_first_neighbour_environments_at_any_lattice_angle():
     image, atoms = make_stem_image(random_state=0)
     pipe = make_pipeline(
         AtomPatchExtractor(32, min_distance=5, mask="disk", standardize=True, taper=5),
-        RotationInvariantVAE(2, n_classes=4, rotation_prior="uniform", translation=False,
+        RotationInvariantVAE(2, n_classes=4, angle_prior="uniform", translation=False,
                              max_epochs=120, device="cpu", random_state=0))
 
     def recall(image, atoms):
@@ -420,7 +420,7 @@ def test_codes_and_classes_turn_with_the_image():
     ext = AtomPatchExtractor(15, min_distance=5, standardize=True)
     X = ext.fit_transform(image)
     where = ext.locate(image)
-    m = RotationInvariantVAE(2, n_classes=2, rotation_prior="uniform", translation=False,
+    m = RotationInvariantVAE(2, n_classes=2, angle_prior="uniform", translation=False,
                              max_epochs=4, device="cpu", random_state=0).fit(X)
     turned = np.rot90(image)  # counter-clockwise: (r, c) -> (w - 1 - c, r)
     Xt = ext.transform_at(turned, where.assign(row=95 - where["col"], col=where["row"]))

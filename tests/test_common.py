@@ -44,7 +44,7 @@ CONFIGURATIONS = {
     RotationInvariantVAE: [
         RotationInvariantVAE(**QUICK),
         RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **QUICK),
-        RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **QUICK),
+        RotationInvariantVAE(angle_prior="uniform", rotation_symmetry=2, n_rotation_bins=4, **QUICK),
         RotationInvariantVAE(n_classes=2, **QUICK),
     ],
     # Images in, one row per atom out: the checks that feed tabular X are

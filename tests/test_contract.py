@@ -347,7 +347,7 @@ def test_rvae_fit_transform(X):
 @CONTRACT
 @given(kw=parameters(
     n_components=st.integers(1, 3), lr=st.floats(1e-4, 1e-1), beta=st.floats(0, 4),
-    rotation_prior=st.one_of(st.just("uniform"), st.floats(0.01, 3)), translation_prior=st.floats(0.1, 5),
+    angle_prior=st.one_of(st.just("uniform"), st.floats(0.5, 180)), translation_prior=st.floats(0.1, 5),
     noise_scale=st.one_of(st.none(), st.floats(1e-3, 10)), capacity=st.one_of(st.none(), st.tuples(
         st.floats(0, 5), st.integers(1, 3), st.floats(0.1, 2))), rotation_symmetry=st.integers(1, 6),
     n_rotation_bins=st.integers(2, 6), decoder=st.sampled_from(["conv", "spatial"]), batch_size=st.integers(1, 20),

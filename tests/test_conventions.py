@@ -180,3 +180,28 @@ def test_pickles_made_before_the_renames_load_with_the_new_names():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # the old values now sit under the new names
         assert decision.settings() == (50, 4, 4, 1, True)
+
+
+def test_rotation_prior_in_radians_warns_and_is_the_angle_prior_in_degrees():
+    from sklearn_rvae import RotationInvariantVAE
+    from sklearn_rvae.datasets import make_rotated_digits
+
+    X = make_rotated_digits(size=12, max_angle=30, random_state=0)[0][:60]
+    small = dict(n_components=2, hidden_layer_sizes=(16,), max_epochs=2, batch_size=30, device="cpu", random_state=0)
+    new = RotationInvariantVAE(angle_prior=30.0, **small).fit(X)
+    with pytest.warns(FutureWarning, match=r"'rotation_prior' was renamed 'angle_prior'.*in degrees"):
+        old = RotationInvariantVAE(rotation_prior=np.radians(30.0), **small).fit(X)
+    assert old.net_.module_.rotation_prior == pytest.approx(np.radians(30.0))
+    np.testing.assert_allclose(old.transform(X), new.transform(X), rtol=1e-12, atol=1e-12)
+    with pytest.warns(FutureWarning):
+        uniform = RotationInvariantVAE(rotation_prior="uniform", n_rotation_bins=4, **small).fit(X)
+    assert uniform.transform_pose(X, return_posterior=True)[2].shape == (60, 4)
+    # A model pickled before the rename (radians under the old name) loads with the prior in degrees.
+    state = dict(new.__getstate__(), rotation_prior=0.3)
+    del state["angle_prior"]
+    loaded = RotationInvariantVAE.__new__(RotationInvariantVAE)
+    loaded.__setstate__(state)
+    assert (loaded.angle_prior, loaded.rotation_prior) == (pytest.approx(np.degrees(0.3)), "deprecated")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        np.testing.assert_array_equal(loaded.transform(X), new.transform(X))

@@ -1,4 +1,4 @@
-"""RotationInvariantVAE(rotation_prior="uniform"): pose over the whole circle."""
+"""RotationInvariantVAE(angle_prior="uniform"): pose over the whole circle."""
 
 import pickle
 
@@ -26,7 +26,7 @@ def shapes():
 @pytest.fixture(scope="module")
 def fitted(shapes):
     X, _, _ = shapes
-    return RotationInvariantVAE(rotation_prior="uniform", max_epochs=40, random_state=0, device="cpu").fit(X)
+    return RotationInvariantVAE(angle_prior="uniform", max_epochs=40, random_state=0, device="cpu").fit(X)
 
 
 def _turn(X, degrees, side):
@@ -74,7 +74,7 @@ def test_a_quarter_turn_rolls_the_bin_posterior_exactly(shapes):
     # pixel grid, and the encoder is equivariant by construction: the bin
     # probabilities move by one bin and z does not move, whatever the weights.
     X = shapes[0][:50]
-    est = RotationInvariantVAE(rotation_prior="uniform", n_rotation_bins=4, max_epochs=2,
+    est = RotationInvariantVAE(angle_prior="uniform", n_rotation_bins=4, max_epochs=2,
                                random_state=0, device="cpu").fit(shapes[0])
     turned = np.stack([np.rot90(x.reshape(20, 20), 1).ravel() for x in X])  # CCW on screen
     a0, _, p0 = est.transform_pose(X, return_posterior=True)
@@ -94,7 +94,7 @@ def test_n_fold_symmetric_objects_get_angles_modulo_360_over_n():
     truth = rng.uniform(-180, 180, 400)
     X = np.stack([ndimage.rotate(sym, t, reshape=False, order=1).ravel() for t in truth])
     X += 0.03 * rng.standard_normal(X.shape)
-    est = RotationInvariantVAE(rotation_prior="uniform", rotation_symmetry=3, translation=False,
+    est = RotationInvariantVAE(angle_prior="uniform", rotation_symmetry=3, translation=False,
                                max_epochs=40, random_state=0, device="cpu").fit(X)
     pred, shift = est.transform_pose(X)
     assert shift is None and np.all((pred >= -60) & (pred < 60))
@@ -157,7 +157,7 @@ def test_pickle_sample_and_variants(shapes):
     for params in [dict(translation=False), dict(likelihood="bernoulli"),
                    dict(decoder="spatial", hidden_layer_sizes=(16,))]:
         Xi = np.clip(X, 0, 1) if params.get("likelihood") == "bernoulli" else X
-        est = RotationInvariantVAE(rotation_prior="uniform", n_rotation_bins=6, max_epochs=2,
+        est = RotationInvariantVAE(angle_prior="uniform", n_rotation_bins=6, max_epochs=2,
                                    random_state=0, device="cpu", **params).fit(Xi)
         again = pickle.loads(pickle.dumps(est))
         np.testing.assert_array_equal(again.transform(Xi), est.transform(Xi))
@@ -171,9 +171,9 @@ def test_pickle_sample_and_variants(shapes):
     "params, match",
     [
         (dict(rotation_symmetry=0), "rotation_symmetry"),
-        (dict(rotation_prior=-0.5), "rotation_prior"),
-        (dict(rotation_prior="circular"), "rotation_prior"),
-        (dict(rotation_prior="uniform", n_rotation_bins=1), "n_rotation_bins"),
+        (dict(angle_prior=-0.5), "angle_prior"),
+        (dict(angle_prior="circular"), "angle_prior"),
+        (dict(angle_prior="uniform", n_rotation_bins=1), "n_rotation_bins"),
     ],
 )
 def test_bad_rotation_parameters_name_themselves(shapes, params, match):
@@ -192,7 +192,7 @@ def test_full_circle_digits_cluster_far_better_than_with_the_normal_prior():
 
     X, y, _ = make_rotated_digits(size=20, max_angle=180, random_state=2)
     aris = {}
-    for prior in ("uniform", 0.3):
-        Z = RotationInvariantVAE(rotation_prior=prior, max_epochs=25, random_state=0, device="cpu").fit_transform(X)
+    for prior in ("uniform", 17.2):
+        Z = RotationInvariantVAE(angle_prior=prior, max_epochs=25, random_state=0, device="cpu").fit_transform(X)
         aris[prior] = adjusted_rand_score(y, KMeans(10, n_init=10, random_state=0).fit_predict(Z))
-    assert aris["uniform"] > 0.4 and aris["uniform"] > aris[0.3] + 0.1, aris  # 0.48 and 0.32 here
+    assert aris["uniform"] > 0.4 and aris["uniform"] > aris[17.2] + 0.1, aris  # 0.48 and 0.32 here

@@ -109,7 +109,7 @@ def test_rotating_input_by_90_moves_angle_by_90_and_keeps_z(digits180, fitted180
 def test_quality_on_rotated_digits():
     # A short version of the benchmark protocol (benchmarks/bench_rotated_digits.py).
     X, y, angle = make_rotated_digits(size=20, max_angle=60, random_state=0)
-    rvae = RotationInvariantVAE(max_epochs=30, rotation_prior=0.5, random_state=0)
+    rvae = RotationInvariantVAE(max_epochs=30, angle_prior=np.degrees(0.5), random_state=0)
     Z = rvae.fit_transform(X)
     labels = KMeans(10, n_init=10, random_state=0).fit_predict(Z)
     assert adjusted_rand_score(y, labels) > 0.45

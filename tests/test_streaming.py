@@ -76,7 +76,7 @@ def test_streamed_fit_equals_in_memory_fit(digits, tmp_path, kind):
 
 def test_streamed_inference_methods_match_in_memory(digits, tmp_path):
     X = _sources(digits, tmp_path)["zarr"]
-    model = RotationInvariantVAE(rotation_prior="uniform", n_classes=3, n_rotation_bins=4, max_epochs=2,
+    model = RotationInvariantVAE(angle_prior="uniform", n_classes=3, n_rotation_bins=4, max_epochs=2,
                                  random_state=0).fit(digits)
     angle, shift, posterior = model.transform_pose(X, return_posterior=True)
     expected = model.transform_pose(digits, return_posterior=True)

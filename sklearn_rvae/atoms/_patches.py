@@ -144,7 +144,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     >>> from sklearn_rvae import RotationInvariantVAE
     >>> pipe = make_pipeline(
     ...     AtomPatchExtractor(32, min_distance=5, mask="disk", standardize=True),
-    ...     RotationInvariantVAE(2, rotation_prior="uniform", rotation_symmetry=3,
+    ...     RotationInvariantVAE(2, angle_prior="uniform", rotation_symmetry=3,
     ...                          translation=False, max_epochs=2, random_state=0))
     >>> pipe.fit_transform(image).shape[1]
     2

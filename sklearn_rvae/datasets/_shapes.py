@@ -65,7 +65,7 @@ def make_rotated_shapes(n_samples=1600, size=24, n_classes=4, max_angle=180, max
     drawn uniformly from ``[-max_shift, max_shift]`` pixels along each axis,
     with Gaussian pixel noise. None of the shapes has a rotational symmetry,
     so every image's angle is defined over the whole circle: the test bed of
-    ``RotationInvariantVAE(rotation_prior="uniform")``.
+    ``RotationInvariantVAE(angle_prior="uniform")``.
 
     Parameters
     ----------

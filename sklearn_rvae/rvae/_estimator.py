@@ -9,9 +9,10 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils import check_array
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Hidden, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._deprecation import register, renamed_value
 from .._streaming import frame_loader, map_frames, store
 from .._torch_estimator import TorchEstimatorBase
 from .._training import DivergedError, ModuleLossNet, train_net
@@ -92,7 +93,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         Capacity annealing (Burgess et al. 2018): the loss is
         ``NLL + gamma * |KL - C|`` with C rising linearly from 0 to ``c_max``
         nats over ``n_epochs`` epochs.
-    rotation_prior : "uniform" or float, default=0.3
+    angle_prior : "uniform" or float, default=17.2
         Prior on the angle. ``"uniform"``: every angle on the circle (modulo
         ``360 / rotation_symmetry`` degrees) is equally likely, and the
         posterior is a mixture over ``n_rotation_bins`` bins, each with a
@@ -101,18 +102,20 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         TARGET-VAE). It finds the pose whatever the orientation, and several
         candidate angles of an ambiguous image stay visible
         (``transform_pose(X, return_posterior=True)``). A float is the
-        standard deviation, in radians, of a normal prior on the angle (the
+        standard deviation, in degrees, of a normal prior on the angle (the
         classic rVAE): it works while orientations stay within about +-100
         degrees, and a prior narrower than their spread pins each template
         to its class's mean orientation (on rotated digits, +-60 degrees,
-        0.3 recovers the angle better than 0.5-1.0).
+        17.2 degrees, 0.3 rad, recovers the angle better than 29-57 degrees).
+    rotation_prior : "uniform" or float
+        The old name of ``angle_prior``, in radians; deprecated.
     rotation_symmetry : int, default=1
         n-fold rotational symmetry of the objects: their angle is defined
         modulo ``360 / n`` degrees, and ``transform_pose`` reports it in
         ``[-180 / n, 180 / n)``. Graphene diffraction patterns: 6.
     n_rotation_bins : int, default=12
         Number of rotation bins over ``360 / rotation_symmetry`` degrees with
-        ``rotation_prior="uniform"``; each bin's offset covers the angles in
+        ``angle_prior="uniform"``; each bin's offset covers the angles in
         between. The cost of a training step grows with it: 12 is the most
         that keeps an epoch within 3x the normal prior's on rotated digits,
         and 16 or 24 were no better on validation data.
@@ -246,9 +249,11 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         "noise_scale": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "beta": [Interval(numbers.Real, 0, None, closed="left")],
         "capacity": ["array-like", None],
+        "angle_prior": [Interval(numbers.Real, 0, None, closed="neither"), StrOptions({"uniform"})],
         "rotation_prior": [
             Interval(numbers.Real, 0, None, closed="neither"),
             StrOptions({"uniform"}),
+            Hidden(StrOptions({"deprecated"})),
         ],
         "rotation_symmetry": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_rotation_bins": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -270,7 +275,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         noise_scale=None,
         beta=1.0,
         capacity=None,
-        rotation_prior=0.3,
+        angle_prior=17.2,
         rotation_symmetry=1,
         n_rotation_bins=12,
         translation_prior=2.0,
@@ -286,6 +291,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         callbacks=None,
         random_state=None,
         verbose=0,
+        rotation_prior="deprecated",
     ):
         self.n_components = n_components
         self.image_shape = image_shape
@@ -297,12 +303,13 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         self.noise_scale = noise_scale
         self.beta = beta
         self.capacity = capacity
-        self.rotation_prior = rotation_prior
+        self.angle_prior = angle_prior
         self.rotation_symmetry = rotation_symmetry
         self.n_rotation_bins = n_rotation_bins
         self.translation_prior = translation_prior
         self.n_classes = n_classes
         self.n_init = n_init
+        self.rotation_prior = rotation_prior
         super().__init__(lr=lr, batch_size=batch_size, max_epochs=max_epochs, early_stopping=early_stopping,
                          validation_fraction=validation_fraction, n_iter_no_change=n_iter_no_change, device=device,
                          callbacks=callbacks, random_state=random_state, verbose=verbose)
@@ -331,6 +338,21 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
                 )
             capacity = (float(capacity[0]), int(capacity[1]), float(capacity[2]))
         return hidden, capacity
+
+    def _angle_prior(self):
+        """``"uniform"``, or the normal prior's standard deviation in radians (the module's unit)."""
+        prior = renamed_value(self, "rotation_prior", "angle_prior",
+                              convert=lambda value: value if isinstance(value, str) else math.degrees(value),
+                              note=" It is in degrees: rotation_prior=0.3 (radians) is angle_prior=17.2.")
+        return prior if isinstance(prior, str) else math.radians(prior)
+
+    def __setstate__(self, state):
+        # Pickled before rotation_prior (radians) was renamed angle_prior (degrees).
+        if "angle_prior" not in state:
+            old = state.get("rotation_prior", 0.3)
+            state["angle_prior"] = old if isinstance(old, str) else math.degrees(old)
+            state["rotation_prior"] = "deprecated"
+        super().__setstate__(state)
 
     def _check_X_range(self, X, name="X"):
         if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
@@ -478,11 +500,12 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
     def _fit_class_prior(self, net, train, seed):
         """Fit the class mixture on the codes of the trained network; return the classes (``fit_class_prior``)."""
         return fit_class_prior(net.module_, chunks_of(train), self.n_classes, self.batch_size, seed,
-                               over_circle=self.rotation_prior == "uniform")
+                               over_circle=isinstance(net.module_, CircularRotationVAEModule))
 
     def _build_net(self, seed, data, hidden, capacity, device, split=True):
         noise_scale = None if self.noise_scale is None else self.noise_scale / data.scale
-        if self.rotation_prior == "uniform":
+        prior = self._angle_prior()
+        if prior == "uniform":
             module = CircularRotationVAEModule
             rotation = dict(
                 module__rotation_symmetry=self.rotation_symmetry,
@@ -490,7 +513,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
             )
         else:
             module = RotationInvariantVAEModule
-            rotation = dict(module__rotation_prior=self.rotation_prior)
+            rotation = dict(module__rotation_prior=prior)
         return self._new_net(
             ModuleLossNet, seed, device, split=split, streamed=data.streamed,
             module=module,
@@ -932,3 +955,6 @@ def _per_sample(value, n, shape, name):
     if np.any(bad):
         raise ValueError(f"{name} must be finite; it holds {np.count_nonzero(bad)} NaN or infinite value(s).")
     return np.broadcast_to(array, (n, *shape))
+
+
+register(RotationInvariantVAE, rotation_prior="angle_prior")
