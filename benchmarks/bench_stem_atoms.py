@@ -51,16 +51,15 @@ from pathlib import Path
 import _peers  # the peers' venv (benchmarks/peers/setup.sh)
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from sklearn.decomposition import NMF, PCA
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 from sklearn_rvae import AtomPatchExtractor, RotationInvariantVAE
 from sklearn_rvae.atoms import class_changes, find_atoms, link_atoms
 from sklearn_rvae.datasets import environment_names, make_stem_image, make_stem_movie
+from sklearn_rvae.metrics import matched_balanced_accuracy
 
 HERE = Path(__file__).resolve().parent
 MIN_DISTANCE = 5.0
@@ -93,7 +92,7 @@ def part_find(args):
     seeds = range(200, 203) if args.validation else range(1000, 1005)
     conditions = [(40, {}), (10, {}), (40, {"scan_jitter": 0.0})]
     for dose, extra in conditions:
-        frames = [make_stem_image(dose=dose, random_state=s, **extra) for s in seeds]
+        frames = [make_stem_image(peak_counts=dose, random_state=s, **extra) for s in seeds]
         results = {"find_atoms": []}
         t0 = time.perf_counter()
         for image, _ in frames:
@@ -137,16 +136,6 @@ def labelled_patches(seeds, standardize, taper=None):
 def knn_balanced_accuracy(Z, y):
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     return cross_val_score(KNeighborsClassifier(5), Z, y, cv=cv, scoring="balanced_accuracy").mean()
-
-
-def matched_balanced_accuracy(y, classes):
-    """Balanced accuracy after the one-to-one matching of classes to labels that maximises it."""
-    labels = np.unique(y)
-    cm = confusion_matrix(y, classes, labels=np.arange(max(labels.max(), classes.max()) + 1))
-    recall = cm / np.maximum(cm.sum(1, keepdims=True), 1)
-    cls, lab = linear_sum_assignment(-recall.T)
-    mapping = dict(zip(cls, lab))
-    return balanced_accuracy_score(y, [mapping.get(c, -1) for c in classes])
 
 
 def part_classes(args):
@@ -231,7 +220,7 @@ def part_movie(args):
           f"{t_pairs.linked.mean():.4f} of {len(t_pairs)} ({t_pairs.linked[both_inside].mean():.4f} of "
           f"{int(both_inside.sum())} with both centres >= 2 px inside)", flush=True)
 
-    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, edge="pad", mask="disk", standardize=True,
+    ext = AtomPatchExtractor(WINDOW, min_distance=MIN_DISTANCE, exclude_border=False, mask="disk", standardize=True,
                              taper=TAPER)
     X = ext.transform_at(frames, atoms)
     est = RotationInvariantVAE(2, n_classes=4, random_state=0, device="cpu", **CLASS_RECIPE)

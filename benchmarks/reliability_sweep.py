@@ -604,7 +604,7 @@ def build_cases():  # noqa: C901 - a long, flat list
     # functions
     img = atom_image
     for arg, bad in (("min_distance", np.nan), ("min_distance", np.inf), ("threshold", np.nan),
-                     ("threshold", np.inf), ("border", np.nan), ("border", np.inf)):
+                     ("threshold", np.inf), ("exclude_border", np.nan), ("exclude_border", np.inf)):
         kw = {"min_distance": 5, arg: bad}
         add(cat, "atoms.find_atoms", f"{arg}={bad}", lambda kw=kw: atoms_mod.find_atoms(img(), **kw), names=(arg,),
             expect="either" if (arg, bad) == ("threshold", np.inf) else "error")
@@ -711,8 +711,8 @@ def build_cases():  # noqa: C901 - a long, flat list
         (ds.make_rotated_shapes, {"n_samples": 8, "size": 8, "max_shift": np.inf}, "max_shift"),
         (ds.make_rotated_shapes, {"n_samples": 8, "size": 8, "noise": np.nan}, "noise"),
         (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "pixel_size": np.nan}, "pixel_size"),
-        (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "dose": np.nan}, "dose"),
-        (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "dose": np.inf}, "dose"),
+        (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "peak_counts": np.nan}, "peak_counts"),
+        (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "peak_counts": np.inf}, "peak_counts"),
         (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "probe_fwhm": np.nan}, "probe_fwhm"),
         (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "background": np.inf}, "background"),
         (ds.make_stem_image, {"size": 48, "dopants": {"Si": 1}, "n_vacancies": 0, "scan_jitter": np.nan},
@@ -1075,7 +1075,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         "threshold": [("a", E), (1e300, EI), (-1e300, EI)],
         "invert": [("yes", E), (True, EI)],
         "refine": [(2, E), (False, O)],
-        "edge": [("none", E), ("pad", O)],
+        "exclude_border": [("none", E), (-1.0, E), (False, O), (4.0, O)],
         "mask": [("circle", E), ("disk", O)],
         "standardize": [(None, E), (True, O)],
     })
@@ -1209,9 +1209,9 @@ def build_cases():  # noqa: C901 - a long, flat list
                                                                                "image": "dip"},
          ("image", "min_distance"), EI, (None, 2)),
         ("threshold='a'", {"min_distance": 5, "threshold": "a"}, ("threshold",), E, None),
-        ("border=-1", {"min_distance": 5, "border": -1}, ("border",), E, None),
-        ("border='a'", {"min_distance": 5, "border": "a"}, ("border",), E, None),
-        ("border=1e6 (drops every column)", {"min_distance": 5, "border": 1e6}, ("border",), EI, (0, 2)),
+        ("exclude_border=-1", {"min_distance": 5, "exclude_border": -1}, ("exclude_border",), E, None),
+        ("exclude_border='a'", {"min_distance": 5, "exclude_border": "a"}, ("exclude_border",), E, None),
+        ("exclude_border=1e6 (drops every column)", {"min_distance": 5, "exclude_border": 1e6}, ("exclude_border",), EI, (0, 2)),
         ("invert='yes'", {"min_distance": 5, "invert": "yes"}, ("invert",), E, None),
         ("refine=1", {"min_distance": 5, "refine": 1}, ("refine",), E, None),
     ]:
@@ -1369,7 +1369,7 @@ def build_cases():  # noqa: C901 - a long, flat list
         (ds.make_stem_image, {**stem, "dopants": {"Xx": 1}}, "dopants", E),
         (ds.make_stem_image, {**stem, "dopants": {"Si": -1}}, "dopants", E),
         (ds.make_stem_image, {**stem, "n_vacancies": -1}, "n_vacancies", E),
-        (ds.make_stem_image, {**stem, "dose": -1}, "dose", E),
+        (ds.make_stem_image, {**stem, "peak_counts": -1}, "peak_counts", E),
         (ds.make_stem_image, {**stem, "probe_fwhm": 0}, "probe_fwhm", E),
         (ds.make_stem_image, {**stem, "model": "lorentz"}, "model", E),
         (ds.make_stem_image, {**stem, "rotation": "a"}, "rotation", E),

@@ -48,7 +48,7 @@ def main():
     print(f"{len(atoms)} atoms in {len(frames)} frames, {atoms['atom'].nunique()} tracks")
 
     # 2-3. Patches at the linked positions, codes and classes.
-    extractor = AtomPatchExtractor(32, min_distance=5, edge="pad", mask="disk", standardize=True, taper=5)
+    extractor = AtomPatchExtractor(32, min_distance=5, exclude_border=False, mask="disk", standardize=True, taper=5)
     X = extractor.transform_at(frames, atoms)
     rvae = RotationInvariantVAE(2, n_classes=4, angle_prior="uniform", translation=False,
                                 max_epochs=args.epochs, random_state=0)

@@ -189,15 +189,15 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         self.output_shape_ = (h // self.binning, w // self.binning)
         if self.blur > max(self.output_shape_):
             raise ValueError(
-                f"blur={self.blur} (pixels, after binning) is wider than the {self.output_shape_} output pattern; "
-                "a blur of a few pixels at most is what removes aliasing."
+                f"blur={self.blur} (pixels, after binning) is wider than the {self.output_shape_} output pattern "
+                f"(n_features={h * w} in); a blur of a few pixels at most is what removes aliasing."
             )
         positive = np.concatenate(positive)
         self.reference_intensity_ = float(np.median(positive, overwrite_input=True)) if positive.size else 1.0
         self.mean_pattern_ = self.residual_scale_ = None
         if self.subtract_mean:
             if source.n_frames < 2:
-                raise ValueError(f"subtract_mean=True needs at least 2 patterns to fit, got {source.n_frames}.")
+                raise ValueError(f"subtract_mean=True needs at least 2 patterns to fit, got n_samples={source.n_frames}.")
             patterns = Moments(axis=0)
             for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (mean pattern)", 0):
                 patterns.add(self._steps(self._checked(chunk, start)))

@@ -250,6 +250,48 @@ def angle_error_by_class(angle_pred, angle_true, labels, period=360.0):
     }
 
 
+def matched_balanced_accuracy(labels_true, classes):
+    """Balanced accuracy of found classes against true labels, each class matched to one label.
+
+    A clustering names its classes in no particular order: each class is
+    matched to one label, one to one, so that the mean recall over the
+    labels is largest (the Hungarian method on the recall matrix), and the
+    balanced accuracy of the matched classes is returned. A class matched
+    to no label (more classes than labels) counts as wrong.
+
+    Parameters
+    ----------
+    labels_true : array-like of shape (n_samples,)
+        The true label of every sample.
+    classes : array-like of shape (n_samples,)
+        The class found for every sample (``fit_predict``).
+
+    Returns
+    -------
+    score : float
+        In [0, 1]; 1 when the classes are the labels up to their names.
+
+    Examples
+    --------
+    >>> from sklearn_rvae.metrics import matched_balanced_accuracy
+    >>> matched_balanced_accuracy(["C", "C", "Si", "V"], [2, 2, 0, 1])
+    1.0
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    labels_true = _labels(labels_true, "labels_true")
+    classes = _labels(classes, "classes", n=len(labels_true))
+    if len(labels_true) == 0:
+        raise ValueError("labels_true is empty; give the label of at least one sample.")
+    names, truth = np.unique(labels_true, return_inverse=True)
+    found, pred = np.unique(classes, return_inverse=True)
+    counts = np.zeros((len(names), len(found)))
+    np.add.at(counts, (truth, pred), 1)
+    recall = counts / counts.sum(1, keepdims=True)
+    label_of, class_of = linear_sum_assignment(-recall)
+    return float(recall[label_of, class_of].sum() / len(names))
+
+
 def symmetry_equivalence_spread(codes, orbit):
     """Spread of codes within symmetry orbits relative to their spread overall.
 

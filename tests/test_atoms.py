@@ -73,12 +73,12 @@ def test_edges_and_border():
     found = find_atoms(image, min_distance=5)
     d, _ = _match(found, truth)
     assert len(found) == 4 and d.max() < 0.3
-    inner = find_atoms(image, min_distance=5, border=5)
+    inner = find_atoms(image, min_distance=5, exclude_border=5)
     assert len(inner) == 1 and _match(inner, truth)[1][0] == 2
 
 
 def test_simulated_graphene_at_low_dose():
-    image, atoms = make_stem_image(size=128, dopants={"Si": 4}, n_vacancies=2, dose=40, random_state=5)
+    image, atoms = make_stem_image(size=128, dopants={"Si": 4}, n_vacancies=2, peak_counts=40, random_state=5)
     truth = atoms[["row", "col"]].to_numpy()
     found = find_atoms(image, min_distance=5)
     d_truth, _ = cKDTree(found).query(truth)
@@ -100,8 +100,8 @@ def test_simulated_graphene_at_low_dose():
         (np.ones((20, 20)), {"min_distance": 0}, "min_distance must be a finite number > 0, got 0"),
         (np.ones((20, 20)), {"min_distance": -2.0}, r"min_distance must be a finite number > 0, got -2\.0"),
         (np.ones((20, 20)), {"min_distance": 25}, "not smaller than the image"),
-        (np.ones((20, 20)), {"border": -1}, "border must be a finite number of pixels >= 0, got -1"),
-        (np.ones((20, 20)), {"border": "a"}, "border"),
+        (np.ones((20, 20)), {"exclude_border": -1}, "exclude_border must be a finite number of pixels >= 0, or a bool, got -1"),
+        (np.ones((20, 20)), {"exclude_border": "a"}, "exclude_border"),
         (np.ones((20, 20)), {"invert": "yes"}, "invert"),
     ],
 )
@@ -150,7 +150,7 @@ def test_extractor_frames_locate_and_edges():
     assert (where[["row", "col"]].to_numpy() <= 79 - half).all()
     # Patches follow locate's order: re-cutting at those positions gives them back.
     assert np.allclose(ext.transform_at(frames, where), patches)
-    padded = AtomPatchExtractor(16, min_distance=5, edge="pad")
+    padded = AtomPatchExtractor(16, min_distance=5, exclude_border=False)
     assert len(padded.fit_transform(frames)) == n_all
     assert padded.locate(frames).attrs["n_excluded"] == 0
 

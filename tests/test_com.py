@@ -1,7 +1,6 @@
 """COMTransformer and sklearn_rvae.dpc: analytical tests in the style of LiberTEM's and pyxem's."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest

@@ -16,6 +16,7 @@ from sklearn_rvae import (
     RotationInvariantVAE,
     TiltRegressor,
 )
+from sklearn_rvae.recipes import Recipe, make_atom_pipeline, make_diffraction_pipeline
 
 
 def public_estimators():
@@ -41,6 +42,13 @@ def public_estimators():
 # them. Short fits keep the suite fast.
 QUICK = dict(image_shape=(1, -1), max_epochs=3, batch_size=16, device="cpu", random_state=0)
 CONFIGURATIONS = {
+    # The recipes are pipelines of the estimators below with the recipe's settings; the diffraction one
+    # takes tabular X (read as one-row patterns), so the same checks apply, with short fits. The atom
+    # recipe takes images: its own test below.
+    Recipe: [
+        make_diffraction_pipeline(detector_shape=(1, -1), max_epochs=3, n_init=1, device="cpu",
+                                  random_state=0).set_params(rvae__image_shape=(1, -1), rvae__batch_size=16),
+    ],
     RotationInvariantVAE: [
         RotationInvariantVAE(**QUICK),
         RotationInvariantVAE(translation=False, decoder="spatial", hidden_layer_sizes=(16,), **QUICK),
@@ -75,6 +83,10 @@ def test_every_public_estimator_is_checked():
 
 
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, Recipe):
+        # As scikit-learn marks them for its own Pipeline: fit fits the steps in place.
+        return {check: "a Pipeline fits its steps in place (scikit-learn expects the same of its Pipeline)"
+                for check in ("check_dont_overwrite_parameters", "check_estimators_overwrite_params")}
     if isinstance(estimator, TiltRegressor):
         return {
             "check_regressors_train": (
@@ -149,3 +161,49 @@ def test_tilt_regressor_with_the_110_physics_and_the_pair_decision_keeps_the_con
     assert not np.array_equal(reg.set_params(pair_decision__n_local_templates=0).predict(X_test), pred)
     with pytest.raises(ValueError, match="features"):
         reg.predict(X_test[:, :-1])
+
+
+def test_the_atom_recipe_keeps_the_contract():
+    """The atom recipe takes images, not tabular X (as its first step, whose tags skip the tabular checks): the
+    contract by hand, on a small simulated frame."""
+    import pickle
+
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    from sklearn_rvae.datasets import make_stem_image
+
+    image, _ = make_stem_image(size=96, dopants={"Si": 2}, n_vacancies=1, random_state=3)
+    pipe = make_atom_pipeline(7.1, n_classes=2, max_epochs=2, device="cpu", random_state=0)
+
+    def settings():  # the steps' parameters, without the step objects (which fit fills in)
+        return pickle.dumps({k: v for k, v in pipe.get_params(deep=True).items() if "__" in k})
+
+    params = settings()
+    fresh = clone(pipe)
+    with pytest.raises(NotFittedError):
+        fresh.predict(image)
+    labels = pipe.fit_predict(image)
+    assert settings() == params  # fit leaves the parameters alone
+    where = pipe["patches"].locate(image)
+    assert labels.shape == (len(where),) and set(labels) <= {0, 1}
+    codes = pipe.transform(image)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(pipe)).transform(image), codes)
+    np.testing.assert_array_equal(clone(pipe).fit(image).transform(image), codes)  # random_state: reproducible
+    with pytest.raises(ValueError, match="bond_length"):
+        make_atom_pipeline(1.0)
+    with pytest.raises(TypeError, match="bond_length"):
+        make_atom_pipeline("7.1")
+
+
+def test_the_atom_recipe_scales_with_the_bond():
+    """The settings that classed graphene's environments at 7.1 px (window 32, columns 5 px apart, taper 5),
+    and the same proportions on another lattice."""
+    pipe = make_atom_pipeline(7.1)
+    patches, rvae = pipe["patches"], pipe["rvae"]
+    assert (patches.window_size, patches.min_distance, patches.taper, patches.mask, patches.standardize) == \
+        (32, 5.0, 5.0, "disk", True)
+    assert (rvae.angle_prior, rvae.translation, rvae.n_components) == ("uniform", False, 2)
+    wide = make_atom_pipeline(14.0)["patches"]
+    assert (wide.window_size, wide.min_distance, wide.taper) == (64, 9.8, 9.8)

@@ -286,7 +286,7 @@ def test_diffraction_preprocessor(X, kw):
 # ----------------------------------------------------------------------------- atoms
 @CONTRACT
 @given(image=arrays([(24, 24), (2, 24, 24), (16, 30)], max_dims=4, max_side=12), kw=parameters(
-    min_distance=st.floats(1, 12), threshold=st.one_of(st.none(), st.floats(-10, 200)), border=st.floats(0, 6),
+    min_distance=st.floats(1, 12), threshold=st.one_of(st.none(), st.floats(-10, 200)), exclude_border=st.floats(0, 6),
     invert=st.booleans(), refine=st.booleans(),
 ))
 @example(image=lattice_image(), kw={"min_distance": 5.0})
@@ -304,7 +304,7 @@ def test_find_atoms(image, kw):
 
 @CONTRACT
 @given(X=arrays([(24, 24), (2, 24, 24)], max_dims=4, max_side=12), kw=parameters(
-    window_size=st.integers(3, 12), min_distance=st.floats(1, 10), edge=st.sampled_from(["drop", "pad"]),
+    window_size=st.integers(3, 12), min_distance=st.floats(1, 10), exclude_border=st.one_of(st.booleans(), st.floats(0, 6)),
     mask=st.sampled_from([None, "disk"]), standardize=st.booleans(), threshold=st.one_of(st.none(),
                                                                                           st.floats(-10, 200)),
 ))

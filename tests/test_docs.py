@@ -27,6 +27,7 @@ MODULES = [
     "sklearn_rvae.io",
     "sklearn_rvae.metrics",
     "sklearn_rvae.plotting",
+    "sklearn_rvae.recipes",
     "sklearn_rvae.rvae",
     "sklearn_rvae.tilt",
 ]
@@ -69,7 +70,7 @@ def _inventory(site):
 
 def test_docs_build_without_warnings(site):
     for page in ("index.html", "api.html", "user_guide.html", "conventions.html", "com.html", "rvae.html",
-                 "gridsearch.html", "atoms.html", "tilt.html", "auto_examples/index.html",
+                 "gridsearch.html", "recipes.html", "atoms.html", "tilt.html", "auto_examples/index.html",
                  "generated/sklearn_rvae.RotationInvariantVAE.html", "benchmarks/RESULTS.html"):
         assert (site / page).is_file(), page
     # Every example of examples/ has a page in the gallery.

@@ -1,7 +1,6 @@
 """Periodic cells rendered on any pixel grid, and the pair library that renders its templates from them."""
 
 import numpy as np
-import pytest
 
 from sklearn_rvae.tilt._pair_library import PAIR_MAP, CellPairLibrary, PairDecision
 from sklearn_rvae._periodic_cells import PeriodicCells

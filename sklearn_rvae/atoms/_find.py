@@ -11,6 +11,7 @@ from scipy.sparse.linalg import cg
 from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
+from .._deprecation import renamed_parameters
 from .._utils import check_all_finite, check_bool, check_open, check_positions, check_scalar
 
 # The peaks are looked for on the image smoothed by a Gaussian of
@@ -357,7 +358,8 @@ def _smoothed_noise(image, sigma):
     return noise / (2 * np.sqrt(np.pi) * sigma)
 
 
-def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True, border=0.0):
+@renamed_parameters(border="exclude_border")
+def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True, exclude_border=False):
     """Sub-pixel positions of the atomic columns in an image.
 
     The image is smoothed by a Gaussian of ``0.2 * min_distance`` pixels;
@@ -402,11 +404,12 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
         Columns are dark (ABF, BF): the image is negated before the search.
     refine : bool, default=True
         Fit sub-pixel centres; ``False`` returns the integer peak pixels.
-    border : float, default=0.0
-        Drop columns closer than ``border`` pixels to an edge of the image
-        (for example half a patch width, for patches that stay inside the
-        image). The default keeps every column, refined from the part of it
-        that is seen.
+    exclude_border : float or bool, default=False
+        Drop columns closer than ``exclude_border`` pixels to an edge of the
+        image (for example half a patch width, for patches that stay inside
+        the image); ``True`` is ``min_distance``, as in scikit-image's
+        ``peak_local_max``. The default keeps every column, refined from
+        the part of it that is seen.
 
     Returns
     -------
@@ -433,7 +436,11 @@ def find_atoms(image, *, min_distance, threshold=None, invert=False, refine=True
     image = check_image(image)
     min_distance = check_scalar(min_distance, "min_distance", positive=True)
     threshold = None if threshold is None else check_scalar(threshold, "threshold")
-    border = check_scalar(border, "border", nonnegative=True, expected="a finite number of pixels >= 0")
+    if isinstance(exclude_border, (bool, np.bool_)):
+        border = min_distance if exclude_border else 0.0
+    else:
+        border = check_scalar(exclude_border, "exclude_border", nonnegative=True,
+                              expected="a finite number of pixels >= 0, or a bool")
     check_bool(invert, "invert")
     check_bool(refine, "refine")
     if min_distance >= max(image.shape):

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Hidden, StrOptions
 
+from .._deprecation import register, renamed_value
 from .._frames import frame_source, is_streamed
 from .._utils import Interval, check_positions
 from ._find import check_image, find_atoms
@@ -86,11 +87,16 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         cut from the image as it is, not inverted.
     refine : bool, default=True
         Passed to ``find_atoms``.
-    edge : {"drop", "pad"}, default="drop"
-        What to do with atoms whose window leaves the image: ``"drop"``
-        leaves them out (``locate(X).attrs["n_excluded"]`` counts them);
-        ``"pad"`` keeps them, the missing pixels read as the nearest edge
-        pixel.
+    exclude_border : bool or float, default=True
+        Atoms near the edges of the image: ``True`` leaves out those whose
+        window leaves the image; ``False`` keeps them, the missing pixels
+        read as the nearest edge pixel; a number leaves out the atoms closer
+        than that many pixels to an edge, as ``find_atoms(exclude_border=...)``
+        does, and pads the windows of the others. ``locate(X).attrs["n_excluded"]``
+        counts the atoms left out.
+    edge : {"drop", "pad"}
+        The old name of ``exclude_border`` (``"drop"`` is ``True``, ``"pad"``
+        ``False``); deprecated.
     mask : {None, "disk"}, default=None
         ``"disk"`` keeps the disk inscribed in the window and sets the
         corners to 0: a turned patch's corners come from outside the
@@ -156,23 +162,25 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
         "invert": ["boolean"],
         "refine": ["boolean"],
-        "edge": [StrOptions({"drop", "pad"})],
+        "exclude_border": ["boolean", Interval(numbers.Real, 0, None, closed="left")],
+        "edge": [StrOptions({"drop", "pad"}), Hidden(StrOptions({"deprecated"}))],
         "mask": [StrOptions({"disk"}), None],
         "standardize": ["boolean"],
         "taper": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
 
     def __init__(self, window_size, *, min_distance, threshold=None, invert=False, refine=True,
-                 edge="drop", mask=None, standardize=False, taper=None):
+                 exclude_border=True, mask=None, standardize=False, taper=None, edge="deprecated"):
         self.window_size = window_size
         self.min_distance = min_distance
         self.threshold = threshold
         self.invert = invert
         self.refine = refine
-        self.edge = edge
+        self.exclude_border = exclude_border
         self.mask = mask
         self.standardize = standardize
         self.taper = taper
+        self.edge = edge
 
     def fit(self, X, y=None):
         """Check the parameters and the shape of ``X``; nothing is learned.
@@ -206,12 +214,17 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """Per frame, the kept centres and the number excluded at the edges."""
         self._check_window(frames)
         half = (self.window_size - 1) / 2
+        exclude = renamed_value(self, "edge", "exclude_border", convert=lambda edge: edge == "drop")
+        distance = 0.0 if isinstance(exclude, (bool, np.bool_)) else float(exclude)
         out = []
         for image in frames:
             pos = find_atoms(image, min_distance=self.min_distance, threshold=self.threshold,
                              invert=self.invert, refine=self.refine)
             n_found = len(pos)
-            if self.edge == "drop":
+            if distance > 0:  # as find_atoms leaves them out: the image's edge lies half a pixel out
+                limit = np.array(image.shape) - 0.5 - distance
+                pos = pos[np.all((pos >= distance - 0.5) & (pos <= limit), axis=1)]
+            elif exclude is True or exclude is np.True_:
                 # Bilinear sampling reads the pixel past the last sample too.
                 limit = np.array(image.shape) - 1 - half
                 pos = pos[np.all((pos >= half) & (pos <= limit), axis=1)]
@@ -230,8 +243,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         atoms : pandas.DataFrame
             Columns ``frame`` (0 for a single image), ``row``, ``col``
             (pixels, row 0 at the top). ``atoms.attrs["n_excluded"]`` is
-            the number of atoms left out because their window leaves the
-            image (``edge="drop"``).
+            the number of atoms left out near the edges (``exclude_border``).
         """
         self._validate_params()
         found = [atom for _, _, chunk in self._found(X) for atom in chunk]
@@ -356,3 +368,6 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         tags.input_tags.three_d_array = True
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+register(AtomPatchExtractor, edge="exclude_border")

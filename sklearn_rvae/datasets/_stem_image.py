@@ -17,6 +17,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from sklearn.utils._param_validation import StrOptions, validate_params
 
+from .._deprecation import renamed_parameters
 from .._utils import Interval, local_random_state
 from ._checks import check_poisson_mean
 
@@ -173,7 +174,7 @@ _COMMON = {
     "pixel_size": [Interval(numbers.Real, 0, None, closed="neither")],
     "dopants": [dict],
     "n_vacancies": [Interval(numbers.Integral, 0, None, closed="left")],
-    "dose": [Interval(numbers.Real, 0, None, closed="neither")],
+    "peak_counts": [Interval(numbers.Real, 0, None, closed="neither")],
     "probe_fwhm": [Interval(numbers.Real, 0, None, closed="neither")],
     "background": [Interval(numbers.Real, 0, None, closed="left")],
     "scan_jitter": [Interval(numbers.Real, 0, None, closed="left")],  # < size: _check_common
@@ -238,7 +239,7 @@ class _Scene:
         self.elements[site], self.elements[target] = self.elements[target], self.elements[site]
         return site, target
 
-    def frame(self, offset, pixel_size, size, dose, probe_fwhm, background, scan_jitter,
+    def frame(self, offset, pixel_size, size, peak_counts, probe_fwhm, background, scan_jitter,
               displacement, rng, model="gaussian"):
         """One noisy image and its atoms table (angstrom offset of the field, (y, x))."""
         present = self.elements != ""
@@ -247,26 +248,26 @@ class _Scene:
         labels = _environments(self.elements, self.neighbours, self.dopants)
         z = np.array([ATOMIC_NUMBERS.get(e, 0) for e in self.elements], dtype=float)
         row_jitter = scan_jitter * rng.standard_normal(size)
-        clean = np.full((size, size), background * dose)
+        clean = np.full((size, size), background * peak_counts)
         if model == "gaussian":
             sigma = probe_fwhm / pixel_size / (2 * np.sqrt(2 * np.log(2)))
-            groups = [(present, dose * (z / 6.0) ** 1.7, lambda d2: np.exp(-d2 / (2 * sigma**2)),
+            groups = [(present, peak_counts * (z / 6.0) ** 1.7, lambda d2: np.exp(-d2 / (2 * sigma**2)),
                        int(np.ceil(4 * sigma)))]
         else:
-            # Multislice profiles, each element its own shape; the C peak is ``dose``.
+            # Multislice profiles, each element its own shape; the C peak is ``peak_counts``.
             c_peak = abtem_column_profile("C")[1][0]
             groups = []
             for element in sorted(set(self.elements[present])):
                 r, f = abtem_column_profile(element)
                 r_px, f = r / pixel_size, f / c_peak
-                groups.append((self.elements == element, np.full(len(z), dose),
+                groups.append((self.elements == element, np.full(len(z), peak_counts),
                                lambda d2, r_px=r_px, f=f: np.interp(np.sqrt(d2), r_px, f, right=0.0),
                                int(np.ceil(r_px[-1]))))
         for members, heights, profile, reach in groups:
             near = members & np.all((pix > -reach) & (pix < size - 1 + reach), axis=1)
             clean += _render(pix[near, 0], pix[near, 1], heights[near], (size, size), reach,
                              row_jitter, profile)
-        check_poisson_mean(clean.max(), "dose (times the brightest column, plus background)")
+        check_poisson_mean(clean.max(), "peak_counts (times the brightest column, plus background)")
         image = rng.poisson(clean).astype(np.float64)
         seen = present & np.all((pix >= -0.5) & (pix < size - 0.5), axis=1)
         names = environment_names(self.dopants)
@@ -283,19 +284,20 @@ class _Scene:
         return image, atoms
 
 
+@renamed_parameters(dose="peak_counts")
 @validate_params(
     {**_COMMON, "rotation": [Interval(numbers.Real, None, None, closed="neither"), None]},
     prefer_skip_nested_validation=True,
 )
 def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies=6,  # noqa: B006
-                    rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05, scan_jitter=0.2,
+                    rotation=None, peak_counts=40.0, probe_fwhm=1.0, background=0.05, scan_jitter=0.2,
                     model="gaussian", random_state=0):
     """HAADF-STEM image of graphene with substitutional dopants and vacancies.
 
     Incoherent Z-contrast model: each atomic column is a Gaussian probe spot
-    (``probe_fwhm``) whose height is ``dose * (Z / 6) ** 1.7`` counts, so a
+    (``probe_fwhm``) whose height is ``peak_counts * (Z / 6) ** 1.7`` counts, so a
     Si column is 4.2 times as bright as a carbon one; a flat background of
-    ``background * dose`` counts; Poisson noise; every scan row displaced
+    ``background * peak_counts`` counts; Poisson noise; every scan row displaced
     sideways by a normal ``scan_jitter``. Defects are kept at least four
     bond lengths apart, so every atom's environment is decided by its own
     first neighbours.
@@ -315,13 +317,15 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
         Angle of the lattice in degrees (counter-clockwise on screen);
         ``None`` draws one uniformly from [0, 60), all orientations of
         graphene's six-fold lattice.
-    dose : float, default=40.0
-        Expected counts at the peak of an isolated carbon column.
+    peak_counts : float, default=40.0
+        Expected counts at the peak of an isolated carbon column (``dose``
+        before 0.2; a dose in electrons per square Angstrom elsewhere in the
+        package is another quantity).
     probe_fwhm : float, default=1.0
         Full width at half maximum of the probe, angstrom (less than the
         field of view, ``size * pixel_size``).
     background : float, default=0.05
-        Flat background, as a fraction of ``dose``.
+        Flat background, as a fraction of ``peak_counts``.
     scan_jitter : float, default=0.2
         Standard deviation of the sideways displacement of each scan row,
         pixels (less than ``size``).
@@ -361,7 +365,7 @@ def make_stem_image(size=256, pixel_size=0.2, *, dopants={"Si": 12}, n_vacancies
     rng = np.random.default_rng(local_random_state(random_state).randint(2**31))
     angle = rng.uniform(0, 60) if rotation is None else float(rotation)
     scene = _Scene(size, pixel_size, dopants, n_vacancies, angle, 0.0, rng)
-    return scene.frame(np.zeros(2), pixel_size, size, dose, probe_fwhm, background, scan_jitter,
+    return scene.frame(np.zeros(2), pixel_size, size, peak_counts, probe_fwhm, background, scan_jitter,
                        0.0, rng, model)
 
 
@@ -397,6 +401,7 @@ def _check_drift(drift, drift_jitter, size):
     return values
 
 
+@renamed_parameters(dose="peak_counts")
 @validate_params(
     {
         **_COMMON,
@@ -411,7 +416,7 @@ def _check_drift(drift, drift_jitter, size):
     prefer_skip_nested_validation=True,
 )
 def make_stem_movie(n_frames=10, size=256, pixel_size=0.2, *, dopants={"Si": 12},  # noqa: B006
-                    n_vacancies=6, rotation=None, dose=40.0, probe_fwhm=1.0, background=0.05,
+                    n_vacancies=6, rotation=None, peak_counts=40.0, probe_fwhm=1.0, background=0.05,
                     scan_jitter=0.2, drift=(1.5, -1.0), drift_jitter=0.5, displacement=0.05,
                     hop_frames=None, model="gaussian", random_state=0):
     """A HAADF-STEM movie of one graphene sheet: drift, jitter and dopant hops.
@@ -428,7 +433,7 @@ def make_stem_movie(n_frames=10, size=256, pixel_size=0.2, *, dopants={"Si": 12}
     ----------
     n_frames : int, default=10
         Number of frames.
-    size, pixel_size, dopants, n_vacancies, rotation, dose, probe_fwhm, \
+    size, pixel_size, dopants, n_vacancies, rotation, peak_counts, probe_fwhm, \
 background, scan_jitter, model
         As in :func:`make_stem_image`.
     drift : (float, float), default=(1.5, -1.0)
@@ -487,7 +492,7 @@ background, scan_jitter, model
     for t in range(n_frames):
         for _ in range(hop_frames.count(t)):
             scene.hop(rng, centre)
-        image, atoms = scene.frame(offsets[t], pixel_size, size, dose, probe_fwhm, background,
+        image, atoms = scene.frame(offsets[t], pixel_size, size, peak_counts, probe_fwhm, background,
                                    scan_jitter, displacement, rng, model)
         atoms.insert(0, "frame", t)
         frames.append(image)

@@ -93,7 +93,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         Capacity annealing (Burgess et al. 2018): the loss is
         ``NLL + gamma * |KL - C|`` with C rising linearly from 0 to ``c_max``
         nats over ``n_epochs`` epochs.
-    angle_prior : "uniform" or float, default=17.2
+    angle_prior : "uniform" or float, default=17.19 (0.3 rad)
         Prior on the angle. ``"uniform"``: every angle on the circle (modulo
         ``360 / rotation_symmetry`` degrees) is equally likely, and the
         posterior is a mixture over ``n_rotation_bins`` bins, each with a
@@ -106,7 +106,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         classic rVAE): it works while orientations stay within about +-100
         degrees, and a prior narrower than their spread pins each template
         to its class's mean orientation (on rotated digits, +-60 degrees,
-        17.2 degrees, 0.3 rad, recovers the angle better than 29-57 degrees).
+        0.3 rad recovers the angle better than 0.5-1 rad, 29-57 degrees).
+        The default is exactly 0.3 rad in degrees, so that fits made before
+        the angle was given in degrees are made again bit for bit.
     rotation_prior : "uniform" or float
         The old name of ``angle_prior``, in radians; deprecated.
     rotation_symmetry : int, default=1
@@ -275,7 +277,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         noise_scale=None,
         beta=1.0,
         capacity=None,
-        angle_prior=17.2,
+        angle_prior=math.degrees(0.3),
         rotation_symmetry=1,
         n_rotation_bins=12,
         translation_prior=2.0,
@@ -343,7 +345,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         """``"uniform"``, or the normal prior's standard deviation in radians (the module's unit)."""
         prior = renamed_value(self, "rotation_prior", "angle_prior",
                               convert=lambda value: value if isinstance(value, str) else math.degrees(value),
-                              note=" It is in degrees: rotation_prior=0.3 (radians) is angle_prior=17.2.")
+                              note=" It is in degrees: rotation_prior=0.3 (radians) is angle_prior=math.degrees(0.3), 17.19.")
         return prior if isinstance(prior, str) else math.radians(prior)
 
     def __setstate__(self, state):
