@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative
 
 from ._frames import FrameSource, frame_source, in_memory_frames, is_streamed
 from ._streaming import Moments, chunks_with_progress, evenly_spaced, map_frames, non_finite_error, picked
-from ._utils import Interval, resolve_image_shape, validate_numeric
+from ._utils import Interval, check_real_tuple, resolve_image_shape, validate_numeric
 
 
 def _beam_center(pattern):
@@ -63,10 +63,14 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
     ----------
     detector_shape : tuple (ky, kx) or None, default=None
         Pattern shape; ``None`` infers a square one, one entry may be -1.
-    center : {"mean", "each", "none"}, default="mean"
+    center : {"mean", "each", "none"} or (float, float), default="mean"
+        Where the direct beam is, to move it to the detector centre (the
+        rotation models turn patterns about it); ``"mean"`` and a pair are
+        what ``COMTransformer(center=...)`` takes as well.
         ``"mean"``: one shift for all patterns, from the direct beam of the
         mean training pattern (descan-free data, keeps each pattern's own
-        deflection). ``"each"``: every pattern centred on its own direct
+        deflection). ``(cy, cx)``: a known beam centre in detector pixels,
+        one shift for all patterns. ``"each"``: every pattern centred on its own direct
         beam (removes deflection and descan; the beam is the pixels above
         half of the pattern's maximum). ``"none"``: no shift.
     crop : int or None, default=None
@@ -103,7 +107,8 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
     ----------
     detector_shape_ : tuple
     center_ : ndarray of shape (2,)
-        Direct-beam centre (cy, cx) of the mean training pattern.
+        Direct-beam centre (cy, cx): of the mean training pattern, or the
+        one given.
     output_shape_ : tuple
         Shape of one output pattern.
     reference_intensity_ : float
@@ -127,7 +132,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "detector_shape": ["array-like", None],
-        "center": [StrOptions({"mean", "each", "none"})],
+        "center": [StrOptions({"mean", "each", "none"}), "array-like"],
         "crop": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "binning": [Interval(numbers.Integral, 1, None, closed="left")],
         "scaling": [StrOptions({"none", "log", "power"})],
@@ -180,6 +185,12 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
             kept = chunk[picked(sample, start, start + len(chunk))]
             positive.append(kept[kept > 0])
         self.center_ = _beam_center(total.mean.reshape(self.detector_shape_))
+        if not isinstance(self.center, str):
+            self.center_ = np.array(check_real_tuple(self.center, "center", 2,
+                                                     expected="'mean', 'each', 'none' or a pair (cy, cx) of pixels"))
+            if np.any(self.center_ < -0.5) or np.any(self.center_ > np.array([ky, kx]) - 0.5):
+                raise ValueError(f"center={self.center!r} lies outside the {ky} x {kx} detector; give the beam "
+                                 "centre (cy, cx) in detector pixels.")
         side = self._crop_side()
         if side is not None and side > min(ky, kx):
             raise ValueError(f"crop={self.crop} is larger than the detector {self.detector_shape_}.")
@@ -277,7 +288,7 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         patterns = X.reshape(-1, ky, kx).astype(np.float64)  # integer counts converted here, per chunk
         target = (np.array([ky, kx], dtype=float) - 1) / 2
         shift = (0.0, 0.0)
-        if self.center == "mean":
+        if not isinstance(self.center, str) or self.center == "mean":
             shift = tuple(float(d) if abs(d) > 1e-9 else 0.0 for d in target - self.center_)
         elif self.center == "each":
             patterns = np.stack([

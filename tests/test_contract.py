@@ -574,11 +574,11 @@ def test_make_rotated_shapes(kw):
 
 
 @CONTRACT
-@given(kw=parameters(size=st.integers(16, 64), pixel_size=st.floats(0.1, 0.5), dose=st.one_of(st.none(),
-                                                                                              st.floats(1, 1e3)),
+@given(kw=parameters(size=st.integers(16, 64), pixel_size=st.floats(0.1, 0.5), peak_counts=st.one_of(
+                         st.none(), st.floats(1, 1e3)),
                      probe_fwhm=st.floats(0.3, 2), background=st.floats(0, 1), scan_jitter=st.floats(0, 1),
                      rotation=st.one_of(st.none(), st.floats(-180, 180)), random_state=st.integers(0, 10)))
-@example(kw={"dose": math.nan})
+@example(kw={"peak_counts": math.nan})
 @example(kw={"pixel_size": math.inf})
 @example(kw={"rotation": math.nan})
 @example(kw={"rotation": "a"})

@@ -235,3 +235,38 @@ def test_border_edge_and_dose_warn_and_map_to_their_new_names():
     np.testing.assert_array_equal(near.locate(image)[["row", "col"]].to_numpy(),
                                   find_atoms(image, min_distance=5, exclude_border=3.0))
     assert near.transform(image).shape == (len(near.locate(image)), 256)
+
+
+def test_mask_and_center_take_one_type_everywhere():
+    from sklearn_rvae import AtomPatchExtractor, COMTransformer, DiffractionPreprocessor
+
+    image, _ = datasets.make_stem_image(size=64, dopants={"Si": 1}, n_vacancies=0, random_state=1)
+    window = 15
+    disk = AtomPatchExtractor(window, min_distance=5, mask="disk").transform(image)
+    # "disk" is the radius of half the window; a radius, an annulus and an array of weights work alike.
+    np.testing.assert_array_equal(AtomPatchExtractor(window, min_distance=5, mask=window / 2).transform(image), disk)
+    np.testing.assert_array_equal(
+        AtomPatchExtractor(window, min_distance=5, mask=(0.0, window / 2)).transform(image), disk)
+    weights = (disk[0] != 0).reshape(window, window)
+    np.testing.assert_array_equal(AtomPatchExtractor(window, min_distance=5, mask=weights).transform(image), disk)
+    ring = AtomPatchExtractor(window, min_distance=5, mask=(3.0, 7.0)).transform(image).reshape(-1, window, window)
+    assert np.all(ring[:, window // 2, window // 2] == 0) and np.any(ring[:, window // 2, 1] != 0)
+    with pytest.raises(ValueError, match=r"mask has shape \(3, 3\), but the window is \(15, 15\)"):
+        AtomPatchExtractor(window, min_distance=5, mask=np.ones((3, 3))).fit(image)
+
+    frames = np.random.default_rng(0).poisson(50.0, size=(6, 16, 16)).astype(np.float64)
+    frames[:, 6:10, 7:11] += 400.0  # a beam off the detector centre
+    inscribed = COMTransformer(mask="disk", descan=False, device="cpu").fit(frames)
+    assert np.allclose(inscribed.transform(frames), COMTransformer(mask=8.0, descan=False, device="cpu").fit(
+        frames).transform(frames))
+    with pytest.warns(FutureWarning, match="center=None is spelled center='mean'"):
+        old = COMTransformer(center=None, descan=False, device="cpu").fit(frames)
+    np.testing.assert_array_equal(old.center_, COMTransformer(descan=False, device="cpu").fit(frames).center_)
+
+    # A known beam centre gives the shift that "mean" finds for itself.
+    mean = DiffractionPreprocessor(center="mean", scaling="none", normalize="none").fit(frames)
+    given = DiffractionPreprocessor(center=tuple(mean.center_), scaling="none", normalize="none").fit(frames)
+    np.testing.assert_array_equal(given.center_, mean.center_)
+    np.testing.assert_array_equal(given.transform(frames), mean.transform(frames))
+    with pytest.raises(ValueError, match="center=.* lies outside the 16 x 16 detector"):
+        DiffractionPreprocessor(center=(40.0, 2.0)).fit(frames)

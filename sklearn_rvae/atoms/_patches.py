@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Hidden, StrOptions
 
 from .._deprecation import register, renamed_value
 from .._frames import frame_source, is_streamed
+from .._masks import mask_weights, parse_mask, radial_distance
 from .._utils import Interval, check_positions
 from ._find import check_image, find_atoms
 from ._link import _numbers, _whole_numbers
@@ -97,15 +98,19 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     edge : {"drop", "pad"}
         The old name of ``exclude_border`` (``"drop"`` is ``True``, ``"pad"``
         ``False``); deprecated.
-    mask : {None, "disk"}, default=None
-        ``"disk"`` keeps the disk inscribed in the window and sets the
-        corners to 0: a turned patch's corners come from outside the
+    mask : None, "disk", float, (float, float) or array of shape (window_size, window_size), default=None
+        Window pixels that count, as every ``mask`` of the package takes
+        them; the others are set to 0. ``"disk"`` keeps the disk inscribed
+        in the window: a turned patch's corners come from outside the
         window, so only the disk looks the same at every orientation. With
         ``standardize``, the recommended input of a full-circle
-        ``RotationInvariantVAE`` (see the Examples).
+        ``RotationInvariantVAE`` (see the Examples). A number ``r``: the
+        disk of radius r pixels about the atom; ``(r_inner, r_outer)``: an
+        annulus (the neighbours without the atom); an array: per-pixel
+        weights that multiply each patch (boolean or non-negative).
     standardize : bool, default=False
         Subtract each patch's mean and divide by its standard deviation
-        (over the disk, with ``mask="disk"``): patches then differ by their
+        (over the pixels the mask keeps): patches then differ by their
         pattern, not by the dose or contrast of their frame. Leave it off
         for NMF, which needs non-negative input.
     taper : float or None, default=None
@@ -164,7 +169,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "refine": ["boolean"],
         "exclude_border": ["boolean", Interval(numbers.Real, 0, None, closed="left")],
         "edge": [StrOptions({"drop", "pad"}), Hidden(StrOptions({"deprecated"}))],
-        "mask": [StrOptions({"disk"}), None],
+        "mask": [StrOptions({"disk"}), Interval(numbers.Real, 0, None, closed="neither"), "array-like", None],
         "standardize": ["boolean"],
         "taper": [Interval(numbers.Real, 0, None, closed="neither"), None],
     }
@@ -209,6 +214,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"window_size={self.window_size} is larger than the images "
                 f"({frames.shape[1]}x{frames.shape[2]} pixels)."
             )
+        parse_mask(self.mask, (self.window_size,) * 2, where="window")  # a bad mask is named before any search
 
     def _atoms(self, frames):
         """Per frame, the kept centres and the number excluded at the edges."""
@@ -346,17 +352,17 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _finish(self, patches):
         """Mask, standardise and taper flat or square patches; (n, window_size ** 2)."""
         patches = patches.reshape(len(patches), self.window_size**2)
-        keep = np.ones(patches.shape[1], dtype=bool)
-        offsets = np.arange(self.window_size) - (self.window_size - 1) / 2
-        radius = np.hypot(*np.meshgrid(offsets, offsets)).ravel()
-        if self.mask == "disk":
-            keep = radius <= self.window_size / 2
+        shape, middle = (self.window_size,) * 2, ((self.window_size - 1) / 2,) * 2
+        weights = mask_weights(parse_mask(self.mask, shape, where="window"), shape, middle, "mask", self.mask,
+                               where="window").ravel()
+        keep = weights > 0
+        radius = radial_distance(shape, middle).ravel()
         if self.standardize and len(patches):
             inside = patches[:, keep]
             sd = inside.std(axis=1, keepdims=True)
             # A flat patch (no atom, no noise) stays all zeros.
             patches = (patches - inside.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
-        patches[:, ~keep] = 0.0
+        patches = patches * weights
         if self.taper is not None:
             patches = patches * np.exp(-(radius**2) / (2.0 * self.taper**2))
         return patches

@@ -13,6 +13,7 @@ from skorch import NeuralNet
 
 from .. import dpc
 from .._frames import frame_source
+from .._masks import mask_weights, parse_mask, radial_distance, ring
 from .._progress import Progress
 from .._utils import Interval, check_annulus, check_real_tuple, check_scalar, resolve_device
 from ._flags import REASONS, TRANSFORM_EFFECT, EmptyFrameWarning, ExcludedFramesWarning, flag_frames, flagged_frames
@@ -34,30 +35,6 @@ class _MomentsNet(NeuralNet):
         # A fixed linear map: no parameters, so no optimizer.
         self.optimizer_ = None
         return self
-
-
-def _radial_distance(detector_shape, center):
-    ky, kx = detector_shape
-    yy, xx = np.mgrid[:ky, :kx]
-    return np.hypot(yy - center[0], xx - center[1])
-
-
-def _ring(distance, radii, center, name, value, outer_closed):
-    """Weights 1 on the pixels ``inner <= distance < outer`` (``<=`` with ``outer_closed``), 0 elsewhere.
-
-    A ring that holds no pixel of the detector is an error naming the
-    parameter, its value and the distances the detector's pixels span: a
-    blank virtual image or a COM of nothing says nothing about the sample.
-    """
-    inner, outer = radii
-    inside = (distance >= inner) & ((distance <= outer) if outer_closed else (distance < outer))
-    if not inside.any():
-        raise ValueError(
-            f"{name}={value!r} covers no pixel of the {distance.shape[0]} x {distance.shape[1]} detector: "
-            f"its pixels lie {distance.min():.3g} to {distance.max():.3g} px from the centre "
-            f"({center[0]:.4g}, {center[1]:.4g}). Give radii in detector pixels within that range."
-        )
-    return inside.astype(np.float64)
 
 
 class COMTransformer(TransformerMixin, BaseEstimator):
@@ -93,9 +70,11 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         Scan shape for 2-D X (raster order, rows first). Needed by ``fit`` to
         learn descan and rotation and by the map methods; a 4-D X carries it.
         Without it ``fit`` learns only the centre.
-    mask : None, float, (float, float) or array of shape (ky, kx), default=None
-        Detector pixels that count. ``None``: the whole detector. A number
-        ``r``: a disk of radius r pixels about the centre. A pair
+    mask : None, "disk", float, (float, float) or array of shape (ky, kx), default=None
+        Detector pixels that count, as every ``mask`` of the package takes
+        them. ``None``: the whole detector. ``"disk"``: the disk inscribed
+        in the detector, about the centre. A number ``r``: a disk of radius
+        r pixels about the centre. A pair
         ``(r_inner, r_outer)``: an annulus. An array: per-pixel weights
         (boolean or non-negative). Radial masks are centred on ``center``
         when given, else on the fitted centre (``fit`` refines it once).
@@ -104,9 +83,11 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         in the rows that are read raises a ``ValueError``.
     threshold : float or None, default=None
         Pixels with intensity below it count as zero (detector noise floor).
-    center : (float, float) or None, default=None
-        Reference centre ``(cy, cx)`` in detector pixels. ``None``: the mean
-        COM over the scan (the undeflected beam for a thin sample).
+    center : "mean" or (float, float), default="mean"
+        Reference centre of the beam, as ``DiffractionPreprocessor(center=...)``
+        takes it: ``"mean"``, the mean COM over the scan (the undeflected
+        beam for a thin sample); ``(cy, cx)``, a known centre in detector
+        pixels. ``None``, the old spelling of ``"mean"``, is deprecated.
     rotation_deg : float or None, default=None
         Scan rotation in degrees; ``None`` fits it (needs ``scan_shape``).
     flip : bool or None, default=None
@@ -199,9 +180,9 @@ class COMTransformer(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "detector_shape": ["array-like", None],
         "scan_shape": ["array-like", None],
-        "mask": [Interval(numbers.Real, 0, None, closed="neither"), "array-like", None],
+        "mask": [StrOptions({"disk"}), Interval(numbers.Real, 0, None, closed="neither"), "array-like", None],
         "threshold": [Interval(numbers.Real, None, None, closed="neither"), None],
-        "center": ["array-like", None],
+        "center": [StrOptions({"mean"}), "array-like", None],
         "rotation_deg": [Interval(numbers.Real, None, None, closed="neither"), None],
         "flip": ["boolean", None],
         "descan": ["boolean"],
@@ -221,7 +202,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         scan_shape=None,
         mask=None,
         threshold=None,
-        center=None,
+        center="mean",
         rotation_deg=None,
         flip=None,
         descan=True,
@@ -283,7 +264,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         flags = flag_frames(moments[:, 0], com_abs, source.scan_shape)
         if center_param is None:
             center = self._mean_center(com_abs, flags)
-            if self._radial_mask():
+            if mask_image is not None and mask_image[0] == "radial":
                 # The disk / annulus was drawn about the detector centre; draw
                 # it about the beam and measure again.
                 self._build_net(mask_image, center)
@@ -442,7 +423,7 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         default ring beyond the detector is left out with a warning.
         """
         check_is_fitted(self)
-        distance = _radial_distance(self.detector_shape_, self.center_)
+        distance = radial_distance(self.detector_shape_, self.center_)
         if detectors is None:
             r = self.bright_field_radius_
             detectors = {"BF": (0.0, r), "ABF": (r / 2, r), "ADF": (1.25 * r, math.inf)}
@@ -460,7 +441,8 @@ class COMTransformer(TransformerMixin, BaseEstimator):
         weights = []
         for name, radii in detectors.items():
             label = f"detectors[{name!r}]"
-            weights.append(_ring(distance, _annulus(radii, label), self.center_, label, radii, outer_closed=False))
+            weights.append(ring(distance, _annulus(radii, label), self.center_, label, radii, outer_closed=False,
+                                where="detector"))
         module = DetectorMomentsModule(self.detector_shape_, weights=np.stack(weights), kernel=self.kernel)
         sums, _ = self._moments(source, module=module, name="X")
         shape = (-1,) if source.scan_shape is None and self.scan_shape_ is None else self._map_scan_shape(source)
@@ -493,46 +475,21 @@ class COMTransformer(TransformerMixin, BaseEstimator):
 
     def _check_center(self):
         if self.center is None:
+            warnings.warn("COMTransformer: center=None is spelled center='mean' since 0.2; None will be refused in "
+                          "0.3.", FutureWarning, stacklevel=4)
+            return None
+        if isinstance(self.center, str):  # "mean", checked by the constraints
             return None
         return np.array(check_real_tuple(self.center, "center", 2, expected="a pair of finite numbers (cy, cx)"))
 
-    def _radial_mask(self):
-        return self.mask is not None and np.ndim(self.mask) <= 1
-
     def _mask_image(self, detector_shape):
-        """The mask parameter as (kind, data): None, ("radial", (ri, ro)) or ("array", image)."""
-        mask = self.mask
-        if mask is None:
-            return None
-        if np.ndim(mask) == 0:
-            return ("radial", (0.0, check_scalar(mask, "mask (a disk radius in pixels)", positive=True)))
-        if np.ndim(mask) == 1:
-            return ("radial", _annulus(mask, "mask"))
-        image = np.asarray(mask)
-        if image.shape != tuple(detector_shape):
-            raise ValueError(
-                f"mask has shape {image.shape}, but the detector is {tuple(detector_shape)}; pass a "
-                "radius, (r_inner, r_outer) or an array of the detector's shape."
-            )
-        if image.dtype.kind not in "biuf":
-            raise TypeError(f"mask must be boolean or numeric, got dtype {image.dtype}.")
-        image = image.astype(np.float64)
-        if not np.all(np.isfinite(image)) or np.any(image < 0):
-            raise ValueError("mask weights must be finite and non-negative.")
-        if not np.any(image > 0):
-            raise ValueError("mask selects no detector pixel.")
-        return ("array", image)
+        """The mask parameter, checked (``parse_mask``)."""
+        return parse_mask(self.mask, detector_shape, where="detector")
 
     def _build_net(self, mask_image, center):
         device = resolve_device(self.device)
         ky, kx = self.detector_shape_
-        if mask_image is None:
-            weight = np.ones((ky, kx))
-        elif mask_image[0] == "radial":
-            weight = _ring(_radial_distance((ky, kx), center), mask_image[1], center, "mask", self.mask,
-                           outer_closed=True)
-        else:
-            weight = mask_image[1]
+        weight = mask_weights(mask_image, (ky, kx), center, "mask", self.mask, where="detector")
         yy, xx = np.mgrid[:ky, :kx]
         # First moments about the centre, not pixel 0: the sums stay small
         # and float32 keeps its precision.

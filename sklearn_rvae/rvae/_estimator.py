@@ -27,8 +27,9 @@ from ._data import (
     streamed_source,
     training_data,
 )
-from ._losses import NegativeELBO, elbo_terms
+from ._losses import NegativeELBO, monte_carlo_elbo
 from ._module import CircularRotationVAEModule, RotationInvariantVAEModule
+from ._pose import pose_columns, rotation_bin_centers
 from ._prior import LatentPrior
 
 
@@ -704,51 +705,14 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
     def _pose_columns(self, Xt, return_posterior):
         """``[angle, (dx, dy), posterior of the bins]`` per row of Xt."""
         _, _, mean, log_var = self._forward(Xt)[:4]
-        angle, shift = self._pose_from_latent(mean)
-        columns = [angle[:, None]] + ([] if shift is None else [shift])
-        if return_posterior:
-            module = self.net_.module_
-            if isinstance(module, CircularRotationVAEModule):
-                n_lead = module.n_pose + self.n_components
-                columns.append(mean[:, n_lead:])
-            else:
-                columns.append(self._normal_bin_mass(
-                    mean[:, 0] * module.rotation_prior,
-                    np.exp(0.5 * log_var[:, 0]) * module.rotation_prior,
-                ))
-        return np.concatenate(columns, axis=1)
+        return pose_columns(self.net_.module_, mean, log_var, self.n_components, self.rotation_symmetry,
+                            self.n_rotation_bins, return_posterior)
 
     @property
     def rotation_bins_(self):
         """Centres of the rotation bins, degrees in ``[-180 / n, 180 / n)``, shape (n_rotation_bins,)."""
         check_is_fitted(self)
-        period = 360.0 / self.rotation_symmetry
-        centers = np.arange(self.n_rotation_bins) * period / self.n_rotation_bins
-        return (centers + period / 2) % period - period / 2
-
-    def _normal_bin_mass(self, mu, sigma):
-        """Mass of N(mu, sigma^2) (radians), wrapped with the symmetry's period, in each bin."""
-        from scipy.special import ndtr
-
-        period = 2 * np.pi / self.rotation_symmetry
-        width = period / self.n_rotation_bins
-        lo = np.arange(self.n_rotation_bins) * width - width / 2
-        mu = (mu + width / 2) % period - width / 2  # into [lo[0], lo[0] + period)
-        n_wrap = int(np.ceil(6 * np.max(sigma, initial=0.0) / period)) + 1
-        mass = np.zeros((len(mu), self.n_rotation_bins))
-        for m in range(-n_wrap, n_wrap + 1):
-            a = (lo[None, :] + m * period - mu[:, None]) / sigma[:, None]
-            mass += ndtr(a + width / sigma[:, None]) - ndtr(a)
-        return mass / mass.sum(1, keepdims=True)
-
-    def _pose_from_latent(self, latent):
-        module = self.net_.module_
-        scale = 1.0 if isinstance(module, CircularRotationVAEModule) else module.rotation_prior
-        period = 360.0 / self.rotation_symmetry
-        angle = np.rad2deg(latent[:, 0] * scale)
-        angle = (angle + period / 2) % period - period / 2  # into [-period / 2, period / 2)
-        shift = latent[:, 1:3] * module.translation_prior if module.translation else None
-        return angle, shift
+        return rotation_bin_centers(self.rotation_symmetry, self.n_rotation_bins)
 
     def _decode(self, z, angle_rad, shift):
         module = self.net_.module_
@@ -845,28 +809,9 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         return self._apply(X, "_elbo", 1, n_draws=n_draws)[:, 0]
 
     def _elbo(self, Xt, n_draws):
-        module = self.net_.module_
-        n_lat = module.n_noise
-        half = torch.randn(
-            max(1, -(-n_draws // 2)), n_lat,
-            generator=torch.Generator().manual_seed(0), dtype=torch.float64,
-        )
-        dev = self.net_.device
-        draws = torch.cat([half, -half]).to(dev)
-        out = np.empty(Xt.shape[0])
-        bs = self.batch_size
-        with torch.no_grad():
-            module.eval()
-            for start in range(0, Xt.shape[0], bs):
-                xb = torch.as_tensor(Xt[start : start + bs], device=dev)
-                total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
-                for eps in draws:
-                    noise = eps.expand(xb.shape[0], n_lat)
-                    nll, kl = elbo_terms(module(xb, noise=noise), xb, module.likelihood, module)
-                    total -= nll + kl
-                out[start : start + bs] = (total / len(draws)).cpu().numpy()
+        out = monte_carlo_elbo(self.net_.module_, Xt, n_draws, self.batch_size, self.net_.device)
         if self.likelihood == "gaussian":
-            out -= Xt.shape[1] * np.log(self.data_scale_)
+            out -= Xt.shape[1] * np.log(self.data_scale_)  # the density of X in its own units
         return out[:, None]
 
     def score(self, X, y=None):

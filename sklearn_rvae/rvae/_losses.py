@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -43,6 +44,30 @@ def elbo_terms(outputs, x, likelihood, module=None):
     n_pose = module.n_pose
     kl = kl_standard_normal(mean[:, :n_pose], log_var[:, :n_pose]).sum(1)
     return nll, kl + module.kl_content(mean[:, n_pose:], log_var[:, n_pose:])
+
+
+def monte_carlo_elbo(module, X, n_draws, batch_size, device):
+    """ELBO of every row of X (float64, the module's units), averaged over ``n_draws`` posterior draws.
+
+    The standard normal draws are fixed (seeded, in antithetic pairs) and the
+    same for every row, so a row's value depends on that row alone, not on
+    its position in X, and repeated calls agree. KL weight 1.
+    """
+    n_lat = module.n_noise
+    half = torch.randn(max(1, -(-n_draws // 2)), n_lat, generator=torch.Generator().manual_seed(0),
+                       dtype=torch.float64)
+    draws = torch.cat([half, -half]).to(device)
+    out = np.empty(X.shape[0])
+    with torch.no_grad():
+        module.eval()
+        for start in range(0, X.shape[0], batch_size):
+            xb = torch.as_tensor(X[start : start + batch_size], device=device)
+            total = torch.zeros(xb.shape[0], dtype=torch.float64, device=xb.device)
+            for eps in draws:
+                nll, kl = elbo_terms(module(xb, noise=eps.expand(xb.shape[0], n_lat)), xb, module.likelihood, module)
+                total -= nll + kl
+            out[start : start + batch_size] = (total / len(draws)).cpu().numpy()
+    return out
 
 
 class NegativeELBO(nn.Module):

@@ -160,9 +160,10 @@ class TiltRegressor(RegressorMixin, TorchEstimatorBase):
         (beta, alpha, -gamma), u = (alpha - beta)^2 - gamma^2 and
         v = 2 (alpha - beta) gamma, which the projection shows plainly:
         ``predict`` takes alpha - beta and gamma from the square root of
-        u + iv, on the side of the direct prediction, averaged with it (run
-        16: 1.75 / 1.67 / 2.70 degrees without, 0.97 / 0.93 / 1.29 up to
-        the pair with). The CNN runs four times per patch. ``None``: a
+        u + iv, on the side of the direct prediction, averaged with it (on
+        simulated SrTiO3, 1.75 / 1.67 / 2.70 degrees without the invariants,
+        0.97 / 0.93 / 1.29 up to the pair with them). The CNN runs four
+        times per patch. ``None``: a
         plain CNN with any number of outputs.
     pair_decision : "auto", "network" or PairDecision, default="auto"
         Who decides the mid-plane-mirror pair, which the [110] projection
