@@ -8,6 +8,8 @@ their recipes:
 
 - atom environments in HAADF or ABF images and movies: :func:`make_atom_pipeline`;
 - symmetry breaking in 4D-STEM scans: :func:`make_diffraction_pipeline`;
+- particles and other objects at any angle, in windows cut around each:
+  :func:`make_particle_pipeline`;
 - octahedral tilts from ABF images: ``TiltRegressor()``, whose defaults are
   its recipe.
 
@@ -25,7 +27,7 @@ from ._utils import check_scalar
 from .atoms import AtomPatchExtractor
 from .rvae import RotationInvariantVAE
 
-__all__ = ["Recipe", "make_atom_pipeline", "make_diffraction_pipeline"]
+__all__ = ["Recipe", "make_atom_pipeline", "make_diffraction_pipeline", "make_particle_pipeline"]
 
 
 class Recipe(Pipeline):
@@ -165,5 +167,47 @@ def make_diffraction_pipeline(n_components=2, *, detector_shape=None, crop=None,
                                                subtract_mean=True)),
         ("rvae", RotationInvariantVAE(n_components, translation=False, angle_prior=172.0, batch_size=512,
                                       max_epochs=max_epochs, n_init=n_init, device=device,
+                                      random_state=random_state)),
+    ])
+
+
+def make_particle_pipeline(n_classes=None, *, image_shape=None, max_epochs=60, device="auto", random_state=None):
+    """Shapes and orientations of particles (or any objects) at any angle, one window around each.
+
+    The recipe: ``RotationInvariantVAE`` with two codes, a uniform angle
+    prior (a particle may point any way) and a shift (a window is centred on
+    an object only roughly). On simulated asymmetric shapes at every angle,
+    the codes cluster the four shapes with an adjusted Rand index of 1.000
+    and every angle is within 10 degrees once each shape's own offset is
+    removed (docs/recipes.md). The windows come from your segmentation: one
+    flattened window per object, all of one size, the object near the
+    middle.
+
+    Parameters
+    ----------
+    n_classes : int or None, default=None
+        Number of shape classes; ``None`` gives the codes alone.
+    image_shape : tuple (h, w) or None, default=None
+        Shape of a window; ``None`` infers a square one.
+    max_epochs : int, default=60
+    device : str, default="auto"
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    pipeline : Recipe
+        A ``Pipeline`` with the step ``"rvae"``
+        (:class:`~sklearn_rvae.RotationInvariantVAE`): ``transform`` gives
+        the codes, ``pipeline["rvae"].transform_pose`` the angle and shift.
+
+    Examples
+    --------
+    >>> from sklearn_rvae.recipes import make_particle_pipeline
+    >>> make_particle_pipeline(n_classes=4)["rvae"].angle_prior
+    'uniform'
+    """
+    return Recipe([
+        ("rvae", RotationInvariantVAE(2, image_shape=image_shape, angle_prior="uniform", translation=True,
+                                      n_classes=n_classes, max_epochs=max_epochs, device=device,
                                       random_state=random_state)),
     ])

@@ -16,7 +16,7 @@ from sklearn_rvae import (
     RotationInvariantVAE,
     TiltRegressor,
 )
-from sklearn_rvae.recipes import Recipe, make_atom_pipeline, make_diffraction_pipeline
+from sklearn_rvae.recipes import Recipe, make_atom_pipeline, make_diffraction_pipeline, make_particle_pipeline
 
 
 def public_estimators():
@@ -48,6 +48,8 @@ CONFIGURATIONS = {
     Recipe: [
         make_diffraction_pipeline(detector_shape=(1, -1), max_epochs=3, n_init=1, device="cpu",
                                   random_state=0).set_params(rvae__image_shape=(1, -1), rvae__batch_size=16),
+        make_particle_pipeline(image_shape=(1, -1), max_epochs=3, device="cpu", random_state=0).set_params(
+            rvae__batch_size=16),
     ],
     RotationInvariantVAE: [
         RotationInvariantVAE(**QUICK),
