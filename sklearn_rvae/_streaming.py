@@ -333,18 +333,47 @@ def map_frames(source, step, fn, n_out, dtype=np.float64):
     """``fn`` (raw chunk (m, K), start) -> (m, n_out) over a streamed source, as a lazy dask array.
 
     One block per chunk; a file or memmap is read through ``FrameSource.read``
-    when a block is computed, a dask array keeps its own graph.
+    when a block is computed, a dask array keeps its own graph. With a
+    ``dask.distributed`` client active, ``fn`` (which holds the fitted
+    model) goes to every worker once, scattered, rather than with every
+    block's task.
     """
     frames = source.to_dask(step)
     starts = np.cumsum((0,) + frames.chunks[0][:-1])
 
-    def block(chunk, block_info=None):
+    def block(chunk, fn, block_info=None):
         with one_torch_thread_off_main():
             out = fn(chunk, int(starts[block_info[0]["chunk-location"][0]]))
         release_freed_memory()
         return out
 
-    return frames.map_blocks(block, dtype=dtype, chunks=(frames.chunks[0], (n_out,)), meta=np.empty((0, 0), dtype))
+    return frames.map_blocks(block, scattered(fn), dtype=dtype, chunks=(frames.chunks[0], (n_out,)),
+                             meta=np.empty((0, 0), dtype))
+
+
+def active_client():
+    """The ``dask.distributed`` client that dask computes with now, or None (distributed unused or absent)."""
+    if "distributed" not in sys.modules:  # never imported: no client can be active
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def scattered(value):
+    """``value`` on every worker of the active distributed client (a Future that tasks take), else itself.
+
+    A fitted model in a task graph is pickled into every task that uses it:
+    hundreds of copies for a scan of hundreds of chunks. Scattered, it
+    travels once per worker.
+    """
+    client = active_client()
+    if client is None:
+        return value
+    return client.scatter(value, broadcast=True, hash=False)
 
 
 @contextlib.contextmanager

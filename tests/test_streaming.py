@@ -419,3 +419,27 @@ def test_unwritten_zarr_chunks_are_reported(digits, tmp_path):
     z[:200] = digits[:200]  # the last two chunks are never written
     with pytest.warns(UserWarning, match=r"has 2 of 6 chunks that were never written; zarr reads them as fill_value"):
         RotationInvariantVAE(**MODEL).fit(zarr.open_array(str(tmp_path / "p.zarr"), mode="r"))
+
+
+def test_inference_on_a_cluster_sends_the_model_once(digits):
+    """With a distributed client active, the fitted model is scattered to the workers once, not put in every
+    block's task; the codes equal the in-memory ones."""
+    distributed = pytest.importorskip("distributed")
+    import cloudpickle
+
+    model = RotationInvariantVAE(**MODEL, device="cpu").fit(digits)
+    lazy = da.from_array(digits, chunks=(30, digits.shape[1]))
+    model_bytes = len(pickle.dumps(model))
+
+    def largest_task(array):  # a distributed scheduler sends each task to its worker on its own
+        return max(len(cloudpickle.dumps(task)) for task in dict(array.__dask_graph__()).values())
+
+    assert largest_task(model.transform(lazy)) > model_bytes  # without a client, every block's task holds the model
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
+            as cluster, distributed.Client(cluster):
+        codes = model.transform(lazy)
+        assert largest_task(codes) < model_bytes / 10  # a reference to the model, scattered once
+        # Equal up to float64 rounding (blocks of 30 against batches of 100 sum in another order).
+        np.testing.assert_allclose(codes.compute(), model.transform(digits), rtol=1e-12, atol=1e-12)
+        pre = DiffractionPreprocessor(detector_shape=(16, 16)).fit(digits)
+        np.testing.assert_allclose(pre.transform(lazy).compute(), pre.transform(digits), rtol=1e-12, atol=1e-12)
