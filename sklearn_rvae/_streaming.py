@@ -13,23 +13,21 @@ array in, a dask array out (``map_frames``), written chunk by chunk where the
 user asks (``store``).
 """
 
-import contextlib
 import ctypes
 import ctypes.util
 import math
 import sys
-import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 from torch.utils.data import Dataset
 
 from ._frames import _kind
 from ._progress import Progress
 from ._training import BatchIndexLoader
+from ._utils import one_torch_thread_off_main
 
 # Training frames (float32, after conversion) held in one shuffled block; the
 # next block is read while the network trains on this one, so about twice
@@ -374,25 +372,6 @@ def scattered(value):
     if client is None:
         return value
     return client.scatter(value, broadcast=True, hash=False)
-
-
-@contextlib.contextmanager
-def one_torch_thread_off_main():
-    """One torch thread for a block run by a scheduler's worker thread; the main thread keeps its own.
-
-    dask's threaded scheduler (and a distributed worker) runs one block per
-    core at once; torch's own threads on top of that would oversubscribe
-    the cores. OpenMP's thread count belongs to the calling thread, so this
-    limits the worker alone (``torch.set_num_threads`` would change it for
-    every thread); the synchronous scheduler runs in the main thread with
-    all of torch's threads.
-    """
-    if threading.current_thread() is threading.main_thread():
-        yield
-        return
-    torch.get_num_threads()  # torch sets a new thread's OpenMP count on first use: do it first
-    with threadpool_limits(1, user_api="openmp"):
-        yield
 
 
 def store(result, out, label="", verbose=0):

@@ -23,7 +23,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
-from ._utils import local_torch_seed
+from ._utils import local_torch_seed, one_torch_thread_off_main
 
 
 class DivergedError(ValueError):
@@ -73,7 +73,9 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     eval mode, so that predicting never changes the fitted estimator.
     """
     try:
-        with local_torch_seed(seed, device):
+        # A fit in a pool's worker thread (a grid search on joblib's threading or dask backend) is one of
+        # several side by side: one torch thread each.
+        with local_torch_seed(seed, device), one_torch_thread_off_main():
             if epochs is None:
                 net.fit(X, y)
             else:

@@ -12,12 +12,14 @@ expected. Scalar checks raise a ``TypeError`` for what is not a number and a
 import contextlib
 import math
 import numbers
+import threading
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval as _SklearnInterval
 from sklearn.utils.validation import validate_data
+from threadpoolctl import threadpool_limits
 
 
 def resolve_device(device):
@@ -357,3 +359,25 @@ def check_annulus(value, name, *, unit, what="radii", strict=False, open_outer=F
     if not ok:
         raise ValueError(f"{name} must be {expected}, got {value!r}.")
     return inner, outer
+
+
+@contextlib.contextmanager
+def one_torch_thread_off_main():
+    """One torch thread for work run by a pool's worker thread; the main thread keeps its own.
+
+    dask's threaded scheduler, a distributed worker's threads and joblib's
+    threading backend run one task per core at once: a block of inference,
+    a fit of a grid search. torch's own threads on top of that would
+    oversubscribe the cores (two fits of two threads each on two cores ran
+    12x slower per epoch). OpenMP's thread count belongs to the calling
+    thread, so this limits the worker alone (``torch.set_num_threads``
+    would change it for every thread). The main thread runs with all of
+    torch's threads: a process pool's worker (joblib's loky) runs its tasks
+    there, with the threads the pool gave its process.
+    """
+    if threading.current_thread() is threading.main_thread():
+        yield
+        return
+    torch.get_num_threads()  # torch sets a new thread's OpenMP count on first use: do it first
+    with threadpool_limits(1, user_api="openmp"):
+        yield

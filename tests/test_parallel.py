@@ -1,0 +1,58 @@
+"""Fits and inference side by side: threads per worker, and the engines that spread the work (joblib, dask)."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, KFold
+from skorch.callbacks import Callback
+
+from sklearn_rvae import RotationInvariantVAE
+from sklearn_rvae.datasets import make_rotated_digits
+
+
+class ThreadsSeen(Callback):
+    """Records torch's thread count at every epoch (cloned per fit: read it from net_.callbacks_)."""
+
+    def initialize(self):
+        self.seen = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.seen.append(torch.get_num_threads())
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return make_rotated_digits(size=12, max_angle=60, random_state=0)[0][:120]
+
+
+def _threads(model):
+    return dict(model.net_.callbacks_)["threads"].seen
+
+
+def test_a_fit_in_a_worker_thread_uses_one_torch_thread(digits):
+    small = dict(n_components=2, hidden_layer_sizes=(16,), max_epochs=2, batch_size=40, device="cpu", random_state=0,
+                 callbacks=[("threads", ThreadsSeen())])
+    main = RotationInvariantVAE(**small).fit(digits)
+    assert _threads(main) == [torch.get_num_threads()] * 2
+    with ThreadPoolExecutor(2) as pool:
+        fitted = list(pool.map(lambda seed: RotationInvariantVAE(**{**small, "random_state": seed}).fit(digits),
+                               [0, 1]))
+    assert all(_threads(model) == [1, 1] for model in fitted)
+    assert torch.get_num_threads() == _threads(main)[0]  # the main thread's own count is left as it was
+
+
+def test_grid_search_on_a_dask_cluster_matches_the_local_one(digits):
+    distributed = pytest.importorskip("distributed")
+    model = RotationInvariantVAE(hidden_layer_sizes=(16,), max_epochs=3, batch_size=40, device="cpu", random_state=0)
+    grid = {"n_components": [1, 2], "angle_prior": [10.0, 40.0]}
+    local = GridSearchCV(model, grid, cv=KFold(2, shuffle=True, random_state=0)).fit(digits)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
+            as cluster, distributed.Client(cluster), joblib.parallel_backend("dask"):
+        spread = GridSearchCV(model, grid, cv=KFold(2, shuffle=True, random_state=0)).fit(digits)
+    assert spread.best_params_ == local.best_params_
+    # The workers train with one torch thread, the local run with this process's: sums may differ in the last bits.
+    np.testing.assert_allclose(spread.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-6)
