@@ -13,8 +13,6 @@ array in, a dask array out (``map_frames``), written chunk by chunk where the
 user asks (``store``).
 """
 
-import ctypes
-import ctypes.util
 import math
 import sys
 import weakref
@@ -25,6 +23,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ._frames import _kind
+from ._malloc import release_freed_memory
 from ._progress import Progress
 from ._training import BatchIndexLoader
 from ._utils import one_torch_thread_off_main
@@ -38,31 +37,6 @@ BLOCK_BYTES = 128 * 2**20
 # frames of any data set smaller than that (16,384 images of 64 x 64 for the
 # edge level), so in-memory and streamed fits agree there.
 MEDIAN_SAMPLE_VALUES = 2**22
-
-
-def _libc_malloc_trim():
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim() if sys.platform.startswith("linux") else None
-
-
-def release_freed_memory():
-    """Give the memory numpy freed back to the system (glibc's ``malloc_trim``), as dask's docs advise.
-
-    A stream allocates and frees arrays of a few to a few tens of MiB per
-    chunk, about glibc's moving mmap threshold; freed, they stay in the heap
-    of the thread that used them, and over hundreds of chunks the resident
-    memory creeps up with the number of chunks read. Trimming after each
-    chunk or block keeps it set by the chunk and block sizes (about a
-    microsecond a call).
-    """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 class Moments:

@@ -23,6 +23,7 @@ from skorch.dataset import ValidSplit
 from skorch.utils import to_tensor
 from torch.utils.data import Subset
 
+from ._malloc import heap_kept_for_training
 from ._utils import local_torch_seed, one_torch_thread_off_main
 
 
@@ -75,7 +76,7 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     try:
         # A fit in a pool's worker thread (a grid search on joblib's threading or dask backend) is one of
         # several side by side: one torch thread each.
-        with local_torch_seed(seed, device), one_torch_thread_off_main():
+        with local_torch_seed(seed, device), one_torch_thread_off_main(), heap_kept_for_training():
             if epochs is None:
                 net.fit(X, y)
             else:

@@ -56,3 +56,31 @@ def test_grid_search_on_a_dask_cluster_matches_the_local_one(digits):
     assert spread.best_params_ == local.best_params_
     # The workers train with one torch thread, the local run with this process's: sums may differ in the last bits.
     np.testing.assert_allclose(spread.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"], rtol=1e-6)
+
+
+def test_a_fit_where_memory_is_trimmed_eagerly_keeps_its_allocations_on_the_heap(monkeypatch):
+    """dask's workers set MALLOC_TRIM_THRESHOLD_, which fixes glibc's mmap threshold at 128 KiB: every batch's
+    tensors became a fresh mmap and a fit ran twice as slow. The fit raises the threshold while it trains and
+    puts it back; elsewhere it leaves the allocator alone."""
+    from sklearn_rvae import _malloc
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+
+    monkeypatch.setattr(_malloc, "_LIBC", FakeLibc())
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with _malloc.heap_kept_for_training():
+        pass
+    assert calls == []
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    X = make_rotated_digits(size=12, max_angle=60, random_state=0)[0][:60]
+    RotationInvariantVAE(hidden_layer_sizes=(16,), max_epochs=1, batch_size=30, device="cpu", random_state=0).fit(X)
+    assert calls == [(-3, 32 * 2**20), (-3, 128 * 1024)]
+    calls.clear()
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1048576")  # the user's own threshold comes back
+    with _malloc.heap_kept_for_training():
+        pass
+    assert calls == [(-3, 32 * 2**20), (-3, 1048576)]

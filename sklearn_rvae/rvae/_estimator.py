@@ -767,8 +767,8 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or (sy, sx, h, w)
-            Flattened images, or a stack or scan of them; streamed as in :meth:`transform`.
+        X : array-like
+            As for :meth:`transform`.
 
         Returns
         -------
