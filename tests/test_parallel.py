@@ -84,3 +84,28 @@ def test_a_fit_where_memory_is_trimmed_eagerly_keeps_its_allocations_on_the_heap
     with _malloc.heap_kept_for_training():
         pass
     assert calls == [(-3, 32 * 2**20), (-3, 1048576)]
+
+
+def test_tilt_regressor_predicts_a_lazy_stack_of_patches_block_by_block(tmp_path):
+    import dask.array as da
+    import zarr
+
+    from sklearn_rvae import TiltRegressor
+    from sklearn_rvae.datasets import load_abf_fixture
+    from sklearn_rvae.tilt import PairDecision
+
+    X, y = load_abf_fixture()
+    reg = TiltRegressor(conv_layers=(4, "pool", 4), fc_units=8, max_epochs=1, device="cpu", random_state=0,
+                        pair_decision=PairDecision(n_neighbors=50, max_refinements=1)).fit(X[:96], y[:96])
+    expected = reg.predict(X[96:])
+    lazy = da.from_array(X[96:], chunks=(10, X.shape[1]))
+    pred = reg.predict(lazy)
+    assert isinstance(pred, da.Array) and pred.shape == expected.shape
+    np.testing.assert_allclose(pred.compute(), expected, rtol=1e-10, atol=1e-10)
+    store = zarr.open_array(str(tmp_path / "patches.zarr"), mode="w", shape=X[96:].shape, chunks=(16, X.shape[1]),
+                            dtype=X.dtype)
+    store[:] = X[96:]
+    np.testing.assert_allclose(np.asarray(reg.predict(zarr.open_array(str(tmp_path / "patches.zarr"), mode="r"))),
+                               expected, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="features"):
+        reg.predict(da.from_array(X[96:, :100], chunks=(10, 100)))
