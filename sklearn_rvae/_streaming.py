@@ -14,7 +14,6 @@ user asks (``store``).
 """
 
 import math
-import sys
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,7 +25,7 @@ from ._frames import _kind
 from ._malloc import release_freed_memory
 from ._progress import Progress
 from ._training import BatchIndexLoader
-from ._utils import one_torch_thread_off_main
+from ._utils import one_torch_thread_off_main, scattered
 
 # Training frames (float32, after conversion) held in one shuffled block; the
 # next block is read while the network trains on this one, so about twice
@@ -321,31 +320,6 @@ def map_frames(source, step, fn, n_out, dtype=np.float64):
 
     return frames.map_blocks(block, scattered(fn), dtype=dtype, chunks=(frames.chunks[0], (n_out,)),
                              meta=np.empty((0, 0), dtype))
-
-
-def active_client():
-    """The ``dask.distributed`` client that dask computes with now, or None (distributed unused or absent)."""
-    if "distributed" not in sys.modules:  # never imported: no client can be active
-        return None
-    from distributed import default_client
-
-    try:
-        return default_client()
-    except ValueError:
-        return None
-
-
-def scattered(value):
-    """``value`` on every worker of the active distributed client (a Future that tasks take), else itself.
-
-    A fitted model in a task graph is pickled into every task that uses it:
-    hundreds of copies for a scan of hundreds of chunks. Scattered, it
-    travels once per worker.
-    """
-    client = active_client()
-    if client is None:
-        return value
-    return client.scatter(value, broadcast=True, hash=False)
 
 
 def store(result, out, label="", verbose=0):

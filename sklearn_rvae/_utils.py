@@ -12,6 +12,7 @@ expected. Scalar checks raise a ``TypeError`` for what is not a number and a
 import contextlib
 import math
 import numbers
+import sys
 import threading
 
 import numpy as np
@@ -381,3 +382,28 @@ def one_torch_thread_off_main():
     torch.get_num_threads()  # torch sets a new thread's OpenMP count on first use: do it first
     with threadpool_limits(1, user_api="openmp"):
         yield
+
+
+def active_client():
+    """The ``dask.distributed`` client that dask computes with now, or None (distributed unused or absent)."""
+    if "distributed" not in sys.modules:  # never imported: no client can be active
+        return None
+    from distributed import default_client
+
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def scattered(value):
+    """``value`` on every worker of the active distributed client (a Future that tasks take), else itself.
+
+    A fitted model in a task graph is pickled into every task that uses it:
+    hundreds of copies for a scan of hundreds of chunks. Scattered, it
+    travels once per worker.
+    """
+    client = active_client()
+    if client is None:
+        return value
+    return client.scatter(value, broadcast=True, hash=False)

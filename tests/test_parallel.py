@@ -109,3 +109,27 @@ def test_tilt_regressor_predicts_a_lazy_stack_of_patches_block_by_block(tmp_path
                                expected, rtol=1e-10, atol=1e-10)
     with pytest.raises(ValueError, match="features"):
         reg.predict(da.from_array(X[96:, :100], chunks=(10, 100)))
+
+
+def test_simulations_spread_over_an_active_cluster_give_the_local_images():
+    """With a distributed client active, make_perovskite_abf sends its images to the workers and the 4D-STEM
+    simulators compute abTEM's graph there: the same output as the local run for the same seed."""
+    pytest.importorskip("abtem")
+    distributed = pytest.importorskip("distributed")
+    from sklearn_rvae.datasets import make_graphene_4dstem, make_perovskite_abf
+
+    abf = dict(thickness_periods=1, potential_sampling=0.16, pixel_size=0.4, patch_size=12, semiangle=20.0,
+               pixel_grid="cell", mid_plane_mirror=False, dose=1e5, patches_per_image=1, random_state=1)
+    stem = dict(repeats=(4, 2), energy=80e3, semiangle=25.0, max_angle=30.0, potential_sampling=0.08, scan_step=0.9)
+    local_abf = make_perovskite_abf(3, **abf)
+    local_scan = make_graphene_4dstem(**stem)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) \
+            as cluster, distributed.Client(cluster):
+        with distributed.get_task_stream() as abf_tasks:
+            spread_abf = make_perovskite_abf(3, **abf)
+        with distributed.get_task_stream() as scan_tasks:
+            spread_scan = make_graphene_4dstem(**stem)
+    assert len(abf_tasks.data) >= 3 and len(scan_tasks.data) >= 1  # the work ran on the cluster
+    np.testing.assert_array_equal(spread_abf[0], local_abf[0])
+    np.testing.assert_array_equal(spread_abf[1], local_abf[1])
+    np.testing.assert_allclose(spread_scan.data, local_scan.data, rtol=1e-6, atol=1e-9)

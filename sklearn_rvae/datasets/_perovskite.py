@@ -8,6 +8,7 @@ by simulating each scan window. ``mirror_patches_110`` adds the projection's
 exact mirrors; ``load_abf_fixture`` reads the committed multislice patches.
 """
 
+import contextlib
 import math
 import numbers
 import os
@@ -20,7 +21,7 @@ from .._deprecation import renamed_parameters
 from .._periodic_cells import PeriodicCells
 from .._perovskite_symmetry import MIRRORS_110
 from .._progress import Progress
-from .._utils import Interval, check_int_tuple, check_real_tuple, local_random_state, seed_from
+from .._utils import Interval, active_client, check_int_tuple, check_real_tuple, local_random_state, seed_from
 from ._abf import _MICROSCOPE, _check_detector, postprocess_abf, simulate_abf
 from ._checks import check_poisson_mean
 from ._perovskite_crystal import (PEROVSKITES, _check_glazer, _oriented_cell, b_cation_columns, mirror_mid_plane,
@@ -223,7 +224,9 @@ def make_perovskite_abf(n_samples=700, *, tilt_range=10.0, material="SrTiO3", gl
         state is left as it was.
     n_jobs : int or None, default=1
         joblib workers simulating images (``None``: 1; negative: all CPUs
-        but ``-1 - n_jobs``).
+        but ``-1 - n_jobs``). With a ``dask.distributed`` client active, the
+        images go to its workers instead (every worker thread at once), with
+        the same output; the cache must then be a folder they all see.
     verbose : bool or int, default=False
         Show a progress bar (tqdm) of the simulation.
 
@@ -383,11 +386,17 @@ def _simulated_images(n_samples, mirrors, simulation, cache_dir, n_jobs, verbose
         print(f"make_perovskite_abf: {done} of {len(jobs)} images cached, {len(todo)} to simulate", flush=True)
     computed = {}
     progress = Progress("make_perovskite_abf", len(todo), verbose, unit="images")
-    batch = max(1, int(n_jobs) if n_jobs and n_jobs > 0 else 1) * 4
+    # With a dask.distributed client active the images go to its workers (joblib's dask backend), every
+    # worker thread at once; else n_jobs processes here.
+    client = active_client()
+    workers = sum(client.nthreads().values()) if client is not None else (
+        int(n_jobs) if n_jobs and n_jobs > 0 else 1)
+    batch = max(1, workers) * 4
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        results = joblib.Parallel(n_jobs=n_jobs)(
-            joblib.delayed(_simulate_image)(i, m, simulation, path(i, m)) for i, m in chunk)
+        with joblib.parallel_backend("dask") if client is not None else contextlib.nullcontext():
+            results = joblib.Parallel(n_jobs=-1 if client is not None else n_jobs)(
+                joblib.delayed(_simulate_image)(i, m, simulation, path(i, m)) for i, m in chunk)
         computed.update(zip(chunk, results))
         progress.advance(len(chunk))
     for i, mirrored in jobs:

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 
 from .._deprecation import renamed_parameters
 from .._progress import Progress
-from .._utils import Interval, check_annulus, check_int_tuple, check_real_tuple, local_random_state
+from .._utils import Interval, active_client, check_annulus, check_int_tuple, check_real_tuple, local_random_state
 from ._checks import check_poisson_mean
 
 GRAPHENE_A = 2.46  # lattice constant, Angstrom
@@ -169,7 +169,10 @@ def _simulate(atoms, positions, *, energy, semiangle, max_angle, potential_sampl
             parts.append(np.load(path))
             continue
         measurement = probe.scan(potential, scan=abtem.CustomScan(positions[start:stop]), detectors=detector)
-        patterns = np.asarray(measurement.compute(scheduler="threads", num_workers=n_jobs, progress_bar=False).array, dtype=np.float32)
+        # On a dask.distributed cluster when a client is active, else n_jobs threads here.
+        client = active_client()
+        where = {"scheduler": client} if client is not None else {"scheduler": "threads", "num_workers": n_jobs}
+        patterns = np.asarray(measurement.compute(progress_bar=False, **where).array, dtype=np.float32)
         # abTEM indexes (kx, ky); the package's frames are (ky, kx), rows = y.
         patterns = np.swapaxes(patterns.reshape(stop - start, *patterns.shape[-2:]), 1, 2)
         if path is not None:
@@ -289,7 +292,9 @@ def make_graphene_4dstem(*, repeats=(4, 2), defect="vacancy", defect_site=None, 
     verbose : bool, default=False
         Show a progress bar (tqdm), advanced per chunk of 64 positions.
     n_jobs : int, default=1
-        Threads for the multislice (dask's threaded scheduler).
+        Threads for the multislice (dask's threaded scheduler). With a
+        ``dask.distributed`` client active, abTEM computes on its workers
+        instead, with the same output.
 
     Returns
     -------
