@@ -61,6 +61,68 @@ def training_callbacks(estimator, seed, own=(), split=True):
     return callbacks, train_split
 
 
+def data_parallel_world():
+    """``(rank, world_size)`` of the torch.distributed process group this process is in, or None."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return None
+    world = torch.distributed.get_world_size()
+    return None if world < 2 else (torch.distributed.get_rank(), world)
+
+
+def unwrapped(module):
+    """The model inside a ``DistributedDataParallel`` wrapper (the module itself otherwise)."""
+    return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
+
+
+class DataParallel(Callback):
+    """Train the net's module as ``DistributedDataParallel`` in a torch.distributed process group.
+
+    Wrapped when training begins (after skorch has built the module and its
+    optimiser, whose parameters stay the same tensors) and unwrapped when it
+    ends, so that the fitted net holds the plain module. Every process runs
+    the same fit on its own shard (``shard``): DDP averages the gradients
+    over the processes at every step, so the model is one.
+    """
+
+    def on_train_begin(self, net, **kwargs):
+        net.module_ = torch.nn.parallel.DistributedDataParallel(unwrapped(net.module_))
+
+    def on_train_end(self, net, **kwargs):
+        net.module_ = unwrapped(net.module_)
+
+
+def shard(X, y, world):
+    """This process's rows of in-memory training data: every ``world_size``-th, all shards of one length.
+
+    DDP needs every process to take as many steps as the others; the last
+    ``n % world_size`` rows are left out of training (at most world_size - 1).
+    """
+    rank, size = world
+    if not isinstance(X, (np.ndarray, torch.Tensor)):
+        raise ValueError(
+            f"Data-parallel training (a torch.distributed process group of {size}) takes data in memory; got "
+            f"{type(X).__name__}. Read the scan into memory on each process, or train in one process."
+        )
+    n = (len(X) // size) * size
+    if n < size:
+        raise ValueError(f"Data-parallel training over {size} processes needs at least {size} samples; X has {len(X)}.")
+    rows = slice(rank, n, size)
+    return X[rows], (None if y is None else y[rows])
+
+
+def agreed(value):
+    """``value`` averaged over the processes of data-parallel training (itself in one process).
+
+    Each process's loss is that of its own shard; a choice made from it (the
+    best of ``n_init`` trainings) must be the same in every process.
+    """
+    if data_parallel_world() is None:
+        return value
+    total = torch.tensor([float(value)], dtype=torch.float64)
+    torch.distributed.all_reduce(total)
+    return float(total.item()) / torch.distributed.get_world_size()
+
+
 def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     """``net.fit(X, y)`` under a local torch seed, leaving the net in inference mode.
 
@@ -76,6 +138,18 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     try:
         # A fit in a pool's worker thread (a grid search on joblib's threading or dask backend) is one of
         # several side by side: one torch thread each.
+        world = data_parallel_world()
+        if world is not None:
+            if net.train_split is not None:
+                raise ValueError("early_stopping holds out a validation split per process, whose stopping epochs "
+                                 "would differ between the processes of data-parallel training; set "
+                                 "early_stopping=False there.")
+            X, y = shard(X, y, world)
+            if net.initialized_:  # partial_fit: skorch builds no callbacks again
+                if "data_parallel" not in dict(net.callbacks_):
+                    net.callbacks_.append(("data_parallel", DataParallel().initialize()))
+            elif "data_parallel" not in dict(net.callbacks or []):
+                net.callbacks = list(net.callbacks or []) + [("data_parallel", DataParallel())]
         with local_torch_seed(seed, device), one_torch_thread_off_main(), heap_kept_for_training():
             if epochs is None:
                 net.fit(X, y)
@@ -135,7 +209,7 @@ class ModuleLossNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         x = to_tensor(X, device=self.device)
-        return self.criterion_(y_pred, x, epoch=len(self.history), module=self.module_)
+        return self.criterion_(y_pred, x, epoch=len(self.history), module=unwrapped(self.module_))
 
 
 class Diverged(Exception):

@@ -133,3 +133,21 @@ def test_simulations_spread_over_an_active_cluster_give_the_local_images():
     np.testing.assert_array_equal(spread_abf[0], local_abf[0])
     np.testing.assert_array_equal(spread_abf[1], local_abf[1])
     np.testing.assert_allclose(spread_scan.data, local_scan.data, rtol=1e-6, atol=1e-9)
+
+
+def test_two_processes_train_one_model_data_parallel(tmp_path):
+    """In a torch.distributed process group (gloo), fit trains one model over the processes' shards: every
+    process ends with the same model, the best of n_init chosen alike; early stopping is refused by name."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from tests._ddp_worker import fit_on_rank
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mp.spawn(fit_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
+    np.testing.assert_array_equal(np.load(tmp_path / "codes_0.npy"), np.load(tmp_path / "codes_1.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "losses_0.npy"), np.load(tmp_path / "losses_1.npy"))
+    assert "early_stopping" in (tmp_path / "error_0.txt").read_text()

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._deprecation import register, renamed_value
 from .._streaming import frame_loader, map_frames, store
 from .._torch_estimator import TorchEstimatorBase
-from .._training import DivergedError, ModuleLossNet, train_net
+from .._training import DivergedError, ModuleLossNet, agreed, train_net
 from .._utils import Interval, check_bool, local_random_state, local_torch_seed, resolve_device, seed_from, validate_numeric
 from ._classes import fit_class_prior
 from ._data import (
@@ -408,7 +408,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
             if self.early_stopping:
                 loss = float(np.min(candidate.history[:, "valid_loss"]))
             else:
-                loss = float(candidate.history[-1, "train_loss"])
+                loss = agreed(candidate.history[-1, "train_loss"])  # the same choice in every process of DDP
             losses.append(loss)
             if net is None or loss < best:
                 net, best = candidate, loss
