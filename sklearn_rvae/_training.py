@@ -80,8 +80,10 @@ class DataParallel(Callback):
     Wrapped when training begins (after skorch has built the module and its
     optimiser, whose parameters stay the same tensors) and unwrapped when it
     ends, so that the fitted net holds the plain module. Every process runs
-    the same fit on its own shard (``shard``): DDP averages the gradients
-    over the processes at every step, so the model is one.
+    the same fit on its own shard (``shard``) with batches of ``batch_size /
+    world_size``: DDP averages the gradients over the processes at every
+    step, so the model is one, trained with batches of ``batch_size`` and as
+    many steps per epoch as in one process.
     """
 
     def on_train_begin(self, net, **kwargs):
@@ -89,6 +91,9 @@ class DataParallel(Callback):
 
     def on_train_end(self, net, **kwargs):
         net.module_ = unwrapped(net.module_)
+        # Buffers (a batch norm's running statistics) follow each process's last batches: take rank 0's.
+        for buffer in net.module_.buffers():
+            torch.distributed.broadcast(buffer, src=0)
 
 
 def shard(X, y, world):
@@ -123,6 +128,20 @@ def agreed(value):
     return float(total.item()) / torch.distributed.get_world_size()
 
 
+def _join_data_parallel(net, X, y, world):
+    """Set ``net`` up to train with the other processes of the group; return this process's shard of X, y."""
+    if net.train_split is not None:
+        raise ValueError("early_stopping holds out a validation split per process, whose stopping epochs would "
+                         "differ between the processes of data-parallel training; set early_stopping=False there.")
+    net.batch_size = max(1, net.batch_size // world[1])  # batches of batch_size over the group (train_net restores)
+    if net.initialized_:  # partial_fit: skorch builds no callbacks again
+        if "data_parallel" not in dict(net.callbacks_):
+            net.callbacks_.append(("data_parallel", DataParallel().initialize()))
+    elif "data_parallel" not in dict(net.callbacks or []):
+        net.callbacks = list(net.callbacks or []) + [("data_parallel", DataParallel())]
+    return shard(X, y, world)
+
+
 def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     """``net.fit(X, y)`` under a local torch seed, leaving the net in inference mode.
 
@@ -135,21 +154,13 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
     so far are kept in ``estimator.history_``. The trained net is left in
     eval mode, so that predicting never changes the fitted estimator.
     """
+    world = data_parallel_world()
+    batch_size = net.batch_size
     try:
+        if world is not None:
+            X, y = _join_data_parallel(net, X, y, world)
         # A fit in a pool's worker thread (a grid search on joblib's threading or dask backend) is one of
         # several side by side: one torch thread each.
-        world = data_parallel_world()
-        if world is not None:
-            if net.train_split is not None:
-                raise ValueError("early_stopping holds out a validation split per process, whose stopping epochs "
-                                 "would differ between the processes of data-parallel training; set "
-                                 "early_stopping=False there.")
-            X, y = shard(X, y, world)
-            if net.initialized_:  # partial_fit: skorch builds no callbacks again
-                if "data_parallel" not in dict(net.callbacks_):
-                    net.callbacks_.append(("data_parallel", DataParallel().initialize()))
-            elif "data_parallel" not in dict(net.callbacks or []):
-                net.callbacks = list(net.callbacks or []) + [("data_parallel", DataParallel())]
         with local_torch_seed(seed, device), one_torch_thread_off_main(), heap_kept_for_training():
             if epochs is None:
                 net.fit(X, y)
@@ -161,6 +172,8 @@ def train_net(estimator, net, X, y, seed, device, causes, epochs=None):
             f"Training diverged: the loss became {exc.loss} at epoch {exc.epoch}, batch {exc.batch}. "
             f"Likely causes: {causes()}. The epochs so far are in history_."
         ) from None
+    finally:
+        net.batch_size = batch_size
     guard = dict(net.callbacks_).get("divergence_guard")
     if guard is not None and guard.blown_up_ is not None:
         epoch, loss, best = guard.blown_up_

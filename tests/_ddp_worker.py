@@ -20,6 +20,14 @@ def fit_on_rank(rank, world, port, out):
                                      random_state=0).fit(X)
         np.save(os.path.join(out, f"codes_{rank}.npy"), model.transform(X))
         np.save(os.path.join(out, f"losses_{rank}.npy"), model.init_losses_)
+        from sklearn_rvae import TiltRegressor
+
+        rng = np.random.default_rng(0)
+        patches, tilts = rng.random((64, 64)), rng.normal(size=(64, 3))
+        reg = TiltRegressor(network_shape=None, conv_layers=(4, "pool"), fc_units=8, zone_axis=None,
+                            scan_correction=False, augment=False, max_epochs=2, batch_size=16, device="cpu",
+                            random_state=0).fit(patches, tilts)
+        np.save(os.path.join(out, f"tilts_{rank}.npy"), reg.predict(patches))
         try:
             RotationInvariantVAE(max_epochs=1, early_stopping=True, device="cpu").fit(X)
         except ValueError as exc:

@@ -150,4 +150,5 @@ def test_two_processes_train_one_model_data_parallel(tmp_path):
     mp.spawn(fit_on_rank, args=(2, port, str(tmp_path)), nprocs=2)
     np.testing.assert_array_equal(np.load(tmp_path / "codes_0.npy"), np.load(tmp_path / "codes_1.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "losses_0.npy"), np.load(tmp_path / "losses_1.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "tilts_0.npy"), np.load(tmp_path / "tilts_1.npy"))
     assert "early_stopping" in (tmp_path / "error_0.txt").read_text()
