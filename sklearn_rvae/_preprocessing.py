@@ -176,21 +176,17 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
         self.detector_shape_ = source.detector_shape
         step = source.storage_step() if source.streamed else source.n_frames
         ky, kx = self.detector_shape_
+        given = self._given_center(ky, kx)  # checked before the pass over the data
         # In memory every frame; streamed, up to 2**22 pixels of evenly spaced frames.
         sample = evenly_spaced(source.n_frames, ky * kx) if source.streamed else np.arange(source.n_frames)
         total, positive = Moments(axis=0), []
         for start, chunk in chunks_with_progress(source, step, "DiffractionPreprocessor (statistics)", 0):
             chunk = self._checked(chunk, start)
-            total.add(chunk)
+            if given is None:  # the mean pattern gives the beam centre
+                total.add(chunk)
             kept = chunk[picked(sample, start, start + len(chunk))]
             positive.append(kept[kept > 0])
-        self.center_ = _beam_center(total.mean.reshape(self.detector_shape_))
-        if not isinstance(self.center, str):
-            self.center_ = np.array(check_real_tuple(self.center, "center", 2,
-                                                     expected="'mean', 'each', 'none' or a pair (cy, cx) of pixels"))
-            if np.any(self.center_ < -0.5) or np.any(self.center_ > np.array([ky, kx]) - 0.5):
-                raise ValueError(f"center={self.center!r} lies outside the {ky} x {kx} detector; give the beam "
-                                 "centre (cy, cx) in detector pixels.")
+        self.center_ = _beam_center(total.mean.reshape(self.detector_shape_)) if given is None else given
         side = self._crop_side()
         if side is not None and side > min(ky, kx):
             raise ValueError(f"crop={self.crop} is larger than the detector {self.detector_shape_}.")
@@ -281,6 +277,17 @@ class DiffractionPreprocessor(TransformerMixin, BaseEstimator):
             f"Negative values in data passed to {type(self).__name__} (X must hold diffraction intensities): "
             f"{len(where)} frame(s), first at positions {where[:10].tolist()}."
         )
+
+    def _given_center(self, ky, kx):
+        """The beam centre given as a pair (cy, cx), checked against the detector; None for the string options."""
+        if isinstance(self.center, str):
+            return None
+        center = np.array(check_real_tuple(self.center, "center", 2,
+                                           expected="'mean', 'each', 'none' or a pair (cy, cx) of pixels"))
+        if np.any(center < -0.5) or np.any(center > np.array([ky, kx]) - 0.5):
+            raise ValueError(f"center={self.center!r} lies outside the {ky} x {kx} detector; give the beam "
+                             "centre (cy, cx) in detector pixels.")
+        return center
 
     def _steps(self, X):
         """Every step but the mean subtraction."""

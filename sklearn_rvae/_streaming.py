@@ -300,6 +300,23 @@ def valid_spans(source, step, fraction):
     return spans
 
 
+class ChunkMethod:
+    """An estimator's method applied to one chunk, as ``map_frames`` calls it (picklable, for dask's blocks).
+
+    ``convert(chunk, start)`` makes the method's input of a raw chunk (float64
+    rows when None); the result is read as (rows, n_out), so that a method
+    giving one value per row (a 1-D prediction) fits the block as well.
+    """
+
+    def __init__(self, estimator, method, convert=None, kwargs=None):
+        self.estimator, self.method, self.convert, self.kwargs = estimator, method, convert, kwargs or {}
+
+    def __call__(self, chunk, start):
+        rows = (np.asarray(chunk, dtype=np.float64).reshape(len(chunk), -1) if self.convert is None
+                else self.convert(chunk, start))
+        return np.asarray(getattr(self.estimator, self.method)(rows, **self.kwargs)).reshape(len(chunk), -1)
+
+
 def map_frames(source, step, fn, n_out, dtype=np.float64):
     """``fn`` (raw chunk (m, K), start) -> (m, n_out) over a streamed source, as a lazy dask array.
 

@@ -130,13 +130,14 @@ class TorchEstimatorBase(BaseEstimator):
         """
         module, device = self.net_.module_, self.net_.device
         step = int(batch_size or self.batch_size)
-        parts = []
+        outputs = []
         with torch.inference_mode():
             module.eval()
             for start in range(0, len(X), step):
-                out = module(torch.as_tensor(np.asarray(X[start : start + step], dtype=np.float64), device=device))
-                parts.append(tuple(out) if isinstance(out, (tuple, list)) else (out,))
-        if not parts:
+                outputs.append(module(torch.as_tensor(np.asarray(X[start : start + step], dtype=np.float64),
+                                                      device=device)))
+        if not outputs:
             raise ValueError("X has no rows to run the network on.")
-        joined = tuple(torch.cat([part[i] for part in parts]).detach().cpu().numpy() for i in range(len(parts[0])))
-        return joined if len(joined) > 1 or isinstance(out, (tuple, list)) else joined[0]
+        if isinstance(outputs[0], (tuple, list)):
+            return tuple(torch.cat(parts).detach().cpu().numpy() for parts in zip(*outputs))
+        return torch.cat(outputs).detach().cpu().numpy()

@@ -1,4 +1,4 @@
-"""Helpers shared by the estimators: devices, seeding, image shapes, input validation.
+"""Helpers shared by the estimators: devices, seeding, threads, the dask client, image shapes, input validation.
 
 The argument checks (``check_scalar``, ``check_int``, ``check_bool``,
 ``check_real_tuple``, ``check_int_tuple``, ``check_annulus``, ``real_array``, ``check_positions``,

@@ -230,7 +230,7 @@ class AtomPatchExtractor(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             if distance > 0:  # as find_atoms leaves them out: the image's edge lies half a pixel out
                 limit = np.array(image.shape) - 0.5 - distance
                 pos = pos[np.all((pos >= distance - 0.5) & (pos <= limit), axis=1)]
-            elif exclude is True or exclude is np.True_:
+            elif exclude:  # True: the atoms whose window leaves the image
                 # Bilinear sampling reads the pixel past the last sample too.
                 limit = np.array(image.shape) - 1 - half
                 pos = pos[np.all((pos >= half) & (pos <= limit), axis=1)]

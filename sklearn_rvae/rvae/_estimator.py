@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Hidden, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._deprecation import register, renamed_value
-from .._streaming import frame_loader, map_frames, store
+from .._streaming import ChunkMethod, frame_loader, map_frames, store
 from .._torch_estimator import TorchEstimatorBase
 from .._training import DivergedError, ModuleLossNet, agreed, train_net
 from .._utils import Interval, check_bool, local_random_state, local_torch_seed, resolve_device, seed_from, validate_numeric
@@ -566,7 +566,7 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         check_is_fitted(self)
         source = streamed_source(self, X, reset=False)
         convert = Standardise(self.data_offset_, self.data_scale_, self.likelihood == "bernoulli", np.float64)
-        return map_frames(source, source.storage_step(), _OnChunk(self, method, convert, kwargs), n_out)
+        return map_frames(source, source.storage_step(), ChunkMethod(self, method, convert, kwargs), n_out)
 
     def _codes(self, Xt):
         n_pose = self.net_.module_.n_pose
@@ -875,16 +875,6 @@ class RotationInvariantVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, To
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
-
-
-class _OnChunk:
-    """An estimator's method applied to one standardised chunk (picklable, for dask's blocks)."""
-
-    def __init__(self, estimator, method, convert, kwargs):
-        self.estimator, self.method, self.convert, self.kwargs = estimator, method, convert, kwargs
-
-    def __call__(self, chunk, start):
-        return getattr(self.estimator, self.method)(self.convert(chunk, start), **self.kwargs)
 
 
 def _per_sample(value, n, shape, name):

@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import CosineAnnealingLR
 from .._deprecation import register, renamed_parameters, renamed_value
 from .._periodic_cells import PeriodicCells
 from .._frames import frame_source, is_streamed
-from .._streaming import map_frames
+from .._streaming import ChunkMethod, map_frames
 from .._torch_estimator import TorchEstimatorBase
 from .._training import BatchIndexLoader, train_net
 from .._utils import Interval, check_positions, check_real_tuple, resolve_image_shape, seed_from, validate_numeric
@@ -442,7 +442,7 @@ class TiltRegressor(RegressorMixin, TorchEstimatorBase):
         if is_streamed(X):
             source = frame_source(self, X, detector_shape=self.image_shape_, scan_shape=None, reset=False,
                                   whole_frames=True, shape_name="image_shape")
-            pred = map_frames(source, source.storage_step(), _PredictChunk(self), self.n_outputs_)
+            pred = map_frames(source, source.storage_step(), ChunkMethod(self, "predict"), self.n_outputs_)
             return pred[:, 0] if self.n_outputs_ == 1 else pred
         X = validate_numeric(self, X, reset=False, dtype=[np.float64, np.float32])
         self._check_X(X)
@@ -621,17 +621,6 @@ class TiltRegressor(RegressorMixin, TorchEstimatorBase):
         tags.target_tags.single_output = self.zone_axis is None  # the [110] physics needs the three tilts
         tags.input_tags.positive_only = True
         return tags
-
-
-class _PredictChunk:
-    """``TiltRegressor.predict`` of one chunk of patches, as (m, n_outputs) (picklable, for dask's blocks)."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def __call__(self, chunk, start):
-        pred = self.estimator.predict(np.asarray(chunk, dtype=np.float64).reshape(len(chunk), -1))
-        return np.asarray(pred).reshape(len(chunk), -1)
 
 
 def _conv_layers(layers):
